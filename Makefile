@@ -1,0 +1,47 @@
+# Tender: `make run` starts the gateway, `make test` checks it. Both set everything up.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export DEMO_MODE ?= true
+export TEST_MODE ?= true
+
+.PHONY: install services run test lint bench clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	./scripts/services-up.sh
+
+run: install services
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo > /dev/null
+	$(BIN)/python manage.py collectstatic --noinput > /dev/null
+	./scripts/print-banner.sh
+	$(BIN)/honcho -f Procfile start
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install services
+	./scripts/browser-deps.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+bench: install services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .staticfiles .demo

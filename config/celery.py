@@ -1,0 +1,91 @@
+"""The Celery app: configuration from Django settings, correlation ids on every task,
+and a worker heartbeat that /health reads (a real liveness signal, not a guess)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from typing import Any
+
+from celery import Celery, Task, bootsteps
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+class CorrelatedTask(Task):
+    """Carries the caller's correlation id in the message headers and restores it
+    in the worker, so one id follows a request through tasks, events and webhooks."""
+
+    def apply_async(
+        self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None, shadow=None, **options
+    ):
+        from payments.correlation import get_correlation_id
+
+        headers = dict(options.pop("headers", None) or {})
+        correlation_id = get_correlation_id()
+        if correlation_id and "correlation_id" not in headers:
+            headers["correlation_id"] = correlation_id
+        options["headers"] = headers
+        return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from payments.correlation import correlation_scope
+
+        correlation_id = getattr(self.request, "correlation_id", None)
+        if correlation_id is None:
+            correlation_id = (getattr(self.request, "headers", None) or {}).get("correlation_id")
+        with correlation_scope(correlation_id):
+            return super().__call__(*args, **kwargs)
+
+
+app = Celery("tender", task_cls=CorrelatedTask)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+HEARTBEAT_KEY_PREFIX = "tender:worker-heartbeat:"
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Writes ``tender:worker-heartbeat:<hostname>`` to Redis every few seconds from the
+    worker's main process. The key expires, so a dead or stopped worker disappears."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.tref = None
+        self.client = None
+
+    def start(self, worker):
+        import redis
+        from django.conf import settings
+
+        self.client = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        )
+        name = HEARTBEAT_KEY_PREFIX + (worker.hostname or socket.gethostname())
+        ttl = settings.WORKER_HEARTBEAT_TTL
+
+        def beat() -> None:
+            # Redis down: /health reports it; keep beating so the key returns with Redis.
+            with contextlib.suppress(Exception):
+                self.client.set(name, str(time.time()), ex=ttl)
+
+        beat()
+        self.tref = worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_INTERVAL, beat)
+        self._name = name
+
+    def stop(self, worker):
+        if self.tref is not None:
+            self.tref.cancel()
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.delete(self._name)
+
+
+app.steps["worker"].add(WorkerHeartbeat)

@@ -1,0 +1,179 @@
+"""The error envelope. Every error the API produces, from validation to a crash, renders as
+``{"error": {"code", "description", "field", "reason", "correlation_id"}}`` with a stable code.
+
+Services raise :class:`ApiError` (or a subclass); DRF's own exceptions are translated here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+from payments.correlation import get_correlation_id
+
+logger = logging.getLogger("tender.api")
+
+BAD_REQUEST_ERROR = "BAD_REQUEST_ERROR"
+AUTHENTICATION_ERROR = "AUTHENTICATION_ERROR"
+NOT_FOUND_ERROR = "NOT_FOUND_ERROR"
+INVALID_VPA = "INVALID_VPA"
+INVALID_CARD = "INVALID_CARD"
+EXPIRED_CARD = "EXPIRED_CARD"
+CONFLICT_ERROR = "CONFLICT_ERROR"
+RATE_LIMIT_ERROR = "RATE_LIMIT_ERROR"
+SERVER_ERROR = "SERVER_ERROR"
+METHOD_NOT_ALLOWED = "BAD_REQUEST_ERROR"  # the seed API has no 405 code; reason says it
+
+
+class ApiError(Exception):
+    """An error with its place in the envelope. Raised by services and views alike."""
+
+    status_code = 400
+    code = BAD_REQUEST_ERROR
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        field: str | None = None,
+        reason: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.description = description
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status_code = status
+        self.field = field
+        self.reason = reason
+        self.headers = headers or {}
+
+
+class BadRequest(ApiError):
+    status_code = 400
+    code = BAD_REQUEST_ERROR
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = NOT_FOUND_ERROR
+
+    def __init__(self, description: str = "The requested resource does not exist", **kwargs: Any) -> None:
+        super().__init__(description, **kwargs)
+
+
+class Conflict(ApiError):
+    status_code = 409
+    code = CONFLICT_ERROR
+
+
+def envelope(
+    code: str,
+    description: str,
+    *,
+    field: str | None = None,
+    reason: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    return {
+        "error": {
+            "code": code,
+            "description": description,
+            "field": field,
+            "reason": reason,
+            "correlation_id": get_correlation_id(),
+        }
+    }
+
+
+def _first_validation_error(detail: Any, prefix: str = "") -> tuple[str | None, str, str | None]:
+    """Flatten DRF's nested validation detail into (field, message, error code)."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else None
+            dotted = f"{prefix}.{name}" if prefix and name else (name or prefix or None)
+            return _first_validation_error(value, dotted or "")
+    if isinstance(detail, list) and detail:
+        return _first_validation_error(detail[0], prefix)
+    code = getattr(detail, "code", None)
+    return (prefix or None), str(detail), code
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF exception handler: maps every exception to the envelope."""
+    if isinstance(exc, ApiError):
+        return Response(
+            envelope(exc.code, exc.description, field=exc.field, reason=exc.reason),
+            status=exc.status_code,
+            headers=exc.headers,
+        )
+    if isinstance(exc, drf_exceptions.ValidationError):
+        field, message, error_code = _first_validation_error(exc.detail)
+        if field and message.startswith("This field"):
+            message = f"{field}: {message[0].lower()}{message[1:]}"
+        return Response(
+            envelope(BAD_REQUEST_ERROR, message, field=field, reason=error_code),
+            status=400,
+        )
+    if isinstance(exc, drf_exceptions.ParseError):
+        return Response(envelope(BAD_REQUEST_ERROR, str(exc.detail), reason="malformed_body"), status=400)
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return Response(envelope(BAD_REQUEST_ERROR, str(exc.detail), reason="unsupported_media_type"), status=415)
+    if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
+        return Response(
+            envelope(AUTHENTICATION_ERROR, str(exc.detail), reason="invalid_credentials"),
+            status=401,
+            headers={"WWW-Authenticate": 'Basic realm="tender"'},
+        )
+    if isinstance(exc, drf_exceptions.Throttled):
+        wait = max(1, int(exc.wait or 1))
+        return Response(
+            envelope(RATE_LIMIT_ERROR, "Too many requests", reason="rate_limited"),
+            status=429,
+            headers={"Retry-After": str(wait)},
+        )
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return Response(envelope(METHOD_NOT_ALLOWED, str(exc.detail), reason="method_not_allowed"), status=405)
+    if isinstance(exc, (Http404, drf_exceptions.NotFound)):
+        return Response(envelope(NOT_FOUND_ERROR, "The requested resource does not exist"), status=404)
+    if isinstance(exc, (PermissionDenied, drf_exceptions.PermissionDenied)):
+        # Cross-tenant access is indistinguishable from absence.
+        return Response(envelope(NOT_FOUND_ERROR, "The requested resource does not exist"), status=404)
+    if isinstance(exc, drf_exceptions.NotAcceptable):
+        return Response(envelope(BAD_REQUEST_ERROR, str(exc.detail), reason="not_acceptable"), status=406)
+    if isinstance(exc, drf_exceptions.APIException):
+        return Response(envelope(BAD_REQUEST_ERROR, str(exc.detail)), status=exc.status_code)
+    logger.exception("unhandled API error", extra={"view": type(context.get("view")).__name__})
+    return Response(envelope(SERVER_ERROR, "Internal server error"), status=500)
+
+
+def json_error(code: str, description: str, status: int, *, reason: str | None = None) -> JsonResponse:
+    return JsonResponse(envelope(code, description, reason=reason), status=status)
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Catch-all for unknown URLs under /api/."""
+    return json_error(NOT_FOUND_ERROR, f"No endpoint {request.method} {request.path}", 404, reason="unknown_endpoint")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if request.path.startswith("/api/"):
+        return api_not_found(request)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> Any:
+    if request.path.startswith("/api/"):
+        return json_error(SERVER_ERROR, "Internal server error", 500)
+    from django.views.defaults import server_error
+
+    return server_error(request)

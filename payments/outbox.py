@@ -1,0 +1,123 @@
+"""The transactional outbox and its consumers.
+
+``event_record`` writes an :class:`Event` inside the caller's transaction. After that
+transaction commits (never before, never for a rollback):
+
+* every *live* consumer is called in-process with the committed events (best effort,
+  must not block: e.g. a websocket push), and
+* the ``outbox_dispatch`` task is nudged; it hands undispatched events, oldest first, to
+  every *durable* consumer (e.g. webhook fan-out) and marks them dispatched in the same
+  transaction as the consumers' own writes. A Beat sweeper re-runs dispatch, so a lost
+  nudge (Redis down, worker killed) only delays delivery; it never loses an event.
+
+Consumers register themselves (``AppConfig.ready``); this module imports none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from payments.correlation import get_correlation_id
+from payments.models import Event
+
+logger = logging.getLogger("tender.outbox")
+
+EventHandler = Callable[[Sequence[Event]], None]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    handler: EventHandler
+    durable: bool
+
+
+_consumers: dict[str, Consumer] = {}
+
+
+def register_consumer(name: str, handler: EventHandler, *, durable: bool) -> None:
+    """Register an outbox consumer. Durable handlers run inside the dispatcher's transaction
+    and must be idempotent (they may see an event again after a crash); live handlers run
+    after commit in the writing process and must be fast and never raise."""
+    _consumers[name] = Consumer(name=name, handler=handler, durable=durable)
+
+
+def consumers(*, durable: bool) -> list[Consumer]:
+    return [c for c in _consumers.values() if c.durable == durable]
+
+
+def event_record(
+    *,
+    merchant_id: Any,
+    type: str,
+    object_type: str,
+    object_id: str,
+    version: int,
+    data: dict[str, Any],
+) -> Event:
+    """Insert an event in the current transaction (the caller must be inside ``atomic``)."""
+    event = Event.objects.create(
+        merchant_id=merchant_id,
+        type=type,
+        object_type=object_type,
+        object_id=object_id,
+        version=version,
+        data=data,
+        correlation_id=get_correlation_id(),
+    )
+    # One callback per event: Django drops it with a rolled-back transaction or savepoint.
+    transaction.on_commit(lambda: _after_commit([event]))
+    return event
+
+
+def _after_commit(events: list[Event]) -> None:
+    for consumer in consumers(durable=False):
+        try:
+            consumer.handler(events)
+        except Exception:
+            logger.exception("live outbox consumer failed", extra={"consumer": consumer.name})
+    if consumers(durable=True):
+        outbox_nudge()
+
+
+def outbox_nudge() -> None:
+    """Ask a worker to dispatch now. Losing this message is harmless (the sweeper runs)."""
+    from payments.outbox_tasks import outbox_dispatch
+
+    try:
+        outbox_dispatch.delay()
+    except Exception:  # noqa: BLE001 - broker down: the Beat sweeper will pick it up
+        logger.warning("could not enqueue outbox dispatch; the sweeper will retry")
+
+
+def outbox_dispatch_batch(*, limit: int = 200) -> int:
+    """Hand one batch of undispatched events to every durable consumer; return its size.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so concurrent dispatchers share the
+    work; consumer writes and the ``dispatched_at`` mark commit together."""
+    with transaction.atomic():
+        events = list(
+            Event.objects.select_for_update(skip_locked=True).filter(dispatched_at__isnull=True).order_by("seq")[:limit]
+        )
+        if not events:
+            return 0
+        for consumer in consumers(durable=True):
+            consumer.handler(events)
+        Event.objects.filter(seq__in=[e.seq for e in events]).update(dispatched_at=timezone.now())
+    return len(events)
+
+
+def outbox_dispatch_all(*, max_batches: int = 50) -> int:
+    total = 0
+    for _ in range(max_batches):
+        count = outbox_dispatch_batch()
+        total += count
+        if count == 0:
+            break
+    return total

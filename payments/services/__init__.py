@@ -1,0 +1,1 @@
+"""Write-side services of the payments core: typed, keyword-only, ``<entity>_<action>``."""

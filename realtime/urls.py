@@ -1,0 +1,3 @@
+"""Page routes (checkout, checkout.js, dashboard), mounted at the site root."""
+
+urlpatterns: list = []

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Print the URLs and demo credentials after `make run` has seeded the database.
+set -euo pipefail
+creds=.demo/credentials.json
+get() { .venv/bin/python -c "import json,sys; print(json.load(open('$creds')).get('$1',''))"; }
+cat <<BANNER
+
+  Tender is starting (Ctrl-C stops everything)
+
+  API            http://localhost:8000/api/v1/      (also :3000 and :3001)
+  API docs       http://localhost:8000/api/docs
+  Health         http://localhost:8000/health
+  Checkout       http://localhost:8000/checkout?order_id=<order_id>
+  Dashboard      http://localhost:8000/dashboard/   login: $(get merchant_email) / $(get dashboard_password)
+  Admin          http://localhost:8000/admin/       login: $(get admin_username) / $(get admin_password)
+  Webhook recv.  http://localhost:4000/              (verifies both signature schemes)
+
+  Test merchant  $(get merchant_id)
+  API key        $(get api_key)
+  API secret     $(get api_secret)
+  Webhook secret $(get webhook_secret)
+
+  curl -H 'X-Api-Key: $(get api_key)' -H 'X-Api-Secret: $(get api_secret)' http://localhost:8000/api/v1/test/merchant
+
+BANNER

@@ -1,0 +1,22 @@
+"""OpenAPI schema and Swagger UI."""
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_schema_documents_auth(client):
+    response = client.get("/api/schema", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["ApiKey"]["name"] == "X-Api-Key"
+    assert schemes["ApiSecret"]["name"] == "X-Api-Secret"
+    assert schemes["BasicAuth"]["scheme"] == "basic"
+
+
+@pytest.mark.django_db
+def test_swagger_ui_renders(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert b"swagger" in response.content.lower()
