@@ -43,6 +43,7 @@ class CorrelatedTask(Task):
 app = Celery("tender", task_cls=CorrelatedTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["payments"], related_name="outbox_tasks")
 
 
 HEARTBEAT_KEY_PREFIX = "tender:worker-heartbeat:"

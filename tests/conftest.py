@@ -58,3 +58,12 @@ def redis_client():
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def demo(db, settings, tmp_path) -> dict:
+    """The demo merchant of PRODUCT.md §3, seeded as `make run` seeds it."""
+    from payments.demo import demo_seed
+
+    settings.BASE_DIR = tmp_path  # keep the credentials file out of the work tree
+    return demo_seed()
