@@ -1,0 +1,124 @@
+"""Websocket consumers: thin edges over the realtime selectors and services.
+
+``ws/payments/{id}``: the checkout's socket. The unguessable payment id is the capability;
+it receives public snapshot fields only. With ``?ticket=`` (a merchant ticket) it receives
+the full snapshot, and only for the ticket's own merchant's payment (else 4403).
+
+``ws/merchant?ticket=``: a dashboard's (or merchant server's) socket with every event of
+that merchant. Missing, unknown, used or expired ticket → close 4401.
+
+Both send the current state on connect and accept ``{"type": "resume", ...}`` to catch up
+after missed pushes; pushes themselves arrive from :mod:`realtime.push`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from realtime import selectors, services
+from realtime.push import merchant_group, payment_group, public_payment
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+def _query_param(scope: dict[str, Any], name: str) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    return values[0] if values else None
+
+
+class PaymentConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+    merchant_mode = False
+    version = 0
+
+    async def connect(self) -> None:
+        payment_id = self.scope["url_route"]["kwargs"]["payment_id"]
+        await self.accept()
+        ticket = _query_param(self.scope, "ticket")
+        ticket_merchant = None
+        if ticket is not None:
+            ticket_merchant = await database_sync_to_async(services.ticket_redeem)(ticket=ticket)
+            if ticket_merchant is None:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+        # Join before reading, so a change between the read and the join is not missed.
+        self.group = payment_group(payment_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        found = await database_sync_to_async(selectors.payment_socket_snapshot)(payment_id=payment_id)
+        if found is None or (ticket_merchant is not None and found[0] != ticket_merchant):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.merchant_mode = ticket_merchant is not None
+        await self._send_payment("snapshot", found[1])
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "resume":
+            await self.send_json({"type": "error", "description": 'expected {"type": "resume", "version": N}'})
+            return
+        known = content.get("version")
+        found = await database_sync_to_async(selectors.payment_socket_snapshot)(
+            payment_id=self.scope["url_route"]["kwargs"]["payment_id"]
+        )
+        if found is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if not isinstance(known, int) or found[1]["version"] > known:
+            await self._send_payment("resume", found[1])
+        else:
+            await self.send_json({"type": "up_to_date", "version": found[1]["version"]})
+
+    async def payment_update(self, message: dict[str, Any]) -> None:
+        # Pushes may arrive late or out of order; never send a state older than one sent.
+        if message["version"] > self.version:
+            await self._send_payment(message["event"], message["full"])
+
+    async def _send_payment(self, event: str, snapshot: dict[str, Any]) -> None:
+        self.version = max(self.version, snapshot["version"])
+        payment = snapshot if self.merchant_mode else public_payment(snapshot)
+        await self.send_json({"type": "payment", "event": event, "version": snapshot["version"], "payment": payment})
+
+
+class MerchantConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        ticket = _query_param(self.scope, "ticket")
+        merchant_id = await database_sync_to_async(services.ticket_redeem)(ticket=ticket or "")
+        if merchant_id is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.merchant_id = merchant_id
+        self.group = merchant_group(merchant_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        cursor = await database_sync_to_async(selectors.merchant_latest_cursor)(merchant_id=merchant_id)
+        await self.send_json({"type": "hello", "merchant_id": str(merchant_id), "cursor": cursor})
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        after = content.get("after") if isinstance(content, dict) else None
+        if not isinstance(content, dict) or content.get("type") != "resume" or not isinstance(after, int):
+            await self.send_json({"type": "error", "description": 'expected {"type": "resume", "after": cursor}'})
+            return
+        events = await database_sync_to_async(selectors.merchant_events_after)(
+            merchant_id=self.merchant_id, after=after
+        )
+        for message in events:
+            await self.send_json(message)
+        cursor = events[-1]["cursor"] if events else after
+        await self.send_json({"type": "resumed", "cursor": cursor, "count": len(events)})
+
+    async def merchant_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["message"])

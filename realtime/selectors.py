@@ -1,0 +1,91 @@
+"""Read-side selectors for the realtime app: snapshots for sockets, dashboard data."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Max, Q, Sum
+
+from payments.models import ApiKey, Event, Merchant, Order, Payment
+from payments.money import format_amount
+from payments.snapshots import payment_snapshot
+from realtime.models import MerchantUser
+from realtime.push import merchant_event_message, public_payment
+
+RESUME_LIMIT = 500
+
+
+def payment_socket_snapshot(*, payment_id: str) -> tuple[uuid.UUID, dict[str, Any]] | None:
+    """(merchant id, full snapshot) of a payment, or None if there is no such payment."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        return None
+    return payment.merchant_id, payment_snapshot(payment)
+
+
+def payment_public_get(*, payment_id: str) -> dict[str, Any] | None:
+    found = payment_socket_snapshot(payment_id=payment_id)
+    return public_payment(found[1]) if found else None
+
+
+def merchant_events_after(*, merchant_id: uuid.UUID, after: int, limit: int = RESUME_LIMIT) -> list[dict[str, Any]]:
+    """The merchant's events with ``seq > after``, oldest first, in the websocket shape."""
+    events = Event.objects.filter(merchant_id=merchant_id, seq__gt=after).order_by("seq")[:limit]
+    return [merchant_event_message(event) for event in events]
+
+
+def merchant_latest_cursor(*, merchant_id: uuid.UUID) -> int:
+    return Event.objects.filter(merchant_id=merchant_id).aggregate(m=Max("seq"))["m"] or 0
+
+
+def merchant_for_user(*, user: Any) -> Merchant | None:
+    """The merchant a logged-in dashboard user belongs to, or None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    link = MerchantUser.objects.select_related("merchant").filter(user=user, merchant__is_active=True).first()
+    return link.merchant if link else None
+
+
+def order_for_checkout(*, order_id: str) -> Order | None:
+    return Order.objects.filter(pk=order_id, merchant__is_active=True).first()
+
+
+@dataclass(frozen=True)
+class MerchantStats:
+    total_transactions: int
+    total_amount: str  # successful payments, formatted like ₹5,00,000
+    success_rate: str  # like 95%
+
+
+def merchant_stats(*, merchant: Merchant) -> MerchantStats:
+    """Counts over all the merchant's payments in one aggregate query."""
+    row = Payment.objects.filter(merchant=merchant).aggregate(
+        total=Count("id"),
+        success=Count("id", filter=Q(status="success")),
+        amount=Sum("amount", filter=Q(status="success", currency="INR")),
+    )
+    total = row["total"] or 0
+    success = row["success"] or 0
+    amount = row["amount"] or 0
+    rate = round(100 * success / total) if total else 0
+    formatted = format_amount(amount, "INR")
+    if formatted.endswith(".00"):
+        formatted = formatted[:-3]
+    return MerchantStats(total_transactions=total, total_amount=formatted, success_rate=f"{rate}%")
+
+
+def payment_rows_for_merchant(*, merchant: Merchant, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest payments of a merchant for the transactions table."""
+    payments = Payment.objects.filter(merchant=merchant).order_by("-created_at")[:limit]
+    return [payment_row(payment_snapshot(p)) for p in payments]
+
+
+def payment_row(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A payment snapshot plus its display amount (the JS renders the same shape)."""
+    return {**snapshot, "amount_display": format_amount(snapshot["amount"], snapshot["currency"])}
+
+
+def api_key_for_display(*, merchant: Merchant) -> ApiKey | None:
+    return ApiKey.objects.filter(merchant=merchant, revoked_at__isnull=True).order_by("created_at").first()
