@@ -1,0 +1,1 @@
+"""Services of reconciliation: runs (import + classification) and actions (policies, staff)."""
