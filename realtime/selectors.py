@@ -84,7 +84,12 @@ def payment_rows_for_merchant(*, merchant: Merchant, limit: int = 100) -> list[d
 
 def payment_row(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A payment snapshot plus its display amount (the JS renders the same shape)."""
-    return {**snapshot, "amount_display": format_amount(snapshot["amount"], snapshot["currency"])}
+    created = snapshot.get("created_at") or ""
+    return {
+        **snapshot,
+        "amount_display": format_amount(snapshot["amount"], snapshot["currency"]),
+        "created_display": created[:19].replace("T", " "),
+    }
 
 
 def api_key_for_display(*, merchant: Merchant) -> ApiKey | None:

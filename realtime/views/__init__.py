@@ -1,0 +1,1 @@
+"""Page views: the hosted checkout, checkout.js and the merchant dashboard."""

@@ -1,0 +1,134 @@
+"""Merchant dashboard pages (Django session auth; a user belongs to one merchant).
+
+Pages render real values from the database; live updates come from ``ws/merchant`` with a
+ticket issued to the logged-in session (``POST /dashboard/api/ticket``, CSRF-checked)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from payments.api.errors import envelope
+from payments.demo import TEST_API_SECRET
+from payments.services.api_keys import secret_hash
+from payments.snapshots import iso
+from realtime import selectors
+from realtime.services import ticket_create
+
+View = Callable[..., HttpResponse]
+
+
+def merchant_required(view: View) -> View:
+    """Logged in AND linked to an active merchant; sets ``request.merchant``. JSON endpoints
+    under /dashboard/api/ answer 401 in the envelope instead of redirecting."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        merchant = selectors.merchant_for_user(user=request.user)
+        if merchant is None:
+            if request.path.startswith("/dashboard/api/"):
+                return JsonResponse(envelope("AUTHENTICATION_ERROR", "Log in to the dashboard"), status=401)
+            return HttpResponseRedirect(f"{settings.LOGIN_URL}?next={request.path}")
+        request.merchant = merchant
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@require_http_methods(["GET", "POST"])
+@ensure_csrf_cookie
+@never_cache
+def login_view(request: HttpRequest) -> HttpResponse:
+    """``/login``: e-mail + password of a merchant user."""
+    next_url = request.POST.get("next") or request.GET.get("next") or "/dashboard/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/dashboard/"
+    error = None
+    email = ""
+    if request.method == "POST":
+        email = request.POST.get("email", "").strip().lower()
+        user = authenticate(request, username=email, password=request.POST.get("password", ""))
+        if user is not None and selectors.merchant_for_user(user=user) is not None:
+            login(request, user)
+            return HttpResponseRedirect(next_url)
+        error = "Invalid email or password"
+    status = 401 if error else 200
+    return render(request, "realtime/login.html", {"error": error, "email": email, "next": next_url}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """``/logout``: POST logs out (the dashboard's button); GET only shows the button, so a
+    cross-site link cannot log anyone out."""
+    if request.method == "POST":
+        logout(request)
+        return HttpResponseRedirect(settings.LOGIN_URL)
+    return render(request, "realtime/logout.html")
+
+
+def _secret_display(api_key: Any) -> str | None:
+    # Secrets are stored as hashes: only the documented demo secret can be shown again.
+    if api_key is not None and settings.DEMO_MODE and api_key.secret_hash == secret_hash(TEST_API_SECRET):
+        return TEST_API_SECRET
+    return None
+
+
+@require_GET
+@merchant_required
+def home(request: HttpRequest) -> HttpResponse:
+    api_key = selectors.api_key_for_display(merchant=request.merchant)
+    context = {
+        "nav": "home",
+        "api_key": api_key,
+        "api_secret": _secret_display(api_key),
+        "stats": selectors.merchant_stats(merchant=request.merchant),
+    }
+    return render(request, "realtime/dashboard/home.html", context)
+
+
+@require_GET
+@merchant_required
+@ensure_csrf_cookie
+def transactions(request: HttpRequest) -> HttpResponse:
+    rows = selectors.payment_rows_for_merchant(merchant=request.merchant)
+    return render(request, "realtime/dashboard/transactions.html", {"nav": "transactions", "rows": rows})
+
+
+@require_GET
+@merchant_required
+def docs(request: HttpRequest) -> HttpResponse:
+    api_key = selectors.api_key_for_display(merchant=request.merchant)
+    context = {
+        "nav": "docs",
+        "base_url": request.build_absolute_uri("/").rstrip("/"),
+        "api_key": api_key.key_id if api_key else "key_test_…",
+    }
+    return render(request, "realtime/dashboard/docs.html", context)
+
+
+@require_POST
+@merchant_required
+def api_ticket(request: HttpRequest) -> JsonResponse:
+    """A websocket ticket for the logged-in session (CSRF-checked like every POST)."""
+    issued = ticket_create(merchant=request.merchant)
+    return JsonResponse(
+        {"ticket": issued.ticket, "expires_at": iso(issued.expires_at), "url": f"/ws/merchant?ticket={issued.ticket}"},
+        status=201,
+    )
+
+
+@require_GET
+@merchant_required
+def api_payments(request: HttpRequest) -> JsonResponse:
+    """The transactions table's rows, for a re-sync after a reconnect or a version gap."""
+    return JsonResponse({"data": selectors.payment_rows_for_merchant(merchant=request.merchant)})

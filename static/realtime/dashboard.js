@@ -1,0 +1,123 @@
+/* Merchant dashboard: live updates over ws/merchant (ticket from the logged-in session),
+ * with resume-from-cursor after a reconnect and a full re-fetch when in doubt. */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  function request(method, url, body) {
+    return fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) {
+          var error = new Error((data.error && data.error.description) || ("HTTP " + r.status));
+          error.data = data;
+          throw error;
+        }
+        return data;
+      });
+    });
+  }
+
+  function formatAmount(minor, currency) {
+    var digits = { JPY: 0, KRW: 0, BHD: 3, KWD: 3, OMR: 3 }[currency];
+    if (digits === undefined) digits = 2;
+    try {
+      return new Intl.NumberFormat("en-IN", { style: "currency", currency: currency, minimumFractionDigits: digits })
+        .format(minor / Math.pow(10, digits));
+    } catch (e) { return currency + " " + (minor / Math.pow(10, digits)).toFixed(digits); }
+  }
+
+  function cell(testId, text, code) {
+    var td = document.createElement("td");
+    td.setAttribute("data-test-id", testId);
+    var inner = document.createElement(code ? "code" : "span");
+    inner.textContent = text == null ? "" : String(text);
+    td.appendChild(inner);
+    return td;
+  }
+
+  /* ---- the live connection, shared by every page ---- */
+  var handlers = [];
+  var cursor = null;
+  var retryDelay = 500;
+  var indicator = document.getElementById("live-indicator");
+
+  function connect() {
+    request("POST", "/dashboard/api/ticket").then(function (t) {
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      var socket = new WebSocket(scheme + location.host + t.url);
+      socket.onmessage = function (message) {
+        var data;
+        try { data = JSON.parse(message.data); } catch (e) { return; }
+        if (data.type === "hello") {
+          retryDelay = 500;
+          if (indicator) indicator.classList.add("on");
+          if (cursor !== null) socket.send(JSON.stringify({ type: "resume", after: cursor }));
+          else cursor = data.cursor;
+          handlers.forEach(function (h) { if (h.resync) h.resync(); });
+        } else if (data.type === "event") {
+          if (cursor === null || data.cursor > cursor) cursor = data.cursor;
+          handlers.forEach(function (h) { h.event(data); });
+        } else if (data.type === "resumed") {
+          if (data.cursor > cursor) cursor = data.cursor;
+        }
+      };
+      socket.onclose = function () {
+        if (indicator) indicator.classList.remove("on");
+        setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 15000);
+      };
+    }).catch(function () {
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 15000);
+    });
+  }
+
+  /* ---- transactions table ---- */
+  var table = document.getElementById("transactions-table");
+  if (table) {
+    var tbody = table.querySelector("tbody");
+    var renderRow = function (p) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-test-id", "transaction-row");
+      tr.setAttribute("data-payment-id", p.id);
+      tr.setAttribute("data-version", p.version);
+      tr.appendChild(cell("payment-id", p.id, true));
+      tr.appendChild(cell("order-id", p.order_id, true));
+      tr.appendChild(cell("amount", formatAmount(p.amount, p.currency)));
+      tr.appendChild(cell("method", p.method));
+      var status = cell("status", p.status);
+      status.firstChild.className = "badge " + p.status;
+      tr.appendChild(status);
+      tr.appendChild(cell("created-at", (p.created_at || "").slice(0, 19).replace("T", " ")));
+      return tr;
+    };
+    var upsert = function (p) {
+      var existing = tbody.querySelector('tr[data-payment-id="' + CSS.escape(p.id) + '"]');
+      if (existing && Number(existing.getAttribute("data-version")) >= p.version) return;
+      var row = renderRow(p);
+      if (existing) tbody.replaceChild(row, existing);
+      else tbody.insertBefore(row, tbody.firstChild);
+      document.getElementById("empty-note").hidden = true;
+    };
+    handlers.push({
+      event: function (e) { if (e.object_type === "payment" && e.data && e.data.payment) upsert(e.data.payment); },
+      resync: function () {
+        request("GET", "/dashboard/api/payments").then(function (r) {
+          r.data.slice().reverse().forEach(upsert);
+        }).catch(function () {});
+      }
+    });
+  }
+
+  window.TenderDashboard = { request: request, handlers: handlers, formatAmount: formatAmount, cell: cell };
+  window.addEventListener("load", function () { if (handlers.length) connect(); });
+})();
