@@ -1,0 +1,112 @@
+"""Reconciliation API for merchants (read-only; staff act in the admin). Thin: parse
+parameters, call a selector, render the snapshot."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from payments.api.errors import BadRequest
+from reconciliation.models import Discrepancy, Klass
+from reconciliation.selectors import (
+    discrepancy_get_for_merchant,
+    discrepancy_list_for_merchant,
+    page_params,
+    run_counts_for_merchant,
+    run_get_for_merchant,
+    run_list_for_merchant,
+)
+from reconciliation.snapshots import discrepancy_snapshot, run_snapshot
+
+RUN_DETAIL_DISCREPANCIES = 500
+_Page = inline_serializer(
+    "ReconciliationPage",
+    {
+        "data": serializers.ListField(child=serializers.DictField()),
+        "total": serializers.IntegerField(),
+        "limit": serializers.IntegerField(),
+        "offset": serializers.IntegerField(),
+    },
+)
+_PAGE_PARAMS = [OpenApiParameter("limit", int), OpenApiParameter("offset", int)]
+
+
+class RunListApi(APIView):
+    """``GET /api/v1/reconciliation/runs``: runs that classified any of your payments."""
+
+    @extend_schema(parameters=_PAGE_PARAMS, responses={200: _Page})
+    def get(self, request: Request) -> Response:
+        limit, offset = page_params(request.query_params)
+        runs = run_list_for_merchant(merchant=request.user)
+        page = list(runs[offset : offset + limit])
+        counts = run_counts_for_merchant(merchant=request.user, run_ids=[r.id for r in page])
+        return Response(
+            {
+                "data": [run_snapshot(run, counts=counts[run.id]) for run in page],
+                "total": runs.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+
+class RunDetailApi(APIView):
+    """``GET /api/v1/reconciliation/runs/{id}``: your counts per class and your
+    discrepancies seen by this run (the first 500; page through
+    ``/reconciliation/discrepancies?run_id=…`` for more)."""
+
+    @extend_schema(responses={200: inline_serializer("ReconciliationRun", {"id": serializers.CharField()})})
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_get_for_merchant(merchant=request.user, run_id=run_id)
+        counts = run_counts_for_merchant(merchant=request.user, run_ids=[run.id])[run.id]
+        discrepancies = discrepancy_list_for_merchant(merchant=request.user, run_id=run.id)
+        body = run_snapshot(run, counts=counts)
+        body["discrepancies"] = [discrepancy_snapshot(d) for d in discrepancies[:RUN_DETAIL_DISCREPANCIES]]
+        body["discrepancies_total"] = discrepancies.count()
+        return Response(body)
+
+
+class DiscrepancyListApi(APIView):
+    """``GET /api/v1/reconciliation/discrepancies``: filter by ``run_id``, ``status``, ``class``."""
+
+    @extend_schema(
+        parameters=[
+            *_PAGE_PARAMS,
+            OpenApiParameter("run_id", str),
+            OpenApiParameter("status", str, enum=[s.value for s in Discrepancy.Status]),
+            OpenApiParameter("class", str, enum=[k.value for k in Klass]),
+        ],
+        responses={200: _Page},
+    )
+    def get(self, request: Request) -> Response:
+        limit, offset = page_params(request.query_params)
+        status = request.query_params.get("status")
+        klass = request.query_params.get("class")
+        if status and status not in Discrepancy.Status.values:
+            raise BadRequest(f"status must be one of {', '.join(Discrepancy.Status.values)}", field="status")
+        if klass and klass not in Klass.values:
+            raise BadRequest(f"class must be one of {', '.join(Klass.values)}", field="class")
+        queryset = discrepancy_list_for_merchant(
+            merchant=request.user, run_id=request.query_params.get("run_id"), status=status, klass=klass
+        )
+        return Response(
+            {
+                "data": [discrepancy_snapshot(d) for d in queryset[offset : offset + limit]],
+                "total": queryset.count(),
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+
+class DiscrepancyDetailApi(APIView):
+    """``GET /api/v1/reconciliation/discrepancies/{id}``."""
+
+    @extend_schema(responses={200: inline_serializer("ReconciliationDiscrepancy", {"id": serializers.CharField()})})
+    def get(self, request: Request, discrepancy_id: str) -> Response:
+        return Response(
+            discrepancy_snapshot(discrepancy_get_for_merchant(merchant=request.user, discrepancy_id=discrepancy_id))
+        )
