@@ -276,6 +276,49 @@ WEBHOOK_RETRY_INTERVALS_TEST = env_bool("WEBHOOK_RETRY_INTERVALS_TEST", False)
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEMO_MODE)
 
 # ---------------------------------------------------------------------------
+# Payments core (payments/): provider, simulator callbacks, idempotency, stuck payments
+# ---------------------------------------------------------------------------
+PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulator")
+# Where the simulator posts its signed notifications (defaults to this gateway).
+SIMULATOR_CALLBACK_BASE_URL = os.environ.get("SIMULATOR_CALLBACK_BASE_URL", "").rstrip("/") or PUBLIC_BASE_URL
+# Shared secret of simulator notifications; derived from SECRET_KEY unless set.
+SIMULATOR_WEBHOOK_SECRET = os.environ.get("SIMULATOR_WEBHOOK_SECRET", "")
+# A pending payment the provider has had this long is asked about by the Beat job.
+PAYMENT_STUCK_AFTER_SECONDS = env_int("PAYMENT_STUCK_AFTER_SECONDS", 120)
+# A pending payment never handed to the provider (lost task) is re-queued after this long.
+PAYMENT_RESUBMIT_AFTER_SECONDS = env_int("PAYMENT_RESUBMIT_AFTER_SECONDS", 30)
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+# An in-flight idempotency claim older than this belongs to a dead process; it may be reclaimed.
+IDEMPOTENCY_STALE_SECONDS = env_int("IDEMPOTENCY_STALE_SECONDS", 30)
+# Request bodies of the payments API above this size are refused (413) before parsing.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
+
+# ---------------------------------------------------------------------------
+# Outbound webhooks (webhooks/): schedule, timeouts, claims, fairness
+# ---------------------------------------------------------------------------
+# Delays (s) after failed attempt 1, 2, ...: attempt 1 is immediate, so len + 1 attempts.
+WEBHOOK_RETRY_DELAYS = [int(v) for v in env_list("WEBHOOK_RETRY_DELAYS", "5,300,1800,7200,18000,36000,36000")]
+WEBHOOK_RETRY_JITTER = float(os.environ.get("WEBHOOK_RETRY_JITTER", "0.2"))  # +/- fraction
+if WEBHOOK_RETRY_INTERVALS_TEST:  # the seed's test schedule: 0/5/10/15/20 s, 5 attempts
+    WEBHOOK_RETRY_DELAYS = [5, 10, 15, 20]
+    WEBHOOK_RETRY_JITTER = 0.0
+WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT", "2"))
+WEBHOOK_TOTAL_TIMEOUT = float(os.environ.get("WEBHOOK_TOTAL_TIMEOUT", "10"))
+WEBHOOK_RESPONSE_BODY_LIMIT = env_int("WEBHOOK_RESPONSE_BODY_LIMIT", 8192)
+# A worker's claim on a batch of deliveries; a killed worker's claim is retaken after it.
+WEBHOOK_DELIVERY_LEASE_SECONDS = env_int("WEBHOOK_DELIVERY_LEASE_SECONDS", 30)
+# Claims in flight per endpoint: one hanging endpoint holds at most this many worker slots.
+WEBHOOK_ENDPOINT_MAX_IN_FLIGHT = env_int("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", 1)
+WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 50)
+WEBHOOK_DRAIN_SECONDS = float(os.environ.get("WEBHOOK_DRAIN_SECONDS", "5"))
+# Retries due sooner than this also get a Celery countdown (the sweeper is the backstop).
+WEBHOOK_RETRY_ETA_MAX_SECONDS = env_int("WEBHOOK_RETRY_ETA_MAX_SECONDS", 60)
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = env_int("WEBHOOK_RETRY_AFTER_MAX_SECONDS", 3600)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 24 * 3600)
+WEBHOOK_ROTATION_GRACE_SECONDS = env_int("WEBHOOK_ROTATION_GRACE_SECONDS", 24 * 3600)
+WEBHOOK_ROTATION_GRACE_MAX_SECONDS = 7 * 24 * 3600
+
+# ---------------------------------------------------------------------------
 # Logging: one JSON line per record, with the correlation id.
 # ---------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

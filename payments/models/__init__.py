@@ -5,6 +5,8 @@ from payments.models.idempotency import IdempotencyKey
 from payments.models.merchants import ApiKey, Merchant
 from payments.models.orders import MIN_ORDER_AMOUNT, Order
 from payments.models.payments import CardNetwork, Payment, PaymentMethod, Refund, TimelineEntry
+from payments.models.provider_notifications import ProviderNotification
+from payments.providers.simulator.models import SimulatorConfig, SimulatorTransaction
 
 __all__ = [
     "MIN_ORDER_AMOUNT",
@@ -16,6 +18,9 @@ __all__ = [
     "Order",
     "Payment",
     "PaymentMethod",
+    "ProviderNotification",
     "Refund",
+    "SimulatorConfig",
+    "SimulatorTransaction",
     "TimelineEntry",
 ]

@@ -36,6 +36,8 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["merchant", "seq"], name="events_merchant_seq"),
             models.Index(fields=["merchant", "object_id", "seq"], name="events_merchant_object"),
+            # The events API pages by (txid, seq): see payments.selectors.events.
+            models.Index(fields=["merchant", "txid", "seq"], name="events_merchant_txid_seq"),
             models.Index(fields=["seq"], name="events_undispatched", condition=models.Q(dispatched_at__isnull=True)),
         ]
 

@@ -1,0 +1,78 @@
+"""``GET /api/v1/test/jobs/status`` (demo mode): real queue depths from the broker, payment
+counts from PostgreSQL and the worker heartbeat keys in Redis."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from payments.api.http import json_response
+from payments.models import Payment
+
+
+def broker_queue_depths() -> dict[str, int] | None:
+    """Messages waiting per queue (works for Redis and AMQP brokers); None if unreachable."""
+    from config.celery import app
+
+    depths: dict[str, int] = {}
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.default_channel
+            for queue in settings.CELERY_TASK_QUEUES:
+                depths[queue.name] = channel.queue_declare(queue=queue.name, passive=True).message_count
+    except Exception:  # noqa: BLE001 - the endpoint reports "unknown" instead of failing
+        return None
+    return depths
+
+
+def worker_running() -> bool:
+    import redis
+
+    from config.celery import HEARTBEAT_KEY_PREFIX
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=settings.REDIS_SOCKET_TIMEOUT)
+        return next(iter(client.scan_iter(match=HEARTBEAT_KEY_PREFIX + "*", count=100)), None) is not None
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class JobsStatusApi(APIView):
+    @extend_schema(
+        tags=["test"],
+        operation_id="test_jobs_status",
+        responses={
+            200: inline_serializer(
+                "JobsStatus",
+                {
+                    "pending": serializers.IntegerField(),
+                    "processing": serializers.IntegerField(),
+                    "completed": serializers.IntegerField(),
+                    "failed": serializers.IntegerField(),
+                    "worker_status": serializers.ChoiceField(["running", "stopped"]),
+                    "queues": serializers.DictField(child=serializers.IntegerField()),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        depths = broker_queue_depths()
+        counts = dict(Payment.objects.values_list("status").annotate(n=Count("id")).order_by())
+        return json_response(
+            {
+                # pending: task messages waiting in the broker; processing: payments accepted
+                # but not final (queued or at the provider); completed/failed: final payments.
+                "pending": sum(depths.values()) if depths is not None else None,
+                "processing": counts.get("pending", 0),
+                "completed": counts.get("success", 0),
+                "failed": counts.get("failed", 0),
+                "worker_status": "running" if worker_running() else "stopped",
+                "queues": depths or {},
+            }
+        )

@@ -1,0 +1,67 @@
+"""Orders API: thin views over :mod:`payments.services.orders` and the selectors."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from payments.api import schema
+from payments.api.http import json_response, mutate, parse_json_body
+from payments.api.lists import paginated
+from payments.selectors.payments import order_get_for_merchant, order_get_public, order_list_for_merchant
+from payments.services.orders import order_create
+from payments.snapshots import order_public_snapshot, order_snapshot
+
+ERRORS = {400: schema.Error, 401: schema.Error, 404: schema.Error, 409: schema.Error}
+
+
+class OrdersApi(APIView):
+    @extend_schema(
+        tags=["orders"],
+        operation_id="orders_create",
+        request=schema.OrderCreateRequest,
+        parameters=[schema.IDEMPOTENCY_HEADER],
+        responses={201: schema.Order, **ERRORS},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        body = parse_json_body(request)
+
+        def action() -> tuple[int, dict]:
+            order = order_create(
+                merchant=request.user,
+                amount=body.get("amount"),
+                currency=body.get("currency"),
+                receipt=body.get("receipt"),
+                notes=body.get("notes"),
+            )
+            return 201, order_snapshot(order)
+
+        return mutate(request, merchant=request.user, body=body, action=action)
+
+    @extend_schema(
+        tags=["orders"], operation_id="orders_list", responses={200: schema.page_of("OrderPage", schema.Order)}
+    )
+    def get(self, request: Request) -> HttpResponse:
+        return paginated(request, order_list_for_merchant(merchant=request.user), order_snapshot)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(tags=["orders"], operation_id="orders_get", responses={200: schema.Order, **ERRORS})
+    def get(self, request: Request, order_id: str) -> HttpResponse:
+        return json_response(order_snapshot(order_get_for_merchant(merchant=request.user, order_id=order_id)))
+
+
+class OrderPublicApi(APIView):
+    """No authentication: the hosted checkout shows what it is about to charge."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["checkout"], operation_id="orders_public_get", auth=[], responses={200: schema.OrderPublic, **ERRORS}
+    )
+    def get(self, request: Request, order_id: str) -> HttpResponse:
+        return json_response(order_public_snapshot(order_get_public(order_id=order_id)))

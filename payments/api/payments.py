@@ -1,0 +1,279 @@
+"""Payments API: create/list/get, the status timeline (with long-polling), capture,
+cancel, refunds of a payment, and the public endpoints of the hosted checkout."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from payments.api import schema
+from payments.api.errors import BadRequest, NotFound
+from payments.api.filters import PaymentFilter
+from payments.api.http import json_response, mutate, parse_json_body, query_int
+from payments.api.lists import paginated
+from payments.models import Merchant, Payment
+from payments.selectors.payments import (
+    order_get_public,
+    payment_get_for_merchant,
+    payment_get_public,
+    payment_list_for_merchant,
+    payment_timeline,
+    payment_version_get,
+)
+from payments.services.payments import payment_cancel, payment_capture, payment_create
+from payments.services.refunds import refund_create
+from payments.snapshots import iso, payment_public_snapshot, payment_snapshot
+from payments.validation import validate_card
+
+ERRORS = {400: schema.Error, 401: schema.Error, 404: schema.Error, 409: schema.Error}
+MAX_WAIT_SECONDS = 30
+POLL_INTERVAL_SECONDS = 0.2
+
+
+def payment_created_body(payment: Payment) -> dict[str, Any]:
+    """The 201 body of PRODUCT.md §3, exactly."""
+    data: dict[str, Any] = {
+        "id": payment.id,
+        "order_id": payment.order_id,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "method": payment.method,
+    }
+    if payment.method == "upi":
+        data["vpa"] = payment.vpa
+    else:
+        data["card_network"] = payment.card_network
+        data["card_last4"] = payment.card_last4
+    data["status"] = payment.status
+    data["created_at"] = iso(payment.created_at)
+    return data
+
+
+def refund_created_body(refund: Any) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "payment_id": refund.payment_id,
+        "amount": refund.amount,
+        "reason": refund.reason,
+        "status": refund.status,
+        "created_at": iso(refund.created_at),
+    }
+
+
+def _optional_str(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string", field=name, reason="invalid_type")
+    return value
+
+
+def _create_payment(
+    request: Request, *, merchant: Merchant, body: dict[str, Any], source: str, public: bool
+) -> HttpResponse:
+    # Card validation is pure: do it before any idempotency claim or write.
+    card = validate_card(body.get("card"), now=timezone.now()) if body.get("method") == "card" else None
+    order_id = _optional_str(body, "order_id")
+
+    def action() -> tuple[int, dict[str, Any]]:
+        payment = payment_create(
+            merchant=merchant,
+            order_id=order_id,
+            amount=None if public else body.get("amount"),
+            currency=None if public else body.get("currency"),
+            method=body.get("method"),
+            vpa=body.get("vpa"),
+            card=card,
+            callback_url=body.get("callback_url"),
+            source=source,
+        )
+        return 201, payment_public_snapshot(payment) if public else payment_created_body(payment)
+
+    return mutate(request, merchant=merchant, body=body, action=action)
+
+
+class PaymentsApi(APIView):
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_create",
+        request=schema.PaymentCreateRequest,
+        parameters=[schema.IDEMPOTENCY_HEADER],
+        responses={201: schema.Payment, **ERRORS},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        body = parse_json_body(request)
+        return _create_payment(request, merchant=request.user, body=body, source="api", public=False)
+
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=["pending", "success", "failed", "cancelled"]),
+            OpenApiParameter("method", str, enum=["upi", "card"]),
+            OpenApiParameter("order_id", str),
+            OpenApiParameter("created_after", str, description="ISO-8601, inclusive"),
+            OpenApiParameter("created_before", str, description="ISO-8601, exclusive"),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: schema.page_of("PaymentPage", schema.Payment), 400: schema.Error},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        filterset = PaymentFilter(request.query_params, queryset=payment_list_for_merchant(merchant=request.user))
+        if not filterset.is_valid():
+            field, errors = next(iter(filterset.errors.items()))
+            raise BadRequest(f"{field}: {errors[0]}", field=field, reason="invalid_filter")
+        return paginated(request, filterset.qs, payment_snapshot)
+
+
+class PaymentDetailApi(APIView):
+    @extend_schema(tags=["payments"], operation_id="payments_get", responses={200: schema.Payment, **ERRORS})
+    def get(self, request: Request, payment_id: str) -> HttpResponse:
+        return json_response(payment_snapshot(payment_get_for_merchant(merchant=request.user, payment_id=payment_id)))
+
+
+class PaymentStatusApi(APIView):
+    """The timeline. ``?wait=N&after_version=V`` long-polls up to N (≤ 30) seconds for a
+    version above V with one cheap indexed SELECT every 200 ms, holding no transaction."""
+
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_status",
+        parameters=[
+            OpenApiParameter("wait", int, description="seconds to wait for a change (0-30)"),
+            OpenApiParameter("after_version", int, description="answer once version > this"),
+        ],
+        responses={200: schema.PaymentStatus, **ERRORS},
+    )
+    def get(self, request: Request, payment_id: str) -> HttpResponse:
+        wait = query_int(request, "wait", default=0, minimum=0, maximum=MAX_WAIT_SECONDS)
+        after_version = query_int(request, "after_version", default=-1, minimum=0, maximum=2**31)
+        merchant = request.user
+        if wait:
+            deadline = time.monotonic() + wait
+            baseline = after_version
+            while True:
+                version = payment_version_get(merchant=merchant, payment_id=payment_id)
+                if version is None:
+                    raise NotFound("Payment not found")
+                if baseline < 0:
+                    baseline = version
+                if version > baseline or time.monotonic() >= deadline:
+                    break
+                time.sleep(POLL_INTERVAL_SECONDS)
+        payment = payment_get_for_merchant(merchant=merchant, payment_id=payment_id)
+        return json_response(
+            {
+                "payment_id": payment.id,
+                "status": payment.status,
+                "last_updated": iso(payment.updated_at),
+                "version": payment.version,
+                "events": [
+                    {"status": e.to_status, "timestamp": iso(e.created_at), "detail": e.detail, "version": e.version}
+                    for e in payment_timeline(payment=payment)
+                ],
+            }
+        )
+
+
+class PaymentCaptureApi(APIView):
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_capture",
+        request=None,
+        parameters=[schema.IDEMPOTENCY_HEADER],
+        responses={200: schema.Payment, **ERRORS},
+    )
+    def post(self, request: Request, payment_id: str) -> HttpResponse:
+        body = parse_json_body(request)
+
+        def action() -> tuple[int, dict[str, Any]]:
+            return 200, payment_snapshot(payment_capture(merchant=request.user, payment_id=payment_id))
+
+        return mutate(request, merchant=request.user, body=body, action=action)
+
+
+class PaymentCancelApi(APIView):
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_cancel",
+        request=None,
+        parameters=[schema.IDEMPOTENCY_HEADER],
+        responses={200: schema.Payment, **ERRORS},
+    )
+    def post(self, request: Request, payment_id: str) -> HttpResponse:
+        body = parse_json_body(request)
+
+        def action() -> tuple[int, dict[str, Any]]:
+            return 200, payment_snapshot(payment_cancel(merchant=request.user, payment_id=payment_id))
+
+        return mutate(request, merchant=request.user, body=body, action=action)
+
+
+def create_refund_response(request: Request, *, payment_id: Any, body: dict[str, Any]) -> HttpResponse:
+    if not isinstance(payment_id, str):
+        raise BadRequest(
+            "payment_id is required" if payment_id is None else "payment_id must be a string",
+            field="payment_id",
+            reason="required" if payment_id is None else "invalid_type",
+        )
+
+    def action() -> tuple[int, dict[str, Any]]:
+        refund = refund_create(
+            merchant=request.user, payment_id=payment_id, amount=body.get("amount"), reason=body.get("reason")
+        )
+        return 201, refund_created_body(refund)
+
+    return mutate(request, merchant=request.user, body=body, action=action)
+
+
+class PaymentRefundsApi(APIView):
+    @extend_schema(
+        tags=["refunds"],
+        operation_id="payments_refunds_create",
+        request=schema.RefundCreateRequest,
+        parameters=[schema.IDEMPOTENCY_HEADER],
+        responses={201: schema.Refund, **ERRORS},
+    )
+    def post(self, request: Request, payment_id: str) -> HttpResponse:
+        return create_refund_response(request, payment_id=payment_id, body=parse_json_body(request))
+
+
+class PaymentPublicCreateApi(APIView):
+    """No authentication: the hosted checkout pays an order; the order id is the capability."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["checkout"],
+        operation_id="payments_public_create",
+        auth=[],
+        request=schema.PublicPaymentCreateRequest,
+        parameters=[schema.IDEMPOTENCY_HEADER],
+        responses={201: schema.Payment, **ERRORS},
+    )
+    def post(self, request: Request) -> HttpResponse:
+        body = parse_json_body(request)
+        order_id = _optional_str(body, "order_id")
+        if order_id is None:
+            raise BadRequest("order_id is required", field="order_id", reason="required")
+        order = order_get_public(order_id=order_id)
+        return _create_payment(request, merchant=order.merchant, body=body, source="checkout", public=True)
+
+
+class PaymentPublicApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["checkout"], operation_id="payments_public_get", auth=[], responses={200: schema.Payment, **ERRORS}
+    )
+    def get(self, request: Request, payment_id: str) -> HttpResponse:
+        return json_response(payment_public_snapshot(payment_get_public(payment_id=payment_id)))

@@ -1,0 +1,51 @@
+"""Inbound provider notifications: ``POST /api/v1/provider-webhooks/{provider}``.
+
+Authenticated by the provider's signature, not an API key. Verified, stored raw,
+deduplicated by the provider's event id and applied without ever regressing a state."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from payments.api import schema
+from payments.api.errors import AUTHENTICATION_ERROR, ApiError
+from payments.api.http import json_response
+from payments.providers import get_provider
+from payments.providers.base import InvalidSignature
+from payments.services.provider_events import provider_notification_receive
+
+
+class ProviderWebhookApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["providers"],
+        operation_id="provider_webhooks_receive",
+        auth=[],
+        request=None,
+        responses={
+            200: inline_serializer(
+                "ProviderWebhookAck",
+                {
+                    "received": serializers.BooleanField(),
+                    "duplicate": serializers.BooleanField(),
+                    "result": serializers.CharField(),
+                },
+            ),
+            401: schema.Error,
+            404: schema.Error,
+        },
+    )
+    def post(self, request: Request, provider: str) -> HttpResponse:
+        get_provider(provider)  # unknown provider -> 404
+        try:
+            outcome = provider_notification_receive(provider_name=provider, headers=request.headers, body=request.body)
+        except InvalidSignature as exc:
+            raise ApiError(str(exc), code=AUTHENTICATION_ERROR, status=401, reason="invalid_signature") from None
+        return json_response({"received": True, "duplicate": outcome.duplicate, "result": outcome.result})

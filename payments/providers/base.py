@@ -1,0 +1,86 @@
+"""The provider interface: what the payments core needs from an acquirer.
+
+A provider takes payments and refunds (``submit``/``refund``), answers status queries
+(``get_status``, used by the stuck-payment job), publishes settlement files
+(``fetch_settlement``, used by reconciliation) and signs the notifications it sends to
+``POST /api/v1/provider-webhooks/<name>`` (``verify_webhook``). Implementations must be
+idempotent per payment/refund id: the worker may call ``submit`` again after a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from payments.models import Payment, Refund
+
+SETTLEMENT_COLUMNS = (
+    "provider_reference",
+    "payment_id",
+    "order_id",
+    "amount",
+    "currency",
+    "status",
+    "settled_at",
+    "fee",
+)
+
+
+class ProviderError(Exception):
+    """The provider could not be reached or refused the call; the caller retries later."""
+
+
+class InvalidSignature(Exception):
+    """An inbound notification failed signature verification."""
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    reference: str
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """What the provider says about a payment or refund. ``status`` is one of
+    ``pending`` (still deciding, or the provider cannot tell), ``success``, ``failed``
+    (payments) or ``processed``, ``failed`` (refunds)."""
+
+    status: str
+    error_code: str | None = None
+    error_description: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status != "pending"
+
+
+@dataclass(frozen=True)
+class ProviderNotification:
+    """A verified inbound notification, normalised."""
+
+    event_id: str
+    object_type: str  # "payment" | "refund"
+    object_id: str  # our pay_/rfnd_ id
+    reference: str
+    status: str
+    error_code: str | None
+    error_description: str | None
+    payload: dict
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    name: str
+
+    def submit(self, *, payment: Payment) -> SubmitResult: ...
+
+    def get_status(self, *, reference: str) -> ProviderStatus: ...
+
+    def refund(self, *, refund: Refund, payment: Payment) -> SubmitResult: ...
+
+    def fetch_settlement(self, *, period_start: datetime, period_end: datetime) -> bytes: ...
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderNotification: ...

@@ -1,0 +1,1 @@
+"""The built-in simulator provider: an acquirer you can tell to misbehave."""

@@ -1,0 +1,172 @@
+"""The simulator provider: records submissions in its own ledger, decides outcomes,
+reports them by signed webhook (with optional faults), answers status queries and
+publishes settlement files. It runs inside the gateway for convenience but behaves as an
+external acquirer: the gateway only learns outcomes through webhooks, get_status and
+settlement files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from payments.models import Payment, Refund
+from payments.providers.base import (
+    SETTLEMENT_COLUMNS,
+    InvalidSignature,
+    ProviderNotification,
+    ProviderStatus,
+    SubmitResult,
+)
+from payments.providers.simulator import outcomes, signing
+from payments.providers.simulator.models import SimulatorTransaction
+
+logger = logging.getLogger("tender.simulator")
+FEE_BASIS_POINTS = 200  # 2 %, shown in settlement files
+
+
+def new_reference() -> str:
+    return "sim_" + secrets.token_hex(10)
+
+
+class SimulatorProvider:
+    name = "simulator"
+
+    def submit(self, *, payment: Payment) -> SubmitResult:
+        """Record the payment and schedule the outcome notification after commit.
+        Idempotent per payment id (a retried submit returns the first reference)."""
+        existing = SimulatorTransaction.objects.filter(kind="payment", payment_id=payment.id).first()
+        if existing is not None:
+            return SubmitResult(reference=existing.reference)
+        config = outcomes.simulator_config()
+        decision = outcomes.decide(
+            config=config,
+            method=payment.method,
+            vpa=payment.vpa,
+            card_network=payment.card_network,
+            card_last4=payment.card_last4,
+        )
+        settled_status, settled_amount = outcomes.settlement_for(
+            config=config, outcome=decision.outcome, amount=payment.amount
+        )
+        row = SimulatorTransaction.objects.create(
+            reference=new_reference(),
+            kind="payment",
+            payment_id=payment.id,
+            order_id=payment.order_id,
+            merchant_id=payment.merchant_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            method=payment.method,
+            outcome=decision.outcome,
+            error_code=decision.error_code,
+            error_description=decision.error_description,
+            decide_at=timezone.now() + timedelta(milliseconds=decision.delay_ms),
+            settled_status=settled_status,
+            settled_amount=settled_amount,
+        )
+        if decision.outcome != outcomes.TIMEOUT:
+            transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
+        return SubmitResult(reference=row.reference)
+
+    def refund(self, *, refund: Refund, payment: Payment) -> SubmitResult:
+        existing = SimulatorTransaction.objects.filter(kind="refund", refund_id=refund.id).first()
+        if existing is not None:
+            return SubmitResult(reference=existing.reference)
+        config = outcomes.simulator_config()
+        decision = outcomes.decide(config=config, method="refund", vpa=None, card_network=None, card_last4=None)
+        row = SimulatorTransaction.objects.create(
+            reference=new_reference(),
+            kind="refund",
+            payment_id=payment.id,
+            refund_id=refund.id,
+            order_id=payment.order_id,
+            merchant_id=payment.merchant_id,
+            amount=refund.amount,
+            currency=payment.currency,
+            method=payment.method,
+            outcome="processed",  # the simulated acquirer always honours refunds
+            decide_at=timezone.now() + timedelta(milliseconds=decision.delay_ms),
+        )
+        transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
+        return SubmitResult(reference=row.reference)
+
+    def get_status(self, *, reference: str) -> ProviderStatus:
+        row = SimulatorTransaction.objects.filter(reference=reference).first()
+        if row is None or row.outcome == outcomes.TIMEOUT or timezone.now() < row.decide_at:
+            return ProviderStatus(status="pending")
+        return ProviderStatus(status=row.outcome, error_code=row.error_code, error_description=row.error_description)
+
+    def fetch_settlement(self, *, period_start: datetime, period_end: datetime) -> bytes:
+        """CSV of every payment decided in ``[period_start, period_end)`` (and already
+        decided now), as the acquirer settled it: including what it never reported."""
+        rows = (
+            SimulatorTransaction.objects.filter(
+                kind="payment",
+                settled_status__isnull=False,
+                decide_at__gte=period_start,
+                decide_at__lt=min(period_end, timezone.now()),
+            )
+            .order_by("decide_at", "reference")
+            .values_list(
+                "reference", "payment_id", "order_id", "settled_amount", "currency", "settled_status", "decide_at"
+            )
+        )
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(SETTLEMENT_COLUMNS)
+        for reference, payment_id, order_id, amount, currency, status, decided in rows:
+            fee = amount * FEE_BASIS_POINTS // 10_000 if status == outcomes.SUCCESS else 0
+            settled_at = decided.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            writer.writerow([reference, payment_id, order_id, amount, currency, status, settled_at, fee])
+        return out.getvalue().encode()
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderNotification:
+        signing.verify(headers, body)
+        try:
+            payload = json.loads(body)
+            return ProviderNotification(
+                event_id=str(payload["id"]),
+                object_type=str(payload["object_type"]),
+                object_id=str(payload["object_id"]),
+                reference=str(payload["reference"]),
+                status=str(payload["status"]),
+                error_code=payload.get("error_code"),
+                error_description=payload.get("error_description"),
+                payload=payload,
+            )
+        except (ValueError, KeyError, TypeError):
+            raise InvalidSignature("signed body is not a simulator notification") from None
+
+
+def notification_body(row: SimulatorTransaction, *, status: str, event_suffix: str) -> bytes:
+    payload = {
+        "id": f"simevt_{row.reference}_{event_suffix}",
+        "type": f"{row.kind}.status",
+        "object_type": row.kind,
+        "object_id": row.refund_id if row.kind == "refund" else row.payment_id,
+        "reference": row.reference,
+        "status": status,
+        "error_code": row.error_code if status == "failed" else None,
+        "error_description": row.error_description if status == "failed" else None,
+        "amount": row.amount,
+        "currency": row.currency,
+        "created": int(timezone.now().timestamp()),
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def schedule_notification(reference: str, delay_ms: int) -> None:
+    from payments.providers.simulator.tasks import simulator_notify
+
+    try:
+        simulator_notify.apply_async(args=[reference], countdown=delay_ms / 1000)
+    except Exception:  # noqa: BLE001 - a lost notification is a case the gateway must survive
+        logger.warning("simulator could not schedule a notification", extra={"reference": reference})

@@ -1,0 +1,43 @@
+"""Signatures of simulator notifications: ``X-Simulator-Signature: t=<unix>,v1=<hex>``,
+HMAC-SHA256 over ``"<t>.<body>"`` with SIMULATOR_WEBHOOK_SECRET; 5 minutes tolerance."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+
+from django.conf import settings
+
+from payments.providers.base import InvalidSignature
+
+HEADER = "X-Simulator-Signature"
+TOLERANCE_SECONDS = 300
+
+
+def webhook_secret() -> bytes:
+    if settings.SIMULATOR_WEBHOOK_SECRET:
+        return settings.SIMULATOR_WEBHOOK_SECRET.encode()
+    return hmac.new(settings.SECRET_KEY.encode(), b"tender-simulator-webhook", hashlib.sha256).hexdigest().encode()
+
+
+def sign(body: bytes, *, timestamp: int | None = None) -> str:
+    ts = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(webhook_secret(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={digest}"
+
+
+def verify(headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+    header = headers.get(HEADER) or ""
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    try:
+        ts = int(parts["t"])
+        given = parts["v1"]
+    except (KeyError, ValueError):
+        raise InvalidSignature("missing or malformed signature header") from None
+    if abs((now or time.time()) - ts) > TOLERANCE_SECONDS:
+        raise InvalidSignature("signature timestamp outside tolerance")
+    expected = hmac.new(webhook_secret(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given):
+        raise InvalidSignature("signature mismatch")

@@ -1,0 +1,62 @@
+"""Read side of orders, payments and refunds. Every lookup is merchant-scoped: another
+merchant's object is indistinguishable from a missing one (``NotFound``)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from payments.api.errors import NotFound
+from payments.models import Merchant, Order, Payment, Refund, TimelineEntry
+
+
+def order_get_for_merchant(*, merchant: Merchant, order_id: str) -> Order:
+    order = Order.objects.filter(pk=order_id, merchant=merchant).first()
+    if order is None:
+        raise NotFound("Order not found")
+    return order
+
+
+def order_get_public(*, order_id: str) -> Order:
+    """The hosted checkout's view: the order id itself is the capability."""
+    order = Order.objects.select_related("merchant").filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("Order not found")
+    return order
+
+
+def order_list_for_merchant(*, merchant: Merchant) -> QuerySet[Order]:
+    return Order.objects.filter(merchant=merchant).order_by("-created_at", "-id")
+
+
+def payment_get_for_merchant(*, merchant: Merchant, payment_id: str) -> Payment:
+    payment = Payment.objects.filter(pk=payment_id, merchant=merchant).first()
+    if payment is None:
+        raise NotFound("Payment not found")
+    return payment
+
+
+def payment_get_public(*, payment_id: str) -> Payment:
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        raise NotFound("Payment not found")
+    return payment
+
+
+def payment_list_for_merchant(*, merchant: Merchant) -> QuerySet[Payment]:
+    return Payment.objects.filter(merchant=merchant).order_by("-created_at", "-id")
+
+
+def payment_version_get(*, merchant: Merchant, payment_id: str) -> int | None:
+    """The cheapest possible change check for long-polling (one indexed SELECT)."""
+    return Payment.objects.filter(pk=payment_id, merchant=merchant).values_list("version", flat=True).first()
+
+
+def payment_timeline(*, payment: Payment) -> list[TimelineEntry]:
+    return list(TimelineEntry.objects.filter(object_id=payment.id, object_type="payment").order_by("version"))
+
+
+def refund_get_for_merchant(*, merchant: Merchant, refund_id: str) -> Refund:
+    refund = Refund.objects.filter(pk=refund_id, merchant=merchant).first()
+    if refund is None:
+        raise NotFound("Refund not found")
+    return refund

@@ -1,0 +1,29 @@
+"""Orders: the unit a customer pays for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments.models import Merchant, Order
+from payments.money import DEFAULT_CURRENCY
+from payments.validation import validate_amount, validate_currency, validate_notes, validate_receipt
+
+
+def order_create(
+    *,
+    merchant: Merchant,
+    amount: int,
+    currency: str = DEFAULT_CURRENCY,
+    receipt: str | None = None,
+    notes: dict[str, Any] | None = None,
+) -> Order:
+    """Create an order (status ``created``). Validates amount (integer minor units ≥ 100),
+    currency (ISO 4217), receipt and notes; raises ``BadRequest`` and writes nothing on
+    bad input. One INSERT, no transaction of its own (it is a single statement)."""
+    return Order.objects.create(
+        merchant=merchant,
+        amount=validate_amount(amount),
+        currency=validate_currency(currency),
+        receipt=validate_receipt(receipt),
+        notes=validate_notes(notes),
+    )

@@ -1,0 +1,204 @@
+"""Payments: create (synchronous validation, stored ``pending`` with its first event),
+process (the worker hands it to the provider), capture and cancel.
+
+State changes go through :mod:`payments.services.transitions`; the effects that need a
+worker are enqueued only after commit, and the stuck-payment sweeper re-derives any lost
+enqueue from PostgreSQL (``submitted_at IS NULL``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from payments.api.errors import BadRequest, Conflict, NotFound
+from payments.models import Merchant, Order, Payment, PaymentMethod
+from payments.providers import get_provider
+from payments.services.transitions import payment_record_event, payment_transition
+from payments.states import OrderStatus, PaymentStatus
+from payments.validation import (
+    CardDetails,
+    validate_amount,
+    validate_callback_url,
+    validate_currency,
+    validate_method,
+    validate_vpa,
+)
+
+logger = logging.getLogger("tender.payments")
+
+# Locks the order row, marks a first attempt, and returns what the payment needs, in one
+# statement (the hot path counts its queries).
+_ORDER_ATTEMPT_SQL = """
+UPDATE orders
+   SET status = CASE WHEN status = %s THEN %s ELSE status END,
+       updated_at = CASE WHEN status = %s THEN now() ELSE updated_at END
+ WHERE id = %s AND merchant_id = %s
+RETURNING amount, currency, status
+"""
+
+
+def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ORDER_ATTEMPT_SQL,
+            [OrderStatus.CREATED, OrderStatus.ATTEMPTED, OrderStatus.CREATED, order_id, merchant.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("Order not found", field="order_id")
+    return row
+
+
+def payment_create(
+    *,
+    merchant: Merchant,
+    order_id: str | None = None,
+    amount: int | None = None,
+    currency: str | None = None,
+    method: str,
+    vpa: str | None = None,
+    card: CardDetails | None = None,
+    callback_url: str | None = None,
+    source: str = "api",
+) -> Payment:
+    """Store a ``pending`` payment with its ``payment.created`` event and timeline row in
+    one transaction, then (after commit) queue it for the provider.
+
+    With ``order_id`` the order (of this merchant, not yet paid) fixes amount and
+    currency; without it ``amount`` (+ ``currency``) create the order implicitly in the
+    same transaction. ``card`` must be validated; only its network and last four digits
+    are stored. Raises ``BadRequest``/``NotFound`` and writes nothing on bad input."""
+    method = validate_method(method)
+    if method == PaymentMethod.UPI:
+        vpa = validate_vpa(vpa)
+        card = None
+    elif card is None:
+        raise BadRequest("card is required for method card", field="card", reason="required")
+    else:
+        vpa = None
+    callback_url = validate_callback_url(callback_url)
+    with transaction.atomic():
+        if order_id is not None:
+            order_amount, order_currency, order_status = _order_for_payment(merchant=merchant, order_id=order_id)
+            if order_status == OrderStatus.PAID:
+                raise BadRequest("Order is already paid", field="order_id", reason="order_already_paid")
+            if amount is not None and validate_amount(amount) != order_amount:
+                raise BadRequest("amount does not match the order", field="amount", reason="amount_mismatch")
+            if currency is not None and validate_currency(currency) != order_currency:
+                raise BadRequest("currency does not match the order", field="currency", reason="currency_mismatch")
+            amount, currency = order_amount, order_currency
+        else:
+            amount = validate_amount(amount)
+            currency = validate_currency(currency)
+            order_id = Order.objects.create(
+                merchant=merchant, amount=amount, currency=currency, status=OrderStatus.ATTEMPTED
+            ).pk
+        payment = Payment.objects.create(
+            merchant=merchant,
+            order_id=order_id,
+            amount=amount,
+            currency=currency,
+            method=method,
+            vpa=vpa,
+            card_network=card.network if card else None,
+            card_last4=card.last4 if card else None,
+            callback_url=callback_url,
+            provider=settings.PAYMENT_PROVIDER,
+        )
+        payment_record_event(
+            payment=payment, event_type="payment.created", from_status=None, detail="Payment created", source=source
+        )
+        transaction.on_commit(lambda: payment_process_enqueue(payment_id=payment.id))
+    return payment
+
+
+def payment_process_enqueue(*, payment_id: str) -> None:
+    """Queue provider submission. A lost message is re-derived by the stuck-payment job."""
+    from payments.tasks import payment_process_task
+
+    try:
+        payment_process_task.delay(payment_id)
+    except Exception:  # noqa: BLE001 - broker down: the sweeper re-queues from PostgreSQL
+        logger.warning("could not enqueue payment processing", extra={"payment_id": payment_id})
+
+
+def payment_process(*, payment_id: str) -> Payment | None:
+    """Worker step: hand a pending payment to its provider exactly once.
+
+    Under the payment's row lock: skip anything not ``pending`` or already submitted
+    (a duplicate task), call ``provider.submit`` (idempotent per payment), then set
+    ``submitted_at`` + ``provider_reference`` and record ``payment.pending`` (version +1).
+    Holding the lock makes a concurrent cancel wait and then see ``submitted_at``."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
+        if payment is None or payment.status != PaymentStatus.PENDING or payment.submitted_at is not None:
+            return payment
+        result = get_provider(payment.provider).submit(payment=payment)
+        now = timezone.now()
+        Payment.objects.filter(pk=payment_id).update(
+            submitted_at=now, provider_reference=result.reference, version=F("version") + 1, updated_at=now
+        )
+        payment.refresh_from_db()
+        payment_record_event(
+            payment=payment,
+            event_type="payment.pending",
+            from_status=PaymentStatus.PENDING,
+            detail="Submitted to the provider",
+            source="worker",
+        )
+    return payment
+
+
+def _locked_payment(*, merchant: Merchant, payment_id: str) -> Payment:
+    payment = Payment.objects.select_for_update().filter(pk=payment_id, merchant=merchant).first()
+    if payment is None:
+        raise NotFound("Payment not found")
+    return payment
+
+
+def payment_capture(*, merchant: Merchant, payment_id: str, source: str = "api") -> Payment:
+    """Capture a ``success`` payment once: ``captured=true``, version +1, ``payment.captured``.
+    Anything else is a 400 (``payment_not_capturable`` / ``payment_already_captured``)."""
+    with transaction.atomic():
+        payment = _locked_payment(merchant=merchant, payment_id=payment_id)
+        if payment.status != PaymentStatus.SUCCESS:
+            raise BadRequest(
+                f"Only successful payments can be captured (status is {payment.status})",
+                reason="payment_not_capturable",
+            )
+        if payment.captured:
+            raise BadRequest("Payment is already captured", reason="payment_already_captured")
+        now = timezone.now()
+        Payment.objects.filter(pk=payment.pk).update(captured=True, version=F("version") + 1, updated_at=now)
+        payment.captured, payment.version, payment.updated_at = True, payment.version + 1, now
+        payment_record_event(
+            payment=payment,
+            event_type="payment.captured",
+            from_status=PaymentStatus.SUCCESS,
+            detail="Payment captured",
+            source=source,
+        )
+    return payment
+
+
+def payment_cancel(*, merchant: Merchant, payment_id: str, source: str = "api") -> Payment:
+    """Cancel a payment the provider does not have yet; otherwise 409 ``CONFLICT_ERROR``
+    (``payment_not_cancellable``). The row lock orders it against ``payment_process``."""
+    with transaction.atomic():
+        payment = _locked_payment(merchant=merchant, payment_id=payment_id)
+        if payment.status != PaymentStatus.PENDING:
+            raise Conflict(f"Payment is {payment.status} and cannot be cancelled", reason="payment_not_cancellable")
+        if payment.submitted_at is not None:
+            raise Conflict(
+                "The provider already has this payment; it can no longer be cancelled",
+                reason="payment_already_submitted",
+            )
+        result = payment_transition(
+            payment_id=payment.pk, to_status=PaymentStatus.CANCELLED, source=source, detail="Cancelled by merchant"
+        )
+    return result.obj

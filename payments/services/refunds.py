@@ -1,0 +1,99 @@
+"""Refunds: full or partial, of ``success`` payments only, never above what is left.
+
+The payment row is locked (``SELECT … FOR UPDATE``) while the already-refunded sum is
+read and the refund inserted, so two concurrent refunds cannot both pass the check.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import Sum
+
+from payments.api.errors import BadRequest, NotFound
+from payments.models import Merchant, Payment, Refund, TimelineEntry
+from payments.outbox import event_record
+from payments.providers import get_provider
+from payments.snapshots import refund_snapshot
+from payments.states import PaymentStatus, RefundStatus
+from payments.validation import validate_amount, validate_reason
+
+logger = logging.getLogger("tender.refunds")
+
+
+def refund_create(
+    *, merchant: Merchant, payment_id: str, amount: int, reason: str | None = None, source: str = "api"
+) -> Refund:
+    """Create a ``pending`` refund with its ``refund.created`` event; processed after commit.
+
+    Raises ``NotFound`` (unknown or another merchant's payment), ``BadRequest`` with
+    ``payment_not_refundable`` (not ``success``) or ``refund_exceeds_available``
+    (pending + processed + this > payment amount)."""
+    amount = validate_amount(amount, minimum=1)
+    reason = validate_reason(reason)
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().filter(pk=payment_id, merchant=merchant).first()
+        if payment is None:
+            raise NotFound("Payment not found", field="payment_id")
+        if payment.status != PaymentStatus.SUCCESS:
+            raise BadRequest(
+                f"Only successful payments can be refunded (status is {payment.status})",
+                reason="payment_not_refundable",
+            )
+        committed = (
+            Refund.objects.filter(
+                payment_id=payment.pk, status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED]
+            ).aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+        available = payment.amount - committed
+        if amount > available:
+            raise BadRequest(
+                f"Refund amount exceeds the refundable amount ({available})",
+                field="amount",
+                reason="refund_exceeds_available",
+            )
+        refund = Refund.objects.create(merchant=merchant, payment=payment, amount=amount, reason=reason)
+        TimelineEntry.objects.create(
+            object_type="refund",
+            object_id=refund.id,
+            payment_id=payment.pk,
+            from_status=None,
+            to_status=refund.status,
+            version=refund.version,
+            detail="Refund created",
+            source=source,
+        )
+        event_record(
+            merchant_id=merchant.pk,
+            type="refund.created",
+            object_type="refund",
+            object_id=refund.id,
+            version=refund.version,
+            data={"refund": refund_snapshot(refund)},
+        )
+        transaction.on_commit(lambda: refund_process_enqueue(refund_id=refund.id))
+    return refund
+
+
+def refund_process_enqueue(*, refund_id: str) -> None:
+    from payments.tasks import refund_process_task
+
+    try:
+        refund_process_task.delay(refund_id)
+    except Exception:  # noqa: BLE001 - broker down: the sweeper re-queues from PostgreSQL
+        logger.warning("could not enqueue refund processing", extra={"refund_id": refund_id})
+
+
+def refund_process(*, refund_id: str) -> Refund | None:
+    """Worker step: hand a pending refund to the provider once (``provider_reference`` set
+    under the row lock); the outcome arrives by provider webhook or status polling."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().select_related("payment").filter(pk=refund_id).first()
+        if refund is None or refund.status != RefundStatus.PENDING or refund.provider_reference:
+            return refund
+        result = get_provider(refund.payment.provider).refund(refund=refund, payment=refund.payment)
+        Refund.objects.filter(pk=refund.pk).update(provider_reference=result.reference)
+        refund.provider_reference = result.reference
+    return refund

@@ -1,0 +1,84 @@
+"""The stuck-payment sweeper (Beat): the fallback for lost messages.
+
+* A payment (or refund) never handed to the provider (the queue lost its task) is
+  processed again after ``PAYMENT_RESUBMIT_AFTER_SECONDS``.
+* A payment (or refund) the provider has had for ``PAYMENT_STUCK_AFTER_SECONDS`` without
+  a notification is asked about with ``get_status``; a final answer is applied like a
+  webhook, an unknown one leaves it ``pending`` (never ``failed``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from payments.models import Payment, Refund
+from payments.providers import get_provider
+from payments.providers.base import ProviderError
+from payments.services.payments import payment_process
+from payments.services.provider_events import provider_outcome_apply
+from payments.services.refunds import refund_process
+from payments.states import PaymentStatus, RefundStatus
+
+logger = logging.getLogger("tender.stuck")
+
+
+@dataclass
+class SweepReport:
+    resubmitted: list[str] = field(default_factory=list)
+    polled: list[str] = field(default_factory=list)
+    settled: dict[str, str] = field(default_factory=dict)
+
+
+def payments_stuck_sweep(
+    *, stuck_after: timedelta | None = None, resubmit_after: timedelta | None = None, limit: int = 200
+) -> SweepReport:
+    now = timezone.now()
+    stuck_after = timedelta(seconds=settings.PAYMENT_STUCK_AFTER_SECONDS) if stuck_after is None else stuck_after
+    if resubmit_after is None:
+        resubmit_after = timedelta(seconds=settings.PAYMENT_RESUBMIT_AFTER_SECONDS)
+    report = SweepReport()
+
+    unsubmitted = Payment.objects.filter(
+        status=PaymentStatus.PENDING, submitted_at__isnull=True, created_at__lte=now - resubmit_after
+    ).values_list("id", flat=True)[:limit]
+    for payment_id in unsubmitted:
+        payment_process(payment_id=payment_id)
+        report.resubmitted.append(payment_id)
+    unsent_refunds = Refund.objects.filter(
+        status=RefundStatus.PENDING, provider_reference__isnull=True, created_at__lte=now - resubmit_after
+    ).values_list("id", flat=True)[:limit]
+    for refund_id in unsent_refunds:
+        refund_process(refund_id=refund_id)
+        report.resubmitted.append(refund_id)
+
+    stuck = Payment.objects.filter(
+        status=PaymentStatus.PENDING, submitted_at__lte=now - stuck_after, provider_reference__isnull=False
+    ).values_list("id", "provider", "provider_reference")[:limit]
+    refunds = Refund.objects.filter(
+        status=RefundStatus.PENDING, provider_reference__isnull=False, updated_at__lte=now - stuck_after
+    ).values_list("id", "payment__provider", "provider_reference")[:limit]
+    for object_type, rows in (("payment", stuck), ("refund", refunds)):
+        for object_id, provider_name, reference in rows:
+            report.polled.append(object_id)
+            try:
+                answer = get_provider(provider_name).get_status(reference=reference)
+            except ProviderError:
+                logger.warning("provider status query failed", extra={"object_id": object_id})
+                continue
+            if not answer.is_final:
+                continue  # unknown stays pending: never guess "failed"
+            result, _ = provider_outcome_apply(
+                object_type=object_type,
+                object_id=object_id,
+                status=answer.status,
+                source="status_poll",
+                error_code=answer.error_code,
+                error_description=answer.error_description,
+            )
+            report.settled[object_id] = f"{answer.status}:{result}"
+    return report

@@ -1,0 +1,35 @@
+"""Celery entry points of the payments core (queue ``payments``): thin wrappers that take
+ids, never card data, and call one service each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from payments.providers.simulator import tasks as _simulator_tasks  # noqa: F401 - registers simulator.notify
+from payments.services.idempotency import idempotency_keys_purge
+from payments.services.payments import payment_process
+from payments.services.refunds import refund_process
+from payments.services.stuck import payments_stuck_sweep
+
+
+@shared_task(name="payments.tasks.payment_process_task", ignore_result=True)
+def payment_process_task(payment_id: str) -> None:
+    payment_process(payment_id=payment_id)
+
+
+@shared_task(name="payments.tasks.refund_process_task", ignore_result=True)
+def refund_process_task(refund_id: str) -> None:
+    refund_process(refund_id=refund_id)
+
+
+@shared_task(name="payments.tasks.payments_stuck_sweep", ignore_result=True)
+def payments_stuck_sweep_task() -> dict:
+    """Beat job: resubmit lost work and ask the provider about stuck payments/refunds."""
+    report = payments_stuck_sweep()
+    return {"resubmitted": len(report.resubmitted), "polled": len(report.polled), "settled": len(report.settled)}
+
+
+@shared_task(name="payments.tasks.idempotency_keys_purge", ignore_result=True)
+def idempotency_keys_purge_task() -> int:
+    """Beat job: delete idempotency keys older than their 24 h lifetime."""
+    return idempotency_keys_purge()

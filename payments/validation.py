@@ -1,0 +1,238 @@
+"""Synchronous input validation for orders, payments and refunds.
+
+Plain Python on purpose: it runs on the payment-create hot path, raises :class:`ApiError`
+with the exact envelope code (``INVALID_CARD``, ``EXPIRED_CARD``, ``INVALID_VPA``,
+``BAD_REQUEST_ERROR``) and field, and never puts a card number or CVV into an error text,
+a log line or anything that outlives the request. :class:`CardDetails` keeps the number
+only in memory; services store ``network`` and ``last4`` alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from payments.api.errors import EXPIRED_CARD, INVALID_CARD, INVALID_VPA, BadRequest
+from payments.ids import is_public_id
+from payments.models import MIN_ORDER_AMOUNT, CardNetwork, PaymentMethod
+from payments.money import DEFAULT_CURRENCY, is_currency
+
+MAX_AMOUNT = 10**12  # minor units; far above any real ticket, far below BIGINT
+MAX_RECEIPT_LENGTH = 64
+MAX_NOTES_KEYS = 15
+MAX_NOTE_VALUE_LENGTH = 256
+MAX_REASON_LENGTH = 255
+MAX_HOLDER_NAME_LENGTH = 100
+VPA_RE = re.compile(r"^[a-zA-Z0-9._-]+@[a-zA-Z0-9]+$")
+MAX_VPA_LENGTH = 255
+_SEPARATORS = re.compile(r"[ -]")
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    """A validated card. ``number`` and ``cvv`` exist only for the life of the request and
+    are excluded from ``repr`` so an accidental log line cannot leak them."""
+
+    number: str = field(repr=False)
+    expiry_month: int
+    expiry_year: int
+    cvv: str = field(repr=False)
+    holder_name: str | None
+    network: str
+
+    @property
+    def last4(self) -> str:
+        return self.number[-4:]
+
+
+def require_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object", reason="invalid_body")
+    return body
+
+
+def validate_amount(value: Any, *, field_name: str = "amount", minimum: int = MIN_ORDER_AMOUNT) -> int:
+    if value is None:
+        raise BadRequest(f"{field_name} is required", field=field_name, reason="required")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{field_name} must be an integer in minor units", field=field_name, reason="invalid_type")
+    if value < minimum:
+        raise BadRequest(f"{field_name} must be at least {minimum}", field=field_name, reason="amount_too_small")
+    if value > MAX_AMOUNT:
+        raise BadRequest(f"{field_name} must be at most {MAX_AMOUNT}", field=field_name, reason="amount_too_large")
+    return value
+
+
+def validate_currency(value: Any) -> str:
+    if value is None:
+        return DEFAULT_CURRENCY
+    if not is_currency(value):
+        raise BadRequest("currency must be an ISO 4217 code such as INR", field="currency", reason="invalid_currency")
+    return value
+
+
+def validate_receipt(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("receipt must be a string", field="receipt", reason="invalid_type")
+    if len(value) > MAX_RECEIPT_LENGTH:
+        raise BadRequest(f"receipt must be at most {MAX_RECEIPT_LENGTH} characters", field="receipt", reason="too_long")
+    return value
+
+
+def validate_notes(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest("notes must be an object of strings", field="notes", reason="invalid_type")
+    if len(value) > MAX_NOTES_KEYS:
+        raise BadRequest(f"notes may hold at most {MAX_NOTES_KEYS} keys", field="notes", reason="too_many_notes")
+    for key, note in value.items():
+        if not isinstance(note, str | int) or isinstance(note, bool) or len(str(note)) > MAX_NOTE_VALUE_LENGTH:
+            raise BadRequest(
+                f"notes values must be strings of at most {MAX_NOTE_VALUE_LENGTH} characters",
+                field=f"notes.{key}"[:64],
+                reason="invalid_note",
+            )
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def validate_public_id(value: Any, *, prefix: str, field_name: str) -> str:
+    if value is None:
+        raise BadRequest(f"{field_name} is required", field=field_name, reason="required")
+    if not isinstance(value, str):
+        raise BadRequest(f"{field_name} must be a string", field=field_name, reason="invalid_type")
+    return value  # a well-typed but unknown id is a 404, decided by the lookup
+
+
+def validate_method(value: Any) -> str:
+    if value is None:
+        raise BadRequest("method is required", field="method", reason="required")
+    if value not in PaymentMethod.values:
+        raise BadRequest("method must be one of: upi, card", field="method", reason="invalid_method")
+    return value
+
+
+def validate_vpa(value: Any) -> str:
+    if value is None:
+        raise BadRequest("vpa is required for method upi", field="vpa", reason="required")
+    if not isinstance(value, str):
+        raise BadRequest("vpa must be a string", field="vpa", reason="invalid_type")
+    if len(value) > MAX_VPA_LENGTH or not VPA_RE.match(value):
+        raise BadRequest("vpa is not a valid UPI address (name@bank)", code=INVALID_VPA, field="vpa")
+    return value
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if index % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def card_network(digits: str) -> str:
+    """Network from the leading digits (IIN ranges as the seed gateway classifies them)."""
+    if digits.startswith("4"):
+        return CardNetwork.VISA
+    two = int(digits[:2])
+    if 51 <= two <= 55:
+        return CardNetwork.MASTERCARD
+    if two in (34, 37):
+        return CardNetwork.AMEX
+    if two in (60, 65) or 81 <= two <= 89:
+        return CardNetwork.RUPAY
+    return CardNetwork.UNKNOWN
+
+
+def _int_field(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise BadRequest(f"{name} must be a number", field=name, reason="invalid_type")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 4:
+        return int(value)
+    if value is None:
+        raise BadRequest(f"{name} is required", field=name, reason="required")
+    raise BadRequest(f"{name} must be a number", field=name, reason="invalid_type")
+
+
+def validate_card(value: Any, *, now: datetime) -> CardDetails:
+    """Validate a card object; ``now`` decides expiry (valid through its expiry month)."""
+    if value is None:
+        raise BadRequest("card is required for method card", field="card", reason="required")
+    if not isinstance(value, dict):
+        raise BadRequest("card must be an object", field="card", reason="invalid_type")
+    number = value.get("number")
+    if not isinstance(number, str):
+        raise BadRequest("card.number must be a string", field="card.number", reason="invalid_type")
+    digits = _SEPARATORS.sub("", number)
+    if not (digits.isascii() and digits.isdigit()) or not 13 <= len(digits) <= 19:
+        raise BadRequest("card number must be 13-19 digits", code=INVALID_CARD, field="card.number")
+    if not luhn_valid(digits):
+        raise BadRequest("card number is invalid", code=INVALID_CARD, field="card.number")
+    month = _int_field(value.get("expiry_month"), "card.expiry_month")
+    if not 1 <= month <= 12:
+        raise BadRequest("card expiry_month must be 1-12", code=INVALID_CARD, field="card.expiry_month")
+    raw_year = value.get("expiry_year")
+    year = _int_field(raw_year, "card.expiry_year")
+    year_digits = len(raw_year) if isinstance(raw_year, str) else len(str(year))
+    if year_digits == 2:
+        year += 2000
+    elif year_digits != 4:
+        raise BadRequest("card expiry_year must have 2 or 4 digits", code=INVALID_CARD, field="card.expiry_year")
+    if (year, month) < (now.year, now.month):
+        raise BadRequest("card has expired", code=EXPIRED_CARD, field="card.expiry_year")
+    cvv = value.get("cvv")
+    if not isinstance(cvv, str):
+        raise BadRequest("card.cvv must be a string", field="card.cvv", reason="invalid_type")
+    if not (cvv.isascii() and cvv.isdigit() and 3 <= len(cvv) <= 4):
+        raise BadRequest("card cvv must be 3 or 4 digits", code=INVALID_CARD, field="card.cvv")
+    holder = value.get("holder_name")
+    if holder is not None and (not isinstance(holder, str) or len(holder) > MAX_HOLDER_NAME_LENGTH):
+        raise BadRequest(
+            f"card.holder_name must be a string of at most {MAX_HOLDER_NAME_LENGTH} characters",
+            field="card.holder_name",
+            reason="invalid_type",
+        )
+    return CardDetails(
+        number=digits,
+        expiry_month=month,
+        expiry_year=year,
+        cvv=cvv,
+        holder_name=holder,
+        network=card_network(digits),
+    )
+
+
+def validate_callback_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 2048:
+        raise BadRequest("callback_url must be a URL string", field="callback_url", reason="invalid_type")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadRequest("callback_url must be an http(s) URL", field="callback_url", reason="invalid_url")
+    return value
+
+
+def validate_reason(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_REASON_LENGTH:
+        raise BadRequest(
+            f"reason must be a string of at most {MAX_REASON_LENGTH} characters", field="reason", reason="invalid_type"
+        )
+    return value
+
+
+def id_looks_valid(value: str, prefix: str) -> bool:
+    return is_public_id(value, prefix)
