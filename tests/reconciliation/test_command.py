@@ -1,0 +1,59 @@
+"""manage.py reconcile."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from reconciliation.models import Run, SettlementFile
+from tests.reconciliation.helpers import line_for, payment_make, settlement_csv
+
+
+def _call(*args: str) -> str:
+    out = StringIO()
+    call_command("reconcile", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_reconcile_a_file_then_again_is_a_no_op(alice, tmp_path):
+    pending = payment_make(alice.merchant, status="pending")
+    path = tmp_path / "settlement.csv"
+    path.write_bytes(settlement_csv([line_for(pending)]))
+    args = ("--provider", "simulator", "--from", "2026-01-10", "--to", "2026-01-11", "--file", str(path))
+    dry = _call(*args, "--dry-run")
+    assert "dry run: 1 lines classified; nothing stored or changed" in dry
+    assert "provider_settled_ours_not      1" in dry
+    assert Run.objects.count() == 0
+    pending.refresh_from_db()
+    assert pending.status == "pending"
+
+    out = _call(*args)
+    run = Run.objects.get()
+    assert f"run {run.id}: 1 lines, 1 new discrepancies, 1 actions applied" in out
+    pending.refresh_from_db()
+    assert pending.status == "success"
+    assert SettlementFile.objects.get().filename == "settlement.csv"
+
+    again = _call(*args)
+    assert f"already imported: this file is run {run.id}; nothing changed" in again
+    assert Run.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_reconcile_rejects_bad_input(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"a,b,c\n1,2,3\n")
+    with pytest.raises(CommandError, match=r"settlement file rejected \(wrong_columns\): wrong columns"):
+        _call("--from", "2026-01-10", "--to", "2026-01-11", "--file", str(path))
+    with pytest.raises(CommandError, match="not an ISO-8601"):
+        _call("--from", "yesterday", "--to", "2026-01-11", "--file", str(path))
+    with pytest.raises(CommandError, match="the period must end after it starts"):
+        _call("--from", "2026-01-11", "--to", "2026-01-10", "--file", str(path))
+    with pytest.raises(CommandError, match="cannot read"):
+        _call("--from", "2026-01-10", "--to", "2026-01-11", "--file", str(tmp_path / "missing.csv"))
+    with pytest.raises(CommandError, match="Unknown payment provider"):
+        _call("--provider", "nope", "--from", "2026-01-10", "--to", "2026-01-11")
+    assert SettlementFile.objects.count() == 0
