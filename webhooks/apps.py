@@ -6,3 +6,12 @@ class WebhooksConfig(AppConfig):
 
     name = "webhooks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from payments.demo import register_demo_seeder
+        from payments.outbox import register_consumer
+        from webhooks.demo import demo_webhooks_seed
+        from webhooks.services.delivery import deliveries_fan_out
+
+        register_consumer("webhooks", deliveries_fan_out, durable=True)
+        register_demo_seeder(demo_webhooks_seed)

@@ -1,0 +1,82 @@
+"""Fixtures for webhook tests: payments with events, loopback receivers, a Beat-equivalent
+sweeper thread, and a real Celery worker on the webhook queues."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection, transaction
+
+from payments.models import Merchant, Order, Payment
+from payments.outbox import event_record, outbox_dispatch_all
+from payments.services.transitions import payment_transition
+from payments.snapshots import payment_snapshot
+from webhooks.services.delivery import deliveries_sweep
+
+
+def payment_make(merchant: Merchant, *, amount: int = 50000) -> Payment:
+    """A pending UPI payment with its payment.created event (as the payments API writes it)."""
+    with transaction.atomic():
+        order = Order.objects.create(merchant=merchant, amount=amount, currency="INR")
+        payment = Payment.objects.create(
+            merchant=merchant, order=order, amount=amount, currency="INR", method="upi", vpa="user@okhdfc"
+        )
+        event_record(
+            merchant_id=merchant.id,
+            type="payment.created",
+            object_type="payment",
+            object_id=payment.id,
+            version=payment.version,
+            data={"payment": payment_snapshot(payment)},
+        )
+    return payment
+
+
+def payment_succeed(merchant: Merchant) -> Payment:
+    payment = payment_make(merchant)
+    return payment_transition(payment_id=payment.id, to_status="success", source="test").obj
+
+
+@contextmanager
+def sweeper(interval: float = 0.5) -> Iterator[None]:
+    """What Beat does in production: outbox sweep + webhook sweep, every ``interval`` s."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        try:
+            while not stop.wait(interval):
+                try:
+                    outbox_dispatch_all()
+                    deliveries_sweep()
+                except Exception:
+                    pass
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def flush_test_redis(redis_client):
+    """Flush both test Redis databases (cache/locks and the Celery broker)."""
+    import redis
+    from django.conf import settings
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.flushdb()
+
+    def flush() -> None:
+        redis_client.flushdb()
+        broker.flushdb()
+
+    yield flush
+    broker.flushdb()

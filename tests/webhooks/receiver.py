@@ -1,0 +1,110 @@
+"""A real loopback HTTP receiver for webhook tests: records every request (time, headers,
+raw body) and answers according to a small script (fail the first N attempts of each
+webhook-id, always fail, sleep, Retry-After, 410)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    at: float  # time.time()
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers.get("webhook-id", "")
+
+
+@dataclass
+class Script:
+    fail_first: int = 0  # per webhook-id
+    fail_status: int = 500
+    always_status: int | None = None
+    sleep: float = 0.0
+    retry_after: str | None = None
+    response_body: bytes = b'{"received":true}'
+
+
+@dataclass
+class Receiver:
+    url: str
+    script: Script
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def by_id(self, webhook_id: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.webhook_id == webhook_id]
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.received)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    receiver: Receiver
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_POST(self) -> None:
+        receiver: Receiver = self.server.receiver  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        item = Received(at=time.time(), headers={k.lower(): v for k, v in self.headers.items()}, body=body)
+        script = receiver.script
+        with receiver.lock:
+            receiver.received.append(item)
+            seen = sum(1 for r in receiver.received if r.webhook_id == item.webhook_id)
+        if script.sleep:
+            time.sleep(script.sleep)
+        if script.always_status is not None:
+            status = script.always_status
+        elif seen <= script.fail_first:
+            status = script.fail_status
+        else:
+            status = 200
+        payload = script.response_body if status < 300 else b'{"error":"scripted failure"}'
+        try:
+            self.send_response(status)
+            if script.retry_after and status >= 300:
+                self.send_header("Retry-After", script.retry_after)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout): that is what we simulate
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class running_receiver:
+    """Context manager: a receiver on a free loopback port."""
+
+    def __init__(self, script: Script | None = None, host: str = "127.0.0.1") -> None:
+        self.script = script or Script()
+        self.host = host
+
+    def __enter__(self) -> Receiver:
+        self.server = _Server((self.host, 0), _Handler)
+        port = self.server.server_address[1]
+        self.receiver = Receiver(url=f"http://{self.host}:{port}/hooks", script=self.script)
+        self.server.receiver = self.receiver
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self.receiver
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

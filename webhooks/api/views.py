@@ -1,0 +1,258 @@
+"""Webhook endpoints and delivery logs API: parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from payments.api.errors import BadRequest
+from webhooks import selectors
+from webhooks.api.serializers import (
+    DeliverySerializer,
+    EndpointCreateSerializer,
+    EndpointUpdateSerializer,
+    RecoverSerializer,
+    RotateSecretSerializer,
+    attempt_render,
+    delivery_render,
+    endpoint_snapshot,
+)
+from webhooks.models import DeliveryStatus
+from webhooks.services import endpoints as endpoint_services
+from webhooks.services.delivery import delivery_retry
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+
+
+def _actor(request: Request) -> str:
+    return f"api_key:{getattr(request.auth, 'key_id', 'unknown')}"
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _query_int(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer", field=name, reason="invalid_query") from None
+    if value < 0 or value > maximum:
+        raise BadRequest(f"{name} must be between 0 and {maximum}", field=name, reason="invalid_query")
+    return value
+
+
+def _query_datetime(request: Request, name: str):
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    field = serializers.DateTimeField()
+    try:
+        return field.to_internal_value(raw)
+    except serializers.ValidationError:
+        raise BadRequest(f"{name} must be an ISO-8601 timestamp", field=name, reason="invalid_query") from None
+
+
+ENDPOINT_SCHEMA = inline_serializer(
+    "WebhookEndpoint",
+    {
+        "id": serializers.CharField(),
+        "url": serializers.CharField(),
+        "description": serializers.CharField(),
+        "event_types": serializers.ListField(child=serializers.CharField()),
+        "enabled": serializers.BooleanField(),
+        "is_default": serializers.BooleanField(),
+        "disabled_reason": serializers.CharField(allow_null=True),
+        "secret": serializers.CharField(required=False, help_text="only in the create and rotate answers"),
+    },
+)
+LOG_LIST_SCHEMA = inline_serializer(
+    "WebhookLogList",
+    {
+        "data": DeliverySerializer(many=True),
+        "total": serializers.IntegerField(),
+        "limit": serializers.IntegerField(),
+        "offset": serializers.IntegerField(),
+    },
+)
+LOG_PARAMETERS = [
+    OpenApiParameter("status", str, enum=list(DeliveryStatus.values)),
+    OpenApiParameter("event", str, description="exact type or family such as payment.*"),
+    OpenApiParameter("endpoint_id", str),
+    OpenApiParameter("created_after", str),
+    OpenApiParameter("created_before", str),
+    OpenApiParameter("limit", int),
+    OpenApiParameter("offset", int),
+]
+
+
+class EndpointListApi(APIView):
+    @extend_schema(tags=["webhooks"], operation_id="webhook_endpoints_list", responses={200: ENDPOINT_SCHEMA})
+    def get(self, request: Request) -> Response:
+        items = [endpoint_snapshot(e) for e in selectors.endpoint_list_for_merchant(merchant=request.user)]
+        return Response({"data": items, "total": len(items)})
+
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhook_endpoints_create",
+        request=EndpointCreateSerializer,
+        responses={201: ENDPOINT_SCHEMA},
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(EndpointCreateSerializer, request.data)
+        endpoint = endpoint_services.endpoint_create(merchant=request.user, actor=_actor(request), **data)
+        return Response({**endpoint_snapshot(endpoint), "secret": endpoint.secret}, status=201)
+
+
+class EndpointDetailApi(APIView):
+    @extend_schema(tags=["webhooks"], operation_id="webhook_endpoints_get", responses={200: ENDPOINT_SCHEMA})
+    def get(self, request: Request, endpoint_id: str) -> Response:
+        return Response(endpoint_snapshot(selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)))
+
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhook_endpoints_update",
+        request=EndpointUpdateSerializer,
+        responses={200: ENDPOINT_SCHEMA},
+    )
+    def patch(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
+        data = _valid(EndpointUpdateSerializer, request.data)
+        endpoint = endpoint_services.endpoint_update(endpoint=endpoint, actor=_actor(request), **data)
+        return Response(endpoint_snapshot(endpoint))
+
+    @extend_schema(tags=["webhooks"], operation_id="webhook_endpoints_delete", responses={204: None})
+    def delete(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
+        endpoint_services.endpoint_delete(endpoint=endpoint, actor=_actor(request))
+        return Response(status=204)
+
+
+class EndpointRotateSecretApi(APIView):
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhook_endpoints_rotate_secret",
+        request=RotateSecretSerializer,
+        responses={200: ENDPOINT_SCHEMA},
+    )
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
+        data = _valid(RotateSecretSerializer, request.data or {})
+        endpoint, secret = endpoint_services.endpoint_rotate_secret(
+            endpoint=endpoint, actor=_actor(request), grace_seconds=data.get("grace_period_seconds")
+        )
+        return Response({**endpoint_snapshot(endpoint), "secret": secret})
+
+
+class EndpointTestApi(APIView):
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhook_endpoints_test",
+        request=None,
+        responses={202: inline_serializer("WebhookTest", {"event_id": serializers.CharField()})},
+    )
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
+        event_id = endpoint_services.endpoint_test(endpoint=endpoint, actor=_actor(request))
+        return Response(
+            {"endpoint_id": endpoint.id, "event_id": event_id, "message": "Test webhook scheduled"}, status=202
+        )
+
+
+class EndpointRecoverApi(APIView):
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhook_endpoints_recover",
+        request=RecoverSerializer,
+        responses={200: inline_serializer("WebhookRecover", {"recovered": serializers.IntegerField()})},
+    )
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
+        data = _valid(RecoverSerializer, request.data)
+        count = endpoint_services.endpoint_recover(endpoint=endpoint, since=data["since"], actor=_actor(request))
+        return Response({"endpoint_id": endpoint.id, "recovered": count, "message": "Failed deliveries re-queued"})
+
+
+class DeliveryListApi(APIView):
+    @extend_schema(
+        tags=["webhooks"], operation_id="webhooks_list", parameters=LOG_PARAMETERS, responses={200: LOG_LIST_SCHEMA}
+    )
+    def get(self, request: Request) -> Response:
+        status = request.query_params.get("status") or None
+        if status is not None and status not in DeliveryStatus.values:
+            raise BadRequest(
+                "status must be one of " + ", ".join(DeliveryStatus.values), field="status", reason="invalid_query"
+            )
+        limit = _query_int(request, "limit", DEFAULT_LIMIT, MAX_LIMIT) or DEFAULT_LIMIT
+        offset = _query_int(request, "offset", 0, 10**9)
+        qs = selectors.delivery_list_for_merchant(
+            merchant=request.user,
+            status=status,
+            event=request.query_params.get("event") or None,
+            endpoint_id=request.query_params.get("endpoint_id") or None,
+            created_after=_query_datetime(request, "created_after"),
+            created_before=_query_datetime(request, "created_before"),
+        )
+        total = qs.count()
+        data = [delivery_render(d) for d in qs[offset : offset + limit]]
+        return Response({"data": data, "total": total, "limit": limit, "offset": offset})
+
+
+class DeliveryLogsAliasApi(DeliveryListApi):
+    @extend_schema(
+        tags=["webhooks"], operation_id="webhooks_logs", parameters=LOG_PARAMETERS, responses={200: LOG_LIST_SCHEMA}
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+
+class DeliveryDetailApi(APIView):
+    @extend_schema(tags=["webhooks"], operation_id="webhooks_get", responses={200: DeliverySerializer})
+    def get(self, request: Request, delivery_id: str) -> Response:
+        delivery = selectors.delivery_get(merchant=request.user, delivery_id=delivery_id)
+        attempts = [attempt_render(a) for a in selectors.attempts_for_delivery(delivery=delivery)]
+        return Response({**delivery_render(delivery), "payload": _payload(delivery), "attempt_log": attempts})
+
+
+def _payload(delivery) -> dict[str, Any]:
+    from webhooks.signing import payload_build
+
+    event = delivery.event
+    return payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
+
+
+class DeliveryAttemptsApi(APIView):
+    @extend_schema(tags=["webhooks"], operation_id="webhooks_attempts", responses={200: None})
+    def get(self, request: Request, delivery_id: str) -> Response:
+        delivery = selectors.delivery_get(merchant=request.user, delivery_id=delivery_id)
+        attempts = [attempt_render(a) for a in selectors.attempts_for_delivery(delivery=delivery)]
+        return Response({"id": delivery.id, "data": attempts, "total": len(attempts)})
+
+
+class DeliveryRetryApi(APIView):
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhooks_retry",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "WebhookRetry",
+                {"id": serializers.CharField(), "status": serializers.CharField(), "message": serializers.CharField()},
+            )
+        },
+    )
+    def post(self, request: Request, delivery_id: str) -> Response:
+        delivery = selectors.delivery_get(merchant=request.user, delivery_id=delivery_id)
+        delivery = delivery_retry(delivery=delivery, actor=_actor(request))
+        return Response({"id": delivery.id, "status": "pending", "message": "Webhook retry scheduled"})

@@ -1,0 +1,68 @@
+"""Reads of the webhooks app, always scoped to one merchant (another merchant's id: 404)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count, QuerySet
+
+from payments.api.errors import NotFound
+from payments.models import Merchant
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+def endpoint_list_for_merchant(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(merchant=merchant, deleted_at__isnull=True).order_by("created_at")
+
+
+def endpoint_get(*, merchant: Merchant, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = endpoint_list_for_merchant(merchant=merchant).filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound("webhook endpoint not found")
+    return endpoint
+
+
+def endpoint_default_get(*, merchant: Merchant) -> WebhookEndpoint | None:
+    return endpoint_list_for_merchant(merchant=merchant).filter(is_default=True).first()
+
+
+def delivery_list_for_merchant(
+    *,
+    merchant: Merchant,
+    status: str | None = None,
+    event: str | None = None,
+    endpoint_id: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[WebhookDelivery]:
+    qs = WebhookDelivery.objects.filter(merchant=merchant)
+    if status:
+        qs = qs.filter(status=status)
+    if event:
+        qs = qs.filter(event_type__startswith=event[:-1]) if event.endswith(".*") else qs.filter(event_type=event)
+    if endpoint_id:
+        qs = qs.filter(endpoint_id=endpoint_id)
+    if created_after:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before:
+        qs = qs.filter(created_at__lt=created_before)
+    return qs.select_related("event").order_by("-created_at", "-id")
+
+
+def delivery_get(*, merchant: Merchant, delivery_id: str) -> WebhookDelivery:
+    delivery = WebhookDelivery.objects.filter(merchant=merchant, pk=delivery_id).select_related("event").first()
+    if delivery is None:
+        raise NotFound("webhook delivery not found")
+    return delivery
+
+
+def attempts_for_delivery(*, delivery: WebhookDelivery) -> QuerySet[WebhookAttempt]:
+    return WebhookAttempt.objects.filter(delivery=delivery).order_by("started_at", "id")
+
+
+def delivery_counts_for_merchant(*, merchant: Merchant) -> dict[str, int]:
+    """Counts per status (for the dashboard)."""
+    counts = dict.fromkeys(DeliveryStatus.values, 0)
+    rows = WebhookDelivery.objects.filter(merchant=merchant).values("status").annotate(n=Count("id")).order_by()
+    counts.update({row["status"]: row["n"] for row in rows})
+    return counts

@@ -1,0 +1,421 @@
+"""Delivery: fan-out of committed events, claiming, sending, recording, retries, sweeping.
+
+Life of a delivery (a ``webhook_logs`` row):
+
+1. ``deliveries_fan_out`` (a durable outbox consumer, inside the dispatcher's transaction)
+   inserts one row per event x subscribed endpoint (``ON CONFLICT DO NOTHING``), due now,
+   and after commit asks for one drain per endpoint on the ``webhooks`` queue.
+2. ``endpoint_drain`` claims due rows of one endpoint in a batch: under a per-endpoint
+   advisory lock it checks the endpoint's claims in flight against
+   ``WEBHOOK_ENDPOINT_MAX_IN_FLIGHT`` and leases rows with ``FOR UPDATE SKIP LOCKED``
+   (``locked_until`` + ``lease_token``). A capped drain returns at once: the holder of the
+   claim re-checks for due rows under the same lock before it stops, so nothing strands.
+3. Each row is sent through :mod:`webhooks.transport`; results are written in one
+   transaction, only where the lease token still matches. A failure schedules
+   ``next_retry_at`` in PostgreSQL (delays from settings, jitter, ``Retry-After``); the last
+   failure ends ``failed``; ``410`` disables the endpoint.
+4. Retries due soon also get a short Celery countdown; ``deliveries_sweep`` (Beat) finds
+   every due or orphaned row (lost message, flushed Redis, killed worker whose lease
+   expired) and asks for a drain again. Claims make duplicate asks harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Min, Q
+from django.utils import timezone
+
+from payments.api.errors import Conflict
+from payments.models import Event
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.services.audit import audit_record
+from webhooks.services.filters import event_type_matches
+from webhooks.signing import body_encode, payload_build, signature_headers
+from webhooks.transport import TransportResult, post
+
+logger = logging.getLogger("tender.webhooks")
+
+# --- fan-out ---------------------------------------------------------------------------
+
+
+def deliveries_fan_out(events: Sequence[Event]) -> int:
+    """Durable outbox consumer: one pending delivery per event x matching enabled endpoint
+    with a url. Idempotent (unique (event, endpoint), conflicts ignored)."""
+    merchant_ids = {e.merchant_id for e in events}
+    endpoints: dict[object, list[WebhookEndpoint]] = defaultdict(list)
+    for endpoint in WebhookEndpoint.objects.filter(
+        merchant_id__in=merchant_ids, enabled=True, deleted_at__isnull=True
+    ).exclude(url=""):
+        endpoints[endpoint.merchant_id].append(endpoint)
+    now = timezone.now()
+    rows: list[WebhookDelivery] = []
+    for event in events:
+        for endpoint in endpoints.get(event.merchant_id, ()):
+            if event.type == "webhook.test":
+                wanted = event.object_id == endpoint.id  # a test goes to its endpoint only
+            else:
+                wanted = event_type_matches(endpoint.event_types, event.type)
+            if wanted:
+                rows.append(
+                    WebhookDelivery(
+                        merchant_id=event.merchant_id,
+                        endpoint_id=endpoint.id,
+                        event_id=event.seq,
+                        event_type=event.type,
+                        next_retry_at=now,
+                    )
+                )
+    if not rows:
+        return 0
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    endpoint_ids = sorted({r.endpoint_id for r in rows})
+    transaction.on_commit(lambda: drains_enqueue(endpoint_ids=endpoint_ids, first_attempt=True))
+    return len(rows)
+
+
+def drains_enqueue(*, endpoint_ids: Sequence[str], first_attempt: bool, countdown: float | None = None) -> None:
+    """Ask workers to drain these endpoints. Losing the message is harmless (sweeper)."""
+    from webhooks.tasks import webhook_delivery_first_attempt, webhook_delivery_retry
+
+    task = webhook_delivery_first_attempt if first_attempt else webhook_delivery_retry
+    for endpoint_id in endpoint_ids:
+        try:
+            if countdown:
+                task.apply_async((endpoint_id,), countdown=countdown)
+            else:
+                task.delay(endpoint_id)
+        except Exception:  # noqa: BLE001 - broker down: the sweeper re-derives the work
+            logger.warning("could not enqueue webhook drain; the sweeper will", extra={"endpoint_id": endpoint_id})
+            return
+
+
+# --- claiming ----------------------------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    endpoint: WebhookEndpoint
+    token: uuid.UUID
+    deliveries: list[WebhookDelivery]
+    claimed_at: float  # time.monotonic()
+
+
+def _endpoint_lock(endpoint_id: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"webhook-endpoint:{endpoint_id}"])
+
+
+def _due(endpoint_id: str, now: datetime):
+    return WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, next_retry_at__lte=now
+    ).filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+
+
+def delivery_claim_batch(*, endpoint_id: str, limit: int | None = None) -> Claim | None:
+    """Lease up to ``limit`` due deliveries of one endpoint, or None (nothing due, endpoint
+    disabled, or the endpoint already has its maximum of claims in flight)."""
+    limit = limit or settings.WEBHOOK_BATCH_SIZE
+    with transaction.atomic():
+        _endpoint_lock(endpoint_id)
+        endpoint = (
+            WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True, deleted_at__isnull=True)
+            .exclude(url="")
+            .first()
+        )
+        if endpoint is None:
+            return None
+        now = timezone.now()
+        in_flight = (
+            WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, locked_until__gt=now)
+            .values("lease_token")
+            .distinct()
+            .count()
+        )
+        if in_flight >= settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT:
+            return None
+        ids = list(
+            _due(endpoint_id, now)
+            .select_for_update(skip_locked=True)
+            .order_by("next_retry_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return None
+        token = uuid.uuid4()
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            locked_until=now + timedelta(seconds=settings.WEBHOOK_DELIVERY_LEASE_SECONDS), lease_token=token
+        )
+        deliveries = list(WebhookDelivery.objects.filter(pk__in=ids).select_related("event").order_by("next_retry_at"))
+    return Claim(endpoint=endpoint, token=token, deliveries=deliveries, claimed_at=time.monotonic())
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    delivery: WebhookDelivery
+    started_at: datetime
+    timestamp: int
+    result: TransportResult
+
+
+def delivery_send(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery, secrets_active: list[str]) -> Sent:
+    """One HTTP attempt (no database writes). The body is rebuilt from the event, so every
+    retry sends the same bytes with the same ``webhook-id``."""
+    event = delivery.event
+    body = body_encode(
+        payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
+    )
+    started_at = timezone.now()
+    timestamp = int(started_at.timestamp())
+    headers = signature_headers(webhook_id=event.id, timestamp=timestamp, body=body, secrets_active=secrets_active)
+    headers["X-Webhook-Event"] = event.type
+    headers["X-Webhook-Delivery"] = delivery.id
+    headers["X-Webhook-Attempt"] = str(delivery.attempts + 1)
+    if event.correlation_id:
+        headers["X-Correlation-ID"] = event.correlation_id
+    result = post(url=endpoint.url, body=body, headers=headers)
+    return Sent(delivery=delivery, started_at=started_at, timestamp=timestamp, result=result)
+
+
+# --- recording ---------------------------------------------------------------------------
+
+
+def retry_delay_seconds(*, attempt_number: int, retry_after: int | None = None) -> float | None:
+    """Delay before the attempt after failed attempt ``attempt_number`` (1-based), or None
+    when the schedule is exhausted. Jitter +/- WEBHOOK_RETRY_JITTER; a ``Retry-After``
+    longer than the schedule is honoured up to WEBHOOK_RETRY_AFTER_MAX_SECONDS."""
+    delays = settings.WEBHOOK_RETRY_DELAYS
+    if attempt_number > len(delays):
+        return None
+    delay = float(delays[attempt_number - 1])
+    jitter = settings.WEBHOOK_RETRY_JITTER
+    if jitter:
+        delay *= 1 + random.uniform(-jitter, jitter)
+    if retry_after is not None:
+        delay = max(delay, float(min(retry_after, settings.WEBHOOK_RETRY_AFTER_MAX_SECONDS)))
+    return delay
+
+
+def max_attempts() -> int:
+    return len(settings.WEBHOOK_RETRY_DELAYS) + 1
+
+
+def _record(claim: Claim, sent: list[Sent]) -> list[float]:
+    """Write attempts and outcomes, release unsent rows; return the new retry delays."""
+    from webhooks.services.endpoints import endpoint_disable
+
+    endpoint = claim.endpoint
+    now = timezone.now()
+    delays: list[float] = []
+    gone = False
+    with transaction.atomic():
+        WebhookAttempt.objects.bulk_create(
+            [
+                WebhookAttempt(
+                    delivery_id=s.delivery.id,
+                    number=s.delivery.attempts + 1,
+                    started_at=s.started_at,
+                    url=endpoint.url,
+                    status_code=s.result.status_code,
+                    latency_ms=s.result.latency_ms,
+                    response_body=s.result.body,
+                    error_class=s.result.error_class,
+                    error=s.result.error[:512],
+                    webhook_timestamp=s.timestamp,
+                )
+                for s in sent
+            ]
+        )
+        mine = WebhookDelivery.objects.filter(lease_token=claim.token)
+        by_code: dict[int | None, list[str]] = defaultdict(list)
+        for s in sent:
+            if s.result.ok:
+                by_code[s.result.status_code].append(s.delivery.id)
+                continue
+            number = s.delivery.attempts + 1
+            delay = (
+                None
+                if s.result.gone
+                else retry_delay_seconds(attempt_number=number, retry_after=s.result.retry_after_seconds)
+            )
+            gone = gone or s.result.gone
+            fields = {
+                "attempts": number,
+                "last_attempt_at": s.started_at,
+                "response_code": s.result.status_code,
+                "last_error": s.result.error_class[:64],
+                "locked_until": None,
+                "lease_token": None,
+                "updated_at": now,
+            }
+            if delay is None:
+                fields.update(status=DeliveryStatus.FAILED, next_retry_at=None)
+            else:
+                fields["next_retry_at"] = now + timedelta(seconds=delay)
+                delays.append(delay)
+            mine.filter(pk=s.delivery.id).update(**fields)
+        for code, ids in by_code.items():
+            mine.filter(pk__in=ids).update(
+                status=DeliveryStatus.SUCCESS,
+                attempts=F("attempts") + 1,
+                last_attempt_at=now,
+                response_code=code,
+                last_error="",
+                next_retry_at=None,
+                locked_until=None,
+                lease_token=None,
+                updated_at=now,
+            )
+        # Rows not sent this round (lease nearly used up) go back to the pool, still due.
+        mine.update(locked_until=None, lease_token=None)
+        if sent:
+            _endpoint_health(endpoint=endpoint, last_ok=sent[-1].result.ok, now=now)
+        if gone:
+            endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.GONE, actor="system:http_410")
+    return delays
+
+
+def _endpoint_health(*, endpoint: WebhookEndpoint, last_ok: bool, now: datetime) -> None:
+    """Track continuous failure; disable after WEBHOOK_DISABLE_AFTER_SECONDS of it."""
+    from webhooks.services.endpoints import endpoint_disable
+
+    if last_ok:
+        if endpoint.failing_since is not None:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+        return
+    if endpoint.failing_since is None:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+        return
+    if (now - endpoint.failing_since).total_seconds() >= settings.WEBHOOK_DISABLE_AFTER_SECONDS:
+        endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.FAILING, actor="system:failing")
+
+
+# --- the drain loop ------------------------------------------------------------------------
+
+
+@dataclass
+class DrainResult:
+    attempted: int
+    succeeded: int
+
+
+def endpoint_drain(*, endpoint_id: str, time_budget: float | None = None) -> DrainResult:
+    """Deliver an endpoint's due rows, batch after batch, within ``time_budget`` seconds;
+    leave a continuation on the queue if work remains. Safe to call from any number of
+    workers at once (claims decide who sends what)."""
+    from webhooks.services.endpoints import endpoint_active_secrets
+
+    budget = settings.WEBHOOK_DRAIN_SECONDS if time_budget is None else time_budget
+    started = time.monotonic()
+    # One attempt may take connect + total timeout; stop sending before the lease can lapse.
+    attempt_max = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_TOTAL_TIMEOUT + 2
+    lease = settings.WEBHOOK_DELIVERY_LEASE_SECONDS
+    attempted = succeeded = 0
+    retry_delays: list[float] = []
+    while True:
+        claim = delivery_claim_batch(endpoint_id=endpoint_id)
+        if claim is None:
+            break
+        secrets_active = endpoint_active_secrets(endpoint=claim.endpoint)
+        sent: list[Sent] = []
+        for delivery in claim.deliveries:
+            if sent and time.monotonic() - claim.claimed_at > lease - attempt_max:
+                break
+            sent.append(delivery_send(endpoint=claim.endpoint, delivery=delivery, secrets_active=secrets_active))
+            if sent[-1].result.gone:
+                break
+        retry_delays += _record(claim, sent)
+        attempted += len(sent)
+        succeeded += sum(1 for s in sent if s.result.ok)
+        if time.monotonic() - started > budget:
+            drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=True)
+            break
+    _retries_nudge(endpoint_id=endpoint_id, delays=retry_delays)
+    return DrainResult(attempted=attempted, succeeded=succeeded)
+
+
+def _retries_nudge(*, endpoint_id: str, delays: list[float]) -> None:
+    """Short retries get a countdown message so they run on time; long ones wait for the
+    sweeper (no long countdowns in the broker)."""
+    soon = sorted({round(d, 1) for d in delays if d <= settings.WEBHOOK_RETRY_ETA_MAX_SECONDS})[:5]
+    for delay in soon:
+        drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=False, countdown=delay + 0.05)
+
+
+# --- manual retry, recover, sweep --------------------------------------------------------------
+
+
+def deliveries_requeue(*, endpoint_id: str, delivery_ids: Sequence[str]) -> int:
+    """Start a new schedule for these deliveries (pending, attempt 0, due now) unless one
+    is in flight; enqueue a drain after commit."""
+    if not delivery_ids:
+        return 0
+    now = timezone.now()
+    count = (
+        WebhookDelivery.objects.filter(pk__in=list(delivery_ids))
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .update(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_retry_at=now,
+            locked_until=None,
+            lease_token=None,
+            last_error="",
+            updated_at=now,
+        )
+    )
+    transaction.on_commit(lambda: drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=False))
+    return count
+
+
+def delivery_retry(*, delivery: WebhookDelivery, actor: str) -> WebhookDelivery:
+    """Manual retry (API, dashboard, admin): reset to pending and send again, audited.
+    409 if an attempt is in flight or the endpoint cannot receive."""
+    with transaction.atomic():
+        current = WebhookDelivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
+        endpoint = current.endpoint
+        if not endpoint.enabled or not endpoint.url or endpoint.deleted_at is not None:
+            raise Conflict("the delivery's endpoint is disabled; enable it first", reason="endpoint_disabled")
+        if current.locked_until is not None and current.locked_until > timezone.now():
+            raise Conflict("an attempt of this delivery is in flight", reason="delivery_in_flight")
+        deliveries_requeue(endpoint_id=endpoint.pk, delivery_ids=[current.pk])
+        audit_record(
+            merchant_id=current.merchant_id,
+            action="delivery_retry",
+            actor=actor,
+            endpoint=endpoint,
+            delivery=current,
+            detail={"previous_status": current.status, "previous_attempts": current.attempts},
+        )
+    current.refresh_from_db()
+    return current
+
+
+def deliveries_sweep(*, limit: int = 1000) -> int:
+    """Beat job: ask for a drain of every endpoint with due or orphaned (lease expired)
+    deliveries. Returns how many endpoints were nudged."""
+    now = timezone.now()
+    rows = list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_retry_at__lte=now)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .values("endpoint_id")
+        .annotate(first=Min("attempts"))
+        .order_by()[:limit]
+    )
+    first = [r["endpoint_id"] for r in rows if r["first"] == 0]
+    retry = [r["endpoint_id"] for r in rows if r["first"] != 0]
+    drains_enqueue(endpoint_ids=first, first_attempt=True)
+    drains_enqueue(endpoint_ids=retry, first_attempt=False)
+    return len(rows)

@@ -1,0 +1,42 @@
+"""Event-type filters of endpoints: ``*``, ``payment.*`` or exact types."""
+
+from __future__ import annotations
+
+from payments.api.errors import BadRequest
+from payments.states import EVENT_TYPES
+
+ALL = "*"
+_FAMILIES = frozenset(t.split(".", 1)[0] for t in EVENT_TYPES)
+
+
+def event_types_validate(value: object) -> list[str]:
+    """Return the normalised pattern list or raise BadRequest (reason invalid_event_type)."""
+    if value is None:
+        return [ALL]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise BadRequest(
+            "event_types must be a non-empty list of strings", field="event_types", reason="invalid_event_type"
+        )
+    patterns: list[str] = []
+    for raw in value:
+        pattern = raw.strip()
+        valid = pattern == ALL or pattern in EVENT_TYPES or (pattern.endswith(".*") and pattern[:-2] in _FAMILIES)
+        if not valid:
+            raise BadRequest(
+                f"unknown event type {raw!r}; use '*', a family such as 'payment.*', or one of: "
+                + ", ".join(EVENT_TYPES),
+                field="event_types",
+                reason="invalid_event_type",
+            )
+        if pattern not in patterns:
+            patterns.append(pattern)
+    return patterns
+
+
+def event_type_matches(patterns: list[str], event_type: str) -> bool:
+    for pattern in patterns or [ALL]:
+        if pattern in (ALL, event_type):
+            return True
+        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+            return True
+    return False
