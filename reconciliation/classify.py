@@ -162,6 +162,8 @@ def items_classify(*, file_id: int, provider: str, period_start: datetime, perio
     with connection.cursor() as cursor:
         # Sorts and hash joins over a million rows stay in memory instead of spilling.
         cursor.execute("SET LOCAL work_mem = '256MB'")
+        # Normally gone at the last commit; not when the caller (a test) nests runs.
+        cursor.execute("DROP TABLE IF EXISTS recon_items")
         cursor.execute(
             CLASSIFY_SQL,
             {"file_id": file_id, "provider": provider, "period_start": period_start, "period_end": period_end},

@@ -94,7 +94,7 @@ class SettlementFile(models.Model):
         API = "api"
 
     provider = models.CharField(max_length=32)
-    checksum = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the bytes")
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the bytes")
     filename = models.CharField(max_length=255, blank=True, default="")
     size = models.BigIntegerField()
     line_count = models.IntegerField()
@@ -106,6 +106,14 @@ class SettlementFile(models.Model):
     class Meta:
         db_table = "reconciliation_settlement_files"
         ordering = ["-imported_at"]
+        constraints = [
+            # The same bytes for the same provider and period are imported once. The period
+            # is part of the key because identical bytes can describe different periods
+            # (every quiet period's file is the bare header).
+            models.UniqueConstraint(
+                fields=["provider", "checksum", "period_start", "period_end"], name="recon_file_once"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.filename or self.checksum[:12]}"

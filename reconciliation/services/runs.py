@@ -11,7 +11,8 @@ Side effects, in order:
 3. the run is marked completed and each merchant with items in it gets a
    ``reconciliation.completed`` event.
 
-Importing bytes that were imported before is a no-op returning the earlier run. A crash
+Importing bytes that were imported before (same provider and period) is a no-op returning
+the earlier run. A crash
 between 1 and 3 leaves the run ``classified``; running it again (any later run, or
 ``run_finish``) picks up its open discrepancies, and actions never apply twice.
 """
@@ -97,7 +98,13 @@ def settlement_import(
     """Step 1: validate, store and classify a file in one transaction (see the module)."""
     settlement_file_check(content)
     checksum = hashlib.sha256(content).hexdigest()
-    existing = Run.objects.filter(file__checksum=checksum).select_related("file").first()
+    same_file = {
+        "file__provider": provider,
+        "file__checksum": checksum,
+        "file__period_start": period_start,
+        "file__period_end": period_end,
+    }
+    existing = Run.objects.filter(**same_file).select_related("file").first()
     if existing is not None:
         return RunOutcome(run=existing, counts=existing.counts, already_imported=True, dry_run=dry_run)
     started = time.monotonic()
@@ -114,7 +121,7 @@ def settlement_import(
                 source=source,
             )
             if file is None:  # a concurrent import of the same bytes won the race
-                existing = Run.objects.select_related("file").get(file__checksum=checksum)
+                existing = Run.objects.select_related("file").get(**same_file)
                 return RunOutcome(run=existing, counts=existing.counts, already_imported=True, dry_run=dry_run)
             line_count = lines_copy(file_id=file.id, rows=settlement_rows(content))
             SettlementFile.objects.filter(pk=file.pk).update(line_count=line_count)
@@ -151,15 +158,16 @@ def _file_claim(
     period_end: datetime,
     source: str,
 ) -> SettlementFile | None:
-    """Insert the file row, or return None when these bytes were already imported (the
-    unique checksum decides, so two concurrent imports cannot both proceed)."""
+    """Insert the file row, or return None when these bytes were already imported for this
+    provider and period (a unique constraint decides, so two concurrent imports cannot
+    both proceed)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO reconciliation_settlement_files
                 (provider, checksum, filename, size, line_count, period_start, period_end, source, imported_at)
             VALUES (%s, %s, %s, %s, 0, %s, %s, %s, now())
-            ON CONFLICT (checksum) DO NOTHING
+            ON CONFLICT (provider, checksum, period_start, period_end) DO NOTHING
             RETURNING id
             """,
             [provider, checksum, filename[:255], size, period_start, period_end, source],

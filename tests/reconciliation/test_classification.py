@@ -149,3 +149,21 @@ def test_dry_run_reports_counts_and_stores_nothing(book):
     assert Run.objects.count() == 0 and SettlementLine.objects.count() == 0 and Discrepancy.objects.count() == 0
     p["scenario1_pending"].refresh_from_db()
     assert p["scenario1_pending"].status == "pending"
+
+
+@pytest.mark.django_db
+def test_identical_bytes_for_another_period_are_a_new_run(alice):
+    """Every quiet period's file is the bare header: it must still be compared."""
+    flagged = payment_make(alice.merchant, status="success", created_at=PERIOD_END + timedelta(hours=1))
+    header_only = settlement_csv([])
+    first = _run(header_only)
+    assert first.counts == {}
+    second = reconciliation_run(
+        provider="simulator",
+        period_start=PERIOD_END,
+        period_end=PERIOD_END + timedelta(days=1),
+        content=header_only,
+    )
+    assert not second.already_imported
+    assert second.counts == {"ours_success_provider_not": 1}
+    assert Discrepancy.objects.get().payment_id == flagged.id
