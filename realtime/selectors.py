@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Q, Sum
 
 from payments.models import ApiKey, Event, Merchant, Order, Payment
 from payments.money import format_amount
-from payments.snapshots import payment_snapshot
+from payments.snapshots import iso, payment_snapshot
 from realtime.models import MerchantUser
 from realtime.push import merchant_event_message, public_payment
 
@@ -94,3 +94,23 @@ def payment_row(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 def api_key_for_display(*, merchant: Merchant) -> ApiKey | None:
     return ApiKey.objects.filter(merchant=merchant, revoked_at__isnull=True).order_by("created_at").first()
+
+
+def webhook_log_rows(*, merchant: Merchant, limit: int = 50) -> list[dict[str, Any]]:
+    """The merchant's newest webhook deliveries (``webhook_logs``) for the dashboard."""
+    from webhooks.models import WebhookDelivery
+
+    rows = WebhookDelivery.objects.filter(merchant=merchant).order_by("-created_at")[:limit]
+    return [
+        {
+            "id": d.pk,
+            "event": d.event_type,
+            "status": d.status,
+            "attempts": d.attempts,
+            "created_at": iso(d.created_at),
+            "last_attempt_at": iso(d.last_attempt_at),
+            "last_attempt_display": (iso(d.last_attempt_at) or "")[:19].replace("T", " ") or "—",
+            "response_code": d.response_code,
+        }
+        for d in rows
+    ]

@@ -3,18 +3,25 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from realtime.views import checkout, dashboard
+from realtime.views import checkout, dashboard, dashboard_webhooks, static
 
 urlpatterns: list = [
     path("checkout", checkout.checkout_page, name="checkout"),
     path("checkout/payments/<str:payment_id>", checkout.checkout_payment_status, name="checkout-payment-status"),
     path("checkout.js", checkout.checkout_js, name="checkout-js"),
+    path("static/<path:path>", static.static_file, name="static-file"),
     path("login", dashboard.login_view, name="login"),
     path("logout", dashboard.logout_view, name="logout"),
     path("dashboard", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("dashboard/", dashboard.home, name="dashboard"),
     path("dashboard/transactions", dashboard.transactions, name="dashboard-transactions"),
+    path("dashboard/webhooks", dashboard_webhooks.webhooks_page, name="dashboard-webhooks"),
     path("dashboard/docs", dashboard.docs, name="dashboard-docs"),
     path("dashboard/api/ticket", dashboard.api_ticket, name="dashboard-api-ticket"),
     path("dashboard/api/payments", dashboard.api_payments, name="dashboard-api-payments"),
+    path("dashboard/api/webhooks/config", dashboard_webhooks.api_webhook_config),
+    path("dashboard/api/webhooks/regenerate-secret", dashboard_webhooks.api_webhook_regenerate_secret),
+    path("dashboard/api/webhooks/test", dashboard_webhooks.api_webhook_test),
+    path("dashboard/api/webhooks/logs", dashboard_webhooks.api_webhook_logs),
+    path("dashboard/api/webhooks/<str:delivery_id>/retry", dashboard_webhooks.api_webhook_retry),
 ]

@@ -118,6 +118,82 @@
     });
   }
 
+  /* ---- webhooks page ---- */
+  var configForm = document.getElementById("webhook-config-form");
+  if (configForm) {
+    var flash = function (text) {
+      var el = document.getElementById("webhook-flash");
+      el.textContent = text;
+      el.hidden = !text;
+    };
+    var showConfig = function (c) {
+      document.getElementById("webhook-secret").textContent = c.secret;
+      configForm.url.value = c.url;
+    };
+    configForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      document.getElementById("webhook-url-error").textContent = "";
+      request("POST", "/dashboard/api/webhooks/config", { url: configForm.url.value.trim() })
+        .then(function (c) { showConfig(c); flash("Webhook URL saved"); })
+        .catch(function (err) { document.getElementById("webhook-url-error").textContent = err.message; });
+    });
+    document.getElementById("regenerate-secret").addEventListener("click", function () {
+      if (!window.confirm("Regenerate the secret? Your receiver must use the new one from now on.")) return;
+      request("POST", "/dashboard/api/webhooks/regenerate-secret")
+        .then(function (c) { showConfig(c); flash("New secret generated"); })
+        .catch(function (err) { flash(err.message); });
+    });
+    document.getElementById("test-webhook").addEventListener("click", function () {
+      request("POST", "/dashboard/api/webhooks/test")
+        .then(function () { flash("Test webhook sent"); refreshLogs(); })
+        .catch(function (err) { flash(err.message); });
+    });
+
+    var logsBody = document.querySelector("#webhook-logs-table tbody");
+    var renderLog = function (d) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-test-id", "webhook-log-item");
+      tr.setAttribute("data-webhook-id", d.id);
+      tr.appendChild(cell("webhook-event", d.event));
+      var status = cell("webhook-status", d.status);
+      status.firstChild.className = "badge " + d.status;
+      tr.appendChild(status);
+      tr.appendChild(cell("webhook-attempts", d.attempts));
+      tr.appendChild(cell("webhook-last-attempt", d.last_attempt_display));
+      tr.appendChild(cell("webhook-response-code", d.response_code == null ? "\u2014" : d.response_code));
+      var td = document.createElement("td");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.textContent = "Retry";
+      button.setAttribute("data-test-id", "retry-webhook-button");
+      button.setAttribute("data-webhook-id", d.id);
+      td.appendChild(button);
+      tr.appendChild(td);
+      return tr;
+    };
+    var pending = null;
+    var refreshLogs = function () {
+      if (pending) return;
+      pending = request("GET", "/dashboard/api/webhooks/logs").then(function (r) {
+        var rows = r.data.map(renderLog);
+        logsBody.replaceChildren.apply(logsBody, rows);
+      }).catch(function () {}).then(function () { pending = null; });
+    };
+    logsBody.addEventListener("click", function (e) {
+      var button = e.target.closest('[data-test-id="retry-webhook-button"]');
+      if (!button) return;
+      button.disabled = true;
+      request("POST", "/dashboard/api/webhooks/" + encodeURIComponent(button.getAttribute("data-webhook-id")) + "/retry")
+        .then(function () { flash("Webhook retry scheduled"); refreshLogs(); })
+        .catch(function (err) { flash(err.message); button.disabled = false; });
+    });
+    // Delivery attempts are not outbox events: every event nudges a refresh, and a slow
+    // poll (only while the page is visible) catches attempt results and retries.
+    handlers.push({ event: function () { setTimeout(refreshLogs, 300); }, resync: refreshLogs });
+    setInterval(function () { if (!document.hidden) refreshLogs(); }, 2000);
+  }
+
   window.TenderDashboard = { request: request, handlers: handlers, formatAmount: formatAmount, cell: cell };
   window.addEventListener("load", function () { if (handlers.length) connect(); });
 })();

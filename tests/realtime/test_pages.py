@@ -239,3 +239,12 @@ def test_demo_secret_is_not_shown_for_other_keys(alice_user):
     api_key_create(merchant=alice_user.merchant)
     html = logged_in("owner@alice.example", "alice-pass-123").get("/dashboard/").content.decode()
     assert TEST_API_SECRET not in html
+
+
+def test_static_files_are_served_without_traversal(db):
+    client = Client()
+    css = client.get("/static/realtime/app.css")
+    assert css.status_code == 200 and css["Content-Type"].startswith("text/css")
+    assert client.get("/static/checkout.js")["Access-Control-Allow-Origin"] == "*"
+    assert client.get("/static/../config/settings.py").status_code == 404
+    assert client.get("/static/%2e%2e/config/settings.py").status_code == 404

@@ -1,0 +1,106 @@
+"""Dashboard webhooks page: the merchant-level (default) endpoint's URL and secret, a test
+event, and the delivery logs with retry. Every write calls the webhooks app's services;
+this module only parses input and renders."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
+
+from payments.api.errors import ApiError, envelope
+from realtime import selectors
+from realtime.views.dashboard import merchant_required
+from webhooks.services import endpoints
+
+
+def _actor(request: HttpRequest) -> str:
+    return f"dashboard:{request.user.get_username()}"
+
+
+def _error(exc: ApiError) -> JsonResponse:
+    return JsonResponse(envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=exc.status_code)
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _config(endpoint: Any) -> dict[str, Any]:
+    return {"url": endpoint.url, "secret": endpoint.secret, "endpoint_id": endpoint.pk}
+
+
+@require_GET
+@merchant_required
+@ensure_csrf_cookie
+def webhooks_page(request: HttpRequest) -> HttpResponse:
+    endpoint = endpoints.endpoint_default_get_or_create(merchant=request.merchant)
+    context = {
+        "nav": "webhooks",
+        "config": _config(endpoint),
+        "logs": selectors.webhook_log_rows(merchant=request.merchant),
+    }
+    return render(request, "realtime/dashboard/webhooks.html", context)
+
+
+@require_POST
+@merchant_required
+def api_webhook_config(request: HttpRequest) -> JsonResponse:
+    """Save the merchant-level webhook URL ("" clears it); SSRF-checked by the service."""
+    try:
+        endpoint = endpoints.endpoint_default_set_url(
+            merchant=request.merchant, url=_body(request).get("url", ""), actor=_actor(request)
+        )
+    except ApiError as exc:
+        return _error(exc)
+    return JsonResponse(_config(endpoint))
+
+
+@require_POST
+@merchant_required
+def api_webhook_regenerate_secret(request: HttpRequest) -> JsonResponse:
+    """New secret at once (no grace period): the merchant asked for a new one from here."""
+    try:
+        endpoint, _secret = endpoints.endpoint_default_regenerate_secret(
+            merchant=request.merchant, actor=_actor(request), grace_seconds=0
+        )
+    except ApiError as exc:
+        return _error(exc)
+    return JsonResponse(_config(endpoint))
+
+
+@require_POST
+@merchant_required
+def api_webhook_test(request: HttpRequest) -> JsonResponse:
+    try:
+        endpoint = endpoints.endpoint_default_get_or_create(merchant=request.merchant)
+        event_id = endpoints.endpoint_test(endpoint=endpoint, actor=_actor(request))
+    except ApiError as exc:
+        return _error(exc)
+    return JsonResponse({"event_id": event_id, "message": "Test webhook scheduled"}, status=202)
+
+
+@require_GET
+@merchant_required
+def api_webhook_logs(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"data": selectors.webhook_log_rows(merchant=request.merchant)})
+
+
+@require_POST
+@merchant_required
+def api_webhook_retry(request: HttpRequest, delivery_id: str) -> JsonResponse:
+    from webhooks.services.delivery import delivery_retry
+
+    try:
+        delivery = delivery_retry(merchant=request.merchant, delivery_id=delivery_id, actor=_actor(request))
+    except ApiError as exc:
+        return _error(exc)
+    return JsonResponse({"id": delivery.pk, "status": delivery.status, "message": "Webhook retry scheduled"})
