@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from payments.api.errors import ApiError
 from realtime import selectors, services
 from realtime.push import merchant_group, payment_group, public_payment
 
@@ -109,15 +110,20 @@ class MerchantConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         after = content.get("after") if isinstance(content, dict) else None
-        if not isinstance(content, dict) or content.get("type") != "resume" or not isinstance(after, int):
-            await self.send_json({"type": "error", "description": 'expected {"type": "resume", "after": cursor}'})
+        if not isinstance(content, dict) or content.get("type") != "resume" or not isinstance(after, str | None):
+            await self.send_json(
+                {"type": "error", "description": 'expected {"type": "resume", "after": "evt_…" | null}'}
+            )
             return
-        events = await database_sync_to_async(selectors.merchant_events_after)(
-            merchant_id=self.merchant_id, after=after
-        )
+        try:
+            events, cursor = await database_sync_to_async(selectors.merchant_events_after)(
+                merchant_id=self.merchant_id, after=after
+            )
+        except ApiError as exc:
+            await self.send_json({"type": "error", "description": exc.description, "reason": exc.reason})
+            return
         for message in events:
             await self.send_json(message)
-        cursor = events[-1]["cursor"] if events else after
         await self.send_json({"type": "resumed", "cursor": cursor, "count": len(events)})
 
     async def merchant_event(self, message: dict[str, Any]) -> None:

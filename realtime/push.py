@@ -62,7 +62,6 @@ def merchant_event_message(event: Event) -> dict[str, Any]:
     """The wire shape of one event on ``ws/merchant`` (also used by resume)."""
     return {
         "type": "event",
-        "cursor": event.seq,
         "id": event.id,
         "event": event.type,
         "object_type": event.object_type,

@@ -6,15 +6,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.expressions import RawSQL
 
 from payments.models import ApiKey, Event, Merchant, Order, Payment
 from payments.money import format_amount
+from payments.selectors.events import event_list_for_merchant
 from payments.snapshots import iso, payment_snapshot
 from realtime.models import MerchantUser
 from realtime.push import merchant_event_message, public_payment
 
 RESUME_LIMIT = 500
+EVENT_PAGE = 100
+# Same visibility rule as payments.selectors.events (every older transaction has finished).
+VISIBLE_XMIN = RawSQL("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint", ())
 
 
 def payment_socket_snapshot(*, payment_id: str) -> tuple[uuid.UUID, dict[str, Any]] | None:
@@ -30,14 +35,33 @@ def payment_public_get(*, payment_id: str) -> dict[str, Any] | None:
     return public_payment(found[1]) if found else None
 
 
-def merchant_events_after(*, merchant_id: uuid.UUID, after: int, limit: int = RESUME_LIMIT) -> list[dict[str, Any]]:
-    """The merchant's events with ``seq > after``, oldest first, in the websocket shape."""
-    events = Event.objects.filter(merchant_id=merchant_id, seq__gt=after).order_by("seq")[:limit]
-    return [merchant_event_message(event) for event in events]
+def merchant_events_after(
+    *, merchant_id: uuid.UUID, after: str | None, limit: int = RESUME_LIMIT
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The merchant's events after cursor ``after`` (an event id; None = from the start)
+    from the events API's gap-free log, in the websocket shape, plus the new cursor.
+    Raises BadRequest for a cursor that is not this merchant's event."""
+    merchant = Merchant(pk=merchant_id)
+    messages: list[dict[str, Any]] = []
+    cursor = after
+    while len(messages) < limit:
+        page = event_list_for_merchant(merchant=merchant, after=cursor, limit=min(EVENT_PAGE, limit - len(messages)))
+        messages.extend(merchant_event_message(event) for event in page.events)
+        cursor = page.next_cursor
+        if not page.has_more:
+            break
+    return messages, cursor
 
 
-def merchant_latest_cursor(*, merchant_id: uuid.UUID) -> int:
-    return Event.objects.filter(merchant_id=merchant_id).aggregate(m=Max("seq"))["m"] or 0
+def merchant_latest_cursor(*, merchant_id: uuid.UUID) -> str | None:
+    """The newest event id in the visible prefix of the log (see payments.selectors.events):
+    resuming after it can never skip an event that commits later."""
+    return (
+        Event.objects.filter(merchant_id=merchant_id, txid__lt=VISIBLE_XMIN)
+        .order_by("-txid", "-seq")
+        .values_list("id", flat=True)
+        .first()
+    )
 
 
 def merchant_for_user(*, user: Any) -> Merchant | None:
@@ -98,9 +122,9 @@ def api_key_for_display(*, merchant: Merchant) -> ApiKey | None:
 
 def webhook_log_rows(*, merchant: Merchant, limit: int = 50) -> list[dict[str, Any]]:
     """The merchant's newest webhook deliveries (``webhook_logs``) for the dashboard."""
-    from webhooks.models import WebhookDelivery
+    from webhooks.selectors import delivery_list_for_merchant
 
-    rows = WebhookDelivery.objects.filter(merchant=merchant).order_by("-created_at")[:limit]
+    rows = delivery_list_for_merchant(merchant=merchant)[:limit]
     return [
         {
             "id": d.pk,

@@ -15,7 +15,9 @@ from django.views.decorators.http import require_GET, require_POST
 from payments.api.errors import ApiError, envelope
 from realtime import selectors
 from realtime.views.dashboard import merchant_required
+from webhooks import selectors as webhook_selectors
 from webhooks.services import endpoints
+from webhooks.services.delivery import delivery_retry
 
 
 def _actor(request: HttpRequest) -> str:
@@ -97,10 +99,9 @@ def api_webhook_logs(request: HttpRequest) -> JsonResponse:
 @require_POST
 @merchant_required
 def api_webhook_retry(request: HttpRequest, delivery_id: str) -> JsonResponse:
-    from webhooks.services.delivery import delivery_retry
-
     try:
-        delivery = delivery_retry(merchant=request.merchant, delivery_id=delivery_id, actor=_actor(request))
+        delivery = webhook_selectors.delivery_get(merchant=request.merchant, delivery_id=delivery_id)
+        delivery = delivery_retry(delivery=delivery, actor=_actor(request))
     except ApiError as exc:
         return _error(exc)
-    return JsonResponse({"id": delivery.pk, "status": delivery.status, "message": "Webhook retry scheduled"})
+    return JsonResponse({"id": delivery.pk, "status": "pending", "message": "Webhook retry scheduled"})

@@ -46,7 +46,7 @@
 
   /* ---- the live connection, shared by every page ---- */
   var handlers = [];
-  var cursor = null;
+  var cursor; // undefined until the first hello
   var retryDelay = 500;
   var indicator = document.getElementById("live-indicator");
 
@@ -57,17 +57,18 @@
       socket.onmessage = function (message) {
         var data;
         try { data = JSON.parse(message.data); } catch (e) { return; }
+        // The resume cursor only moves with server-given cursors (hello/resumed), which
+        // sit in the log's gap-free prefix; live events may arrive ahead of that prefix.
         if (data.type === "hello") {
           retryDelay = 500;
           if (indicator) indicator.classList.add("on");
-          if (cursor !== null) socket.send(JSON.stringify({ type: "resume", after: cursor }));
+          if (cursor !== undefined) socket.send(JSON.stringify({ type: "resume", after: cursor }));
           else cursor = data.cursor;
           handlers.forEach(function (h) { if (h.resync) h.resync(); });
         } else if (data.type === "event") {
-          if (cursor === null || data.cursor > cursor) cursor = data.cursor;
           handlers.forEach(function (h) { h.event(data); });
         } else if (data.type === "resumed") {
-          if (data.cursor > cursor) cursor = data.cursor;
+          cursor = data.cursor;
         }
       };
       socket.onclose = function () {

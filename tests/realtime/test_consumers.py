@@ -147,12 +147,20 @@ def test_merchant_socket_gets_only_own_events_and_resumes_from_cursor(alice, bob
         await database_sync_to_async(settle)(payment, "success")
         assert (await a.receive_json_from(timeout=5))["event"] == "payment.success"
         assert await b.receive_nothing(timeout=0.5)  # bob never sees alice's events
+        assert hello["cursor"] is None  # alice had no events yet
         await a.send_json_to({"type": "resume", "after": hello["cursor"]})
         replayed = [await a.receive_json_from(timeout=5) for _ in range(3)]
         assert [m.get("event") for m in replayed[:2]] == ["payment.created", "payment.success"]
-        assert replayed[2]["type"] == "resumed" and replayed[2]["count"] == 2
-        await b.send_json_to({"type": "resume", "after": 0})
-        assert await b.receive_json_from(timeout=5) == {"type": "resumed", "cursor": 0, "count": 0}
+        assert replayed[2] == {"type": "resumed", "cursor": replayed[1]["id"], "count": 2}
+        await a.send_json_to({"type": "resume", "after": replayed[0]["id"]})
+        assert (await a.receive_json_from(timeout=5))["event"] == "payment.success"
+        assert (await a.receive_json_from(timeout=5))["count"] == 1
+        await b.send_json_to({"type": "resume", "after": None})
+        assert await b.receive_json_from(timeout=5) == {"type": "resumed", "cursor": None, "count": 0}
+        # Another merchant's event id is not a cursor bob may use.
+        await b.send_json_to({"type": "resume", "after": replayed[0]["id"]})
+        refused = await b.receive_json_from(timeout=5)
+        assert refused["type"] == "error" and refused["reason"] == "invalid_cursor"
         await a.disconnect()
         await b.disconnect()
 
