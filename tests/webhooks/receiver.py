@@ -37,6 +37,10 @@ class Receiver:
     script: Script
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0
+    max_in_flight: int = 0  # concurrent requests to this receiver, at most
+    in_flight_ids: dict[str, int] = field(default_factory=dict)
+    max_in_flight_per_id: int = 0  # concurrent requests for one webhook-id, at most
 
     def by_id(self, webhook_id: str) -> list[Received]:
         with self.lock:
@@ -65,6 +69,19 @@ class _Handler(BaseHTTPRequestHandler):
         with receiver.lock:
             receiver.received.append(item)
             seen = sum(1 for r in receiver.received if r.webhook_id == item.webhook_id)
+            receiver.in_flight += 1
+            receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
+            same = receiver.in_flight_ids.get(item.webhook_id, 0) + 1
+            receiver.in_flight_ids[item.webhook_id] = same
+            receiver.max_in_flight_per_id = max(receiver.max_in_flight_per_id, same)
+        try:
+            self._answer(receiver, script, seen)
+        finally:
+            with receiver.lock:
+                receiver.in_flight -= 1
+                receiver.in_flight_ids[item.webhook_id] -= 1
+
+    def _answer(self, receiver: Receiver, script: Script, seen: int) -> None:
         if script.sleep:
             time.sleep(script.sleep)
         if script.always_status is not None:
