@@ -23,7 +23,7 @@ services:
 
 run: install services
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo > /dev/null
+	DEMO_WEBHOOK_URL=$${DEMO_WEBHOOK_URL:-http://127.0.0.1:4000/} $(BIN)/python manage.py seed_demo > /dev/null
 	$(BIN)/python manage.py collectstatic --noinput > /dev/null
 	./scripts/print-banner.sh
 	$(BIN)/honcho -f Procfile start
