@@ -31,13 +31,58 @@ _Page = inline_serializer(
         "offset": serializers.IntegerField(),
     },
 )
-_PAGE_PARAMS = [OpenApiParameter("limit", int), OpenApiParameter("offset", int)]
+_PAGE_PARAMS = [
+    OpenApiParameter("limit", int, description="1-100, default 20"),
+    OpenApiParameter("offset", int, description="default 0"),
+]
+_Counts = serializers.DictField(child=serializers.IntegerField(), help_text="your items per class")
+_RunFields = {
+    "id": serializers.CharField(),
+    "provider": serializers.CharField(),
+    "period_start": serializers.DateTimeField(),
+    "period_end": serializers.DateTimeField(),
+    "status": serializers.CharField(),
+    "file_checksum": serializers.CharField(),
+    "counts": _Counts,
+    "created_at": serializers.DateTimeField(),
+    "completed_at": serializers.DateTimeField(allow_null=True),
+}
+_Discrepancy = inline_serializer(
+    "ReconciliationDiscrepancy",
+    {
+        "id": serializers.CharField(),
+        "class": serializers.ChoiceField(choices=Klass.values),
+        "status": serializers.ChoiceField(choices=Discrepancy.Status.values),
+        "version": serializers.IntegerField(),
+        "run_id": serializers.CharField(),
+        "last_run_id": serializers.CharField(),
+        "payment_id": serializers.CharField(allow_null=True),
+        "provider": serializers.CharField(),
+        "provider_reference": serializers.CharField(allow_null=True),
+        "ours": serializers.DictField(),
+        "provider_says": serializers.DictField(),
+        "proposed_action": serializers.CharField(),
+        "note": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+        "last_seen_at": serializers.DateTimeField(),
+        "resolved_at": serializers.DateTimeField(allow_null=True),
+    },
+)
+_RunDetail = inline_serializer(
+    "ReconciliationRunDetail",
+    {
+        **_RunFields,
+        "discrepancies": serializers.ListField(child=serializers.DictField()),
+        "discrepancies_total": serializers.IntegerField(),
+    },
+)
+_TAGS = ["reconciliation"]
 
 
 class RunListApi(APIView):
     """``GET /api/v1/reconciliation/runs``: runs that classified any of your payments."""
 
-    @extend_schema(parameters=_PAGE_PARAMS, responses={200: _Page})
+    @extend_schema(tags=_TAGS, operation_id="reconciliation_runs_list", parameters=_PAGE_PARAMS, responses={200: _Page})
     def get(self, request: Request) -> Response:
         limit, offset = page_params(request.query_params)
         runs = run_list_for_merchant(merchant=request.user)
@@ -58,7 +103,7 @@ class RunDetailApi(APIView):
     discrepancies seen by this run (the first 500; page through
     ``/reconciliation/discrepancies?run_id=…`` for more)."""
 
-    @extend_schema(responses={200: inline_serializer("ReconciliationRun", {"id": serializers.CharField()})})
+    @extend_schema(tags=_TAGS, operation_id="reconciliation_runs_get", responses={200: _RunDetail})
     def get(self, request: Request, run_id: str) -> Response:
         run = run_get_for_merchant(merchant=request.user, run_id=run_id)
         counts = run_counts_for_merchant(merchant=request.user, run_ids=[run.id])[run.id]
@@ -73,6 +118,8 @@ class DiscrepancyListApi(APIView):
     """``GET /api/v1/reconciliation/discrepancies``: filter by ``run_id``, ``status``, ``class``."""
 
     @extend_schema(
+        tags=_TAGS,
+        operation_id="reconciliation_discrepancies_list",
         parameters=[
             *_PAGE_PARAMS,
             OpenApiParameter("run_id", str),
@@ -105,7 +152,7 @@ class DiscrepancyListApi(APIView):
 class DiscrepancyDetailApi(APIView):
     """``GET /api/v1/reconciliation/discrepancies/{id}``."""
 
-    @extend_schema(responses={200: inline_serializer("ReconciliationDiscrepancy", {"id": serializers.CharField()})})
+    @extend_schema(tags=_TAGS, operation_id="reconciliation_discrepancies_get", responses={200: _Discrepancy})
     def get(self, request: Request, discrepancy_id: str) -> Response:
         return Response(
             discrepancy_snapshot(discrepancy_get_for_merchant(merchant=request.user, discrepancy_id=discrepancy_id))
