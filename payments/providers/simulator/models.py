@@ -59,6 +59,7 @@ class SimulatorTransaction(models.Model):
     notified_status = models.CharField(max_length=16, null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
     notifications_sent = models.PositiveIntegerField(default=0)
+    notifications_dropped = models.PositiveIntegerField(default=0, help_text="fault injection: never sent")
     settled_status = models.CharField(max_length=16, null=True, blank=True)
     settled_amount = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -39,6 +39,7 @@ def simulator_notify(self, reference: str) -> str:
         return "nothing"
     config = outcomes.simulator_config()
     if random.random() < config.drop_rate:
+        SimulatorTransaction.objects.filter(pk=row.pk).update(notifications_dropped=F("notifications_dropped") + 1)
         return "dropped"
     final = row.outcome
     bodies = [notification_body(row, status=final, event_suffix=final)]
