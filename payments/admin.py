@@ -7,8 +7,21 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from payments.models import ApiKey, Merchant
+from payments.models import (
+    ApiKey,
+    Event,
+    Merchant,
+    Order,
+    Payment,
+    ProviderNotification,
+    Refund,
+    SimulatorConfig,
+    SimulatorTransaction,
+    TimelineEntry,
+)
+from payments.money import format_amount
 from payments.services.api_keys import api_key_create, api_key_revoke
+from payments.services.stuck import payment_poll_provider
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -79,3 +92,171 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+# ---------------------------------------------------------------------------
+# Orders, payments, refunds, events, provider notifications, simulator
+# Money and state fields are read-only: states change only through services.
+# ---------------------------------------------------------------------------
+class ReadOnlyAdminMixin:
+    """Rows written by the gateway itself: staff look, filter and act through actions."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class TimelineInline(admin.TabularInline):
+    model = TimelineEntry
+    extra = 0
+    can_delete = False
+    ordering = ("created_at", "version")
+    fields = ("created_at", "object_type", "object_id", "version", "from_status", "to_status", "source", "detail")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ("id", "amount", "status", "reason", "created_at", "processed_at")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "merchant", "display_amount", "status", "receipt", "created_at")
+    list_filter = ("status", "currency")
+    search_fields = ("id", "receipt", "merchant__name", "merchant__email")
+    list_select_related = ("merchant",)
+    readonly_fields = ("id", "merchant", "amount", "currency", "status", "created_at", "updated_at")
+    fields = ("id", "merchant", "amount", "currency", "status", "receipt", "notes", "created_at", "updated_at")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="amount", ordering="amount")
+    def display_amount(self, obj: Order) -> str:
+        return format_amount(obj.amount, obj.currency)
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "merchant", "display_amount", "method", "status", "captured", "version", "created_at")
+    list_filter = ("status", "method", "captured", "provider", "card_network")
+    search_fields = ("id", "order__id", "provider_reference", "vpa", "merchant__name")
+    list_select_related = ("merchant",)
+    date_hierarchy = "created_at"
+    inlines = [TimelineInline, RefundInline]
+    readonly_fields = (
+        "id", "merchant", "order", "amount", "currency", "method", "vpa", "card_network", "card_last4",
+        "status", "captured", "error_code", "error_description", "version", "provider", "provider_reference",
+        "submitted_at", "callback_url", "created_at", "updated_at",
+    )  # fmt: skip
+    actions = ["poll_provider"]
+
+    @admin.display(description="amount", ordering="amount")
+    def display_amount(self, obj: Payment) -> str:
+        return format_amount(obj.amount, obj.currency)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+    @admin.action(description="Ask the provider now (settle stuck pending payments)")
+    def poll_provider(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        settled = payment_poll_provider(payment_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"Polled {queryset.count()} payment(s); settled {len(settled)}.", messages.INFO)
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "payment", "merchant", "display_amount", "status", "created_at", "processed_at")
+    list_filter = ("status",)
+    search_fields = ("id", "payment__id", "provider_reference")
+    list_select_related = ("merchant", "payment")
+    readonly_fields = (
+        "id", "merchant", "payment", "amount", "reason", "status", "version", "provider_reference",
+        "error_code", "error_description", "processed_at", "created_at", "updated_at",
+    )  # fmt: skip
+
+    @admin.display(description="amount", ordering="amount")
+    def display_amount(self, obj: Refund) -> str:
+        return format_amount(obj.amount, obj.payment.currency)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("seq", "id", "merchant", "type", "object_id", "version", "created_at", "dispatched_at")
+    list_filter = ("type", ("dispatched_at", admin.EmptyFieldListFilter))
+    search_fields = ("id", "object_id", "correlation_id")
+    list_select_related = ("merchant",)
+    readonly_fields = (
+        "seq", "id", "merchant", "type", "object_type", "object_id", "version", "data", "correlation_id",
+        "txid", "created_at", "dispatched_at",
+    )  # fmt: skip
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+
+@admin.register(ProviderNotification)
+class ProviderNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("received_at", "provider", "event_id", "object_id", "status", "result")
+    list_filter = ("provider", "result", "status")
+    search_fields = ("event_id", "object_id")
+    readonly_fields = (
+        "provider", "event_id", "object_type", "object_id", "status", "payload", "received_at", "result", "detail",
+    )  # fmt: skip
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+
+@admin.register(SimulatorConfig)
+class SimulatorConfigAdmin(admin.ModelAdmin):
+    """The simulator's fault knobs. One row (pk=1); rates are 0..1."""
+
+    fieldsets = (
+        ("Outcomes (outside TEST_MODE)", {"fields": ("upi_success_rate", "card_success_rate")}),
+        (
+            "Delays (ms; TEST_MODE uses TEST_PROCESSING_DELAY)",
+            {"fields": ("min_delay_ms", "max_delay_ms", "extra_delay_ms")},
+        ),
+        ("Notification faults", {"fields": ("drop_rate", "duplicate_rate", "reorder_rate")}),
+        ("Settlement faults", {"fields": ("settle_failed_rate", "amount_change_rate")}),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not SimulatorConfig.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(SimulatorTransaction)
+class SimulatorTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "reference",
+        "kind",
+        "payment_id",
+        "amount",
+        "outcome",
+        "notified_status",
+        "settled_status",
+        "decide_at",
+    )
+    list_filter = ("kind", "outcome", "notified_status", "settled_status")
+    search_fields = ("reference", "payment_id", "refund_id", "order_id")
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)

@@ -3,6 +3,7 @@ counts from PostgreSQL and the worker heartbeat keys in Redis."""
 
 from __future__ import annotations
 
+from amqp.exceptions import ChannelError
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponse
@@ -23,12 +24,20 @@ def broker_queue_depths() -> dict[str, int] | None:
     try:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1)
-            channel = conn.default_channel
             for queue in settings.CELERY_TASK_QUEUES:
-                depths[queue.name] = channel.queue_declare(queue=queue.name, passive=True).message_count
+                depths[queue.name] = _depth(conn, queue.name)
     except Exception:  # noqa: BLE001 - the endpoint reports "unknown" instead of failing
         return None
     return depths
+
+
+def _depth(conn: object, name: str) -> int:
+    # A fresh channel per queue: AMQP closes a channel after a failed passive declare.
+    try:
+        with conn.channel() as channel:
+            return channel.queue_declare(queue=name, passive=True).message_count
+    except ChannelError:
+        return 0  # never declared / empty (Redis deletes empty lists)
 
 
 def worker_running() -> bool:

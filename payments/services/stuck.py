@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -35,8 +36,9 @@ class SweepReport:
 
 
 def payments_stuck_sweep(
-    *, stuck_after: timedelta | None = None, resubmit_after: timedelta | None = None, limit: int = 200
+    *, stuck_after: timedelta | None = None, resubmit_after: timedelta | None = None, limit: int = 1000
 ) -> SweepReport:
+    """One pass of the sweeper; each class of work is capped at ``limit`` rows, oldest first."""
     now = timezone.now()
     stuck_after = timedelta(seconds=settings.PAYMENT_STUCK_AFTER_SECONDS) if stuck_after is None else stuck_after
     if resubmit_after is None:
@@ -56,29 +58,49 @@ def payments_stuck_sweep(
         refund_process(refund_id=refund_id)
         report.resubmitted.append(refund_id)
 
-    stuck = Payment.objects.filter(
-        status=PaymentStatus.PENDING, submitted_at__lte=now - stuck_after, provider_reference__isnull=False
-    ).values_list("id", "provider", "provider_reference")[:limit]
+    stuck = (
+        Payment.objects.filter(
+            status=PaymentStatus.PENDING, submitted_at__lte=now - stuck_after, provider_reference__isnull=False
+        )
+        .order_by("submitted_at")
+        .values_list("id", "provider", "provider_reference")[:limit]
+    )
     refunds = Refund.objects.filter(
         status=RefundStatus.PENDING, provider_reference__isnull=False, updated_at__lte=now - stuck_after
     ).values_list("id", "payment__provider", "provider_reference")[:limit]
-    for object_type, rows in (("payment", stuck), ("refund", refunds)):
-        for object_id, provider_name, reference in rows:
-            report.polled.append(object_id)
-            try:
-                answer = get_provider(provider_name).get_status(reference=reference)
-            except ProviderError:
-                logger.warning("provider status query failed", extra={"object_id": object_id})
-                continue
-            if not answer.is_final:
-                continue  # unknown stays pending: never guess "failed"
-            result, _ = provider_outcome_apply(
-                object_type=object_type,
-                object_id=object_id,
-                status=answer.status,
-                source="status_poll",
-                error_code=answer.error_code,
-                error_description=answer.error_description,
-            )
-            report.settled[object_id] = f"{answer.status}:{result}"
+    for object_type, queryset in (("payment", stuck), ("refund", refunds)):
+        rows = list(queryset)
+        report.polled.extend(object_id for object_id, _, _ in rows)
+        report.settled.update(_poll(object_type=object_type, rows=rows))
     return report
+
+
+def _poll(*, object_type: str, rows: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+    """Ask the provider about each ``(object_id, provider, reference)``; apply final answers."""
+    settled: dict[str, str] = {}
+    for object_id, provider_name, reference in rows:
+        try:
+            answer = get_provider(provider_name).get_status(reference=reference)
+        except ProviderError:
+            logger.warning("provider status query failed", extra={"object_id": object_id})
+            continue
+        if not answer.is_final:
+            continue  # unknown stays pending: never guess "failed"
+        result, _ = provider_outcome_apply(
+            object_type=object_type,
+            object_id=object_id,
+            status=answer.status,
+            source="status_poll",
+            error_code=answer.error_code,
+            error_description=answer.error_description,
+        )
+        settled[object_id] = f"{answer.status}:{result}"
+    return settled
+
+
+def payment_poll_provider(*, payment_ids: list[str]) -> dict[str, str]:
+    """Staff action: ask the provider about these pending, submitted payments right now."""
+    rows = Payment.objects.filter(
+        pk__in=payment_ids, status=PaymentStatus.PENDING, provider_reference__isnull=False
+    ).values_list("id", "provider", "provider_reference")
+    return _poll(object_type="payment", rows=list(rows))
