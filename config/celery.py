@@ -14,6 +14,10 @@ from celery import Celery, Task, bootsteps
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
+# Not "correlation_id": Celery already uses that name for the task id (AMQP property).
+CORRELATION_HEADER = "tender_correlation_id"
+
+
 class CorrelatedTask(Task):
     """Carries the caller's correlation id in the message headers and restores it
     in the worker, so one id follows a request through tasks, events and webhooks."""
@@ -25,17 +29,17 @@ class CorrelatedTask(Task):
 
         headers = dict(options.pop("headers", None) or {})
         correlation_id = get_correlation_id()
-        if correlation_id and "correlation_id" not in headers:
-            headers["correlation_id"] = correlation_id
+        if correlation_id and CORRELATION_HEADER not in headers:
+            headers[CORRELATION_HEADER] = correlation_id
         options["headers"] = headers
         return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from payments.correlation import correlation_scope
 
-        correlation_id = getattr(self.request, "correlation_id", None)
+        correlation_id = getattr(self.request, CORRELATION_HEADER, None)
         if correlation_id is None:
-            correlation_id = (getattr(self.request, "headers", None) or {}).get("correlation_id")
+            correlation_id = (getattr(self.request, "headers", None) or {}).get(CORRELATION_HEADER)
         with correlation_scope(correlation_id):
             return super().__call__(*args, **kwargs)
 
