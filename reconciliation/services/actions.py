@@ -24,7 +24,9 @@ Policies:
 
 from __future__ import annotations
 
+import contextvars
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -67,25 +69,48 @@ def policy_for(*, merchant_id: Any) -> ReconciliationPolicy:
     return policy or ReconciliationPolicy(merchant_id=merchant_id)
 
 
+# Actions are independent per payment and wait mostly on PostgreSQL round trips, so a
+# few threads (each with its own connection) multiply throughput even on two cores.
+ACTION_THREADS = 4
+AUTO_CLASSES = (Klass.PROVIDER_SETTLED_OURS_NOT, Klass.OURS_SUCCESS_PROVIDER_NOT, Klass.PROVIDER_FAILED_OURS_PENDING)
+
+
 def run_actions_apply(*, run_id: str) -> int:
     """Apply the policies to every open discrepancy the run saw; return how many
-    payment-changing actions were applied now."""
-    ids = RunDiscrepancy.objects.filter(run_id=run_id).values_list("discrepancy_id", flat=True)
+    payment-changing actions were applied now.
+
+    Runs on ``ACTION_THREADS`` threads unless the caller holds a transaction (then its
+    own connection is the only one that sees the run, so it stays sequential)."""
+    seen = RunDiscrepancy.objects.filter(run_id=run_id).values_list("discrepancy_id", flat=True)
+    ids = list(
+        Discrepancy.objects.filter(id__in=seen, status=Discrepancy.Status.OPEN, klass__in=AUTO_CLASSES)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    if connection.in_atomic_block or len(ids) < 2 * ACTION_THREADS:
+        return _auto_apply_ids(ids=ids, run_id=run_id)
+    chunks = [ids[i::ACTION_THREADS] for i in range(ACTION_THREADS)]
+    with ThreadPoolExecutor(max_workers=ACTION_THREADS, thread_name_prefix="reconciliation") as pool:
+        # Each thread runs in a copy of this context: the correlation id travels along.
+        futures = [pool.submit(contextvars.copy_context().run, _auto_apply_thread, chunk, run_id) for chunk in chunks]
+        return sum(future.result() for future in futures)
+
+
+def _auto_apply_thread(ids: list[str], run_id: str) -> int:
+    try:
+        return _auto_apply_ids(ids=ids, run_id=run_id)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _auto_apply_ids(*, ids: list[str], run_id: str) -> int:
     applied = 0
-    queue = Discrepancy.objects.filter(
-        id__in=ids,
-        status=Discrepancy.Status.OPEN,
-        klass__in=[
-            Klass.PROVIDER_SETTLED_OURS_NOT,
-            Klass.OURS_SUCCESS_PROVIDER_NOT,
-            Klass.PROVIDER_FAILED_OURS_PENDING,
-        ],
-    ).order_by("id")
     policies: dict[Any, ReconciliationPolicy] = {}
-    for discrepancy in queue.iterator(chunk_size=500):
-        if discrepancy.merchant_id not in policies:
-            policies[discrepancy.merchant_id] = policy_for(merchant_id=discrepancy.merchant_id)
-        applied += _auto_apply(discrepancy=discrepancy, policy=policies[discrepancy.merchant_id], run_id=run_id)
+    for start in range(0, len(ids), 500):
+        for discrepancy in Discrepancy.objects.filter(id__in=ids[start : start + 500]).order_by("id"):
+            if discrepancy.merchant_id not in policies:
+                policies[discrepancy.merchant_id] = policy_for(merchant_id=discrepancy.merchant_id)
+            applied += _auto_apply(discrepancy=discrepancy, policy=policies[discrepancy.merchant_id], run_id=run_id)
     return applied
 
 
