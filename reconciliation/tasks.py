@@ -15,12 +15,13 @@ from django.utils import timezone
 
 from reconciliation.models import SettlementFile
 from reconciliation.parsing import SettlementFileError
-from reconciliation.services.runs import reconciliation_run
+from reconciliation.services.runs import reconciliation_run, runs_unfinished_finish
 
 logger = logging.getLogger("tender.reconciliation")
 
 
 def _run(provider: str, period_start: datetime, period_end: datetime) -> str | None:
+    runs_unfinished_finish()  # whatever a crashed run left undone comes first
     try:
         outcome = reconciliation_run(
             provider=provider, period_start=period_start, period_end=period_end, source=SettlementFile.Source.BEAT

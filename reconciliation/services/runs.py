@@ -23,7 +23,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -196,3 +196,16 @@ def run_finish(*, run_id: str) -> int:
         for merchant_id, counts in per_merchant.items():
             completed_event_record(run=run, merchant_id=merchant_id, counts=counts)
     return applied
+
+
+def runs_unfinished_finish(*, older_than: timedelta = timedelta(minutes=10)) -> list[str]:
+    """Finish runs a crash left ``classified`` (their actions and completion events).
+    Called by the Beat tasks before each new run; returns the finished run ids."""
+    stale = list(
+        Run.objects.filter(status=Run.Status.CLASSIFIED, created_at__lt=timezone.now() - older_than)
+        .order_by("created_at")
+        .values_list("id", flat=True)
+    )
+    for run_id in stale:
+        run_finish(run_id=run_id)
+    return stale

@@ -11,6 +11,7 @@ from django.apps import apps
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from payments.models import Event
 from reconciliation.models import Run
 from reconciliation.tasks import reconciliation_period, reconciliation_previous_day, reconciliation_recent_hours
 from tests.reconciliation.helpers import payment_make
@@ -59,3 +60,28 @@ def test_tasks_reconcile_the_right_periods_from_the_provider(alice):
     assert daily.counts == {"ours_success_provider_not": 1}
     explicit = reconciliation_period("simulator", "2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00")
     assert Run.objects.get(pk=explicit).period_start.isoformat() == "2026-01-01T00:00:00+00:00"
+
+
+@pytest.mark.django_db
+def test_a_run_a_crash_left_classified_is_finished_by_the_next_task(alice):
+    from reconciliation.services.runs import settlement_import
+    from tests.reconciliation.helpers import PERIOD_END, PERIOD_START, line_for, settlement_csv
+
+    pending = payment_make(alice.merchant, status="pending")
+    # Step 1 only, as if the process died before the actions.
+    outcome = settlement_import(
+        provider="simulator",
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        content=settlement_csv([line_for(pending)]),
+        filename="",
+        source="beat",
+    )
+    Run.objects.filter(pk=outcome.run.id).update(created_at=timezone.now() - timedelta(hours=1))
+    pending.refresh_from_db()
+    assert pending.status == "pending" and outcome.run.status == "classified"
+    reconciliation_recent_hours(provider="simulator", hours=1)
+    pending.refresh_from_db()
+    assert pending.status == "success"
+    assert Run.objects.get(pk=outcome.run.id).status == "completed"
+    assert Event.objects.filter(type="reconciliation.completed", object_id=outcome.run.id).count() == 1
