@@ -146,14 +146,16 @@ ON CONFLICT DO NOTHING
 """
 
 # A discrepancy whose payment now agrees with the provider (e.g. a success absent from an
-# hourly file, present in the daily one) closes on its own.
+# hourly file, present in the daily one) closes on its own. A duplicate line stays: it
+# happened, whatever the payment's state.
 AUTO_CLOSE_SQL = """
 UPDATE reconciliation_discrepancies d
-SET status = 'resolved', resolved_by = 'reconciliation', resolved_at = now(),
+SET status = 'resolved', resolved_by = 'reconciliation', resolved_at = now(), version = d.version + 1,
     note = 'agrees with the provider in run ' || %(run_id)s
 FROM recon_items i
 WHERE d.status = 'open' AND d.provider = %(provider)s AND d.payment_id = i.payment_id
-  AND i.klass IN ('matched', 'both_failed') AND d.last_run_id <> %(run_id)s
+  AND i.klass IN ('matched', 'both_failed') AND d.klass <> 'duplicate_line' AND d.last_run_id <> %(run_id)s
+RETURNING d.id
 """
 
 
@@ -171,9 +173,10 @@ def items_classify(*, file_id: int, provider: str, period_start: datetime, perio
         cursor.execute("ANALYZE recon_items")
 
 
-def items_store(*, run_id: str, provider: str) -> tuple[dict[str, int], int]:
+def items_store(*, run_id: str, provider: str) -> tuple[dict[str, int], int, list[str]]:
     """Store per-merchant counts, discrepancies and run links from ``recon_items``; return
-    (counts per class over all merchants, number of new discrepancies)."""
+    (counts per class over all merchants, number of new discrepancies, ids of the open
+    discrepancies this run closed because the payment now agrees)."""
     params = {"run_id": run_id, "provider": provider, "scenario1_default": "accept"}
     counts: dict[str, int] = {}
     with connection.cursor() as cursor:
@@ -184,7 +187,8 @@ def items_store(*, run_id: str, provider: str) -> tuple[dict[str, int], int]:
         new = sum(1 for _id, inserted in cursor.fetchall() if inserted)
         cursor.execute(LINKS_SQL, params)
         cursor.execute(AUTO_CLOSE_SQL, params)
-    return counts, new
+        closed = [row[0] for row in cursor.fetchall()]
+    return counts, new, closed
 
 
 def items_counts() -> dict[str, int]:

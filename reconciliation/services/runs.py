@@ -131,9 +131,9 @@ def settlement_import(
                 outcome.counts = items_counts()
                 raise _DryRunRollback
             run = Run.objects.create(provider=provider, file=file, period_start=period_start, period_end=period_end)
-            counts, new = items_store(run_id=run.id, provider=provider)
-            fresh = list(Discrepancy.objects.filter(run_id=run.id))
-            discrepancy_events_record(discrepancies=fresh)
+            counts, new, closed = items_store(run_id=run.id, provider=provider)
+            changed = Discrepancy.objects.filter(run_id=run.id) | Discrepancy.objects.filter(id__in=closed)
+            discrepancy_events_record(discrepancies=list(changed.order_by("created_at", "id")))
             Run.objects.filter(pk=run.pk).update(
                 counts=counts, new_discrepancies=new, duration_ms=int((time.monotonic() - started) * 1000)
             )

@@ -167,3 +167,23 @@ def test_identical_bytes_for_another_period_are_a_new_run(alice):
     assert not second.already_imported
     assert second.counts == {"ours_success_provider_not": 1}
     assert Discrepancy.objects.get().payment_id == flagged.id
+
+
+@pytest.mark.django_db
+def test_an_open_discrepancy_closes_when_a_later_run_agrees(alice):
+    late = payment_make(alice.merchant, status="success")
+    _run(settlement_csv([]))  # e.g. an hourly file the settlement did not make yet
+    flagged = Discrepancy.objects.get(payment=late)
+    assert (flagged.klass, flagged.status) == ("ours_success_provider_not", "open")
+    daily = reconciliation_run(
+        provider="simulator",
+        period_start=PERIOD_START - timedelta(hours=1),
+        period_end=PERIOD_END,
+        content=settlement_csv([line_for(late)]),
+    )
+    assert daily.counts == {"matched": 1}
+    flagged.refresh_from_db()
+    assert (flagged.status, flagged.version, flagged.resolved_by) == ("resolved", 2, "reconciliation")
+    assert flagged.note == f"agrees with the provider in run {daily.run.id}"
+    (event,) = Event.objects.filter(object_id=flagged.id, version=2)
+    assert event.data["discrepancy"]["status"] == "resolved"
