@@ -46,6 +46,8 @@ class RunOutcome:
     actions_applied: int = 0
     already_imported: bool = False
     dry_run: bool = False
+    # Seconds per step of the import: load (parse + COPY), classify, store.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class _DryRunRollback(Exception):
@@ -123,17 +125,23 @@ def settlement_import(
             if file is None:  # a concurrent import of the same bytes won the race
                 existing = Run.objects.select_related("file").get(**same_file)
                 return RunOutcome(run=existing, counts=existing.counts, already_imported=True, dry_run=dry_run)
+            step = time.monotonic()
             line_count = lines_copy(file_id=file.id, rows=settlement_rows(content))
+            outcome.timings["load"] = time.monotonic() - step
             SettlementFile.objects.filter(pk=file.pk).update(line_count=line_count)
             outcome.line_count = line_count
+            step = time.monotonic()
             items_classify(file_id=file.id, provider=provider, period_start=period_start, period_end=period_end)
+            outcome.timings["classify"] = time.monotonic() - step
             if dry_run:
                 outcome.counts = items_counts()
                 raise _DryRunRollback
             run = Run.objects.create(provider=provider, file=file, period_start=period_start, period_end=period_end)
+            step = time.monotonic()
             counts, new, closed = items_store(run_id=run.id, provider=provider)
             changed = Discrepancy.objects.filter(run_id=run.id) | Discrepancy.objects.filter(id__in=closed)
             discrepancy_events_record(discrepancies=list(changed.order_by("created_at", "id")))
+            outcome.timings["store"] = time.monotonic() - step
             Run.objects.filter(pk=run.pk).update(
                 counts=counts, new_discrepancies=new, duration_ms=int((time.monotonic() - started) * 1000)
             )
