@@ -157,3 +157,35 @@ def test_choose_refund_for_an_amount_mismatch(staff, alice):
         ("accept", "applied"),
         ("refund", "applied"),
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/reconciliation/run/",
+        "/admin/reconciliation/settlementfile/",
+        "/admin/reconciliation/reconciliationpolicy/",
+        "/admin/reconciliation/reconciliationpolicy/add/",
+        "/admin/reconciliation/action/",
+        "/admin/reconciliation/discrepancy/",
+    ],
+)
+def test_console_pages_render(staff, alice, path):
+    _queue(alice)
+    assert staff.get(path).status_code == 200
+
+
+@pytest.mark.django_db
+def test_policy_is_edited_in_the_admin(staff, alice):
+    response = staff.post(
+        "/admin/reconciliation/reconciliationpolicy/add/",
+        {
+            "merchant": str(alice.merchant.id),
+            "provider_settled_ours_not": "refund",
+            "ours_success_provider_not": "confirm_and_fail",
+        },
+    )
+    assert response.status_code == 302
+    policy = alice.merchant.reconciliation_policy
+    assert (policy.provider_settled_ours_not, policy.ours_success_provider_not) == ("refund", "confirm_and_fail")
