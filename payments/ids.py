@@ -12,7 +12,14 @@ ID_LENGTH = 16
 
 
 def new_public_id(prefix: str, length: int = ID_LENGTH) -> str:
-    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    # One urandom call (8 random bits per character drawn, ~5.95 used): unbiased to within
+    # 62^n / 2^(8n), and ~10x cheaper than secrets.choice per character on the hot path.
+    number = int.from_bytes(secrets.token_bytes(length), "big")
+    chars = []
+    for _ in range(length):
+        number, index = divmod(number, 62)
+        chars.append(_ALPHABET[index])
+    return f"{prefix}_" + "".join(chars)
 
 
 def is_public_id(value: object, prefix: str) -> bool:

@@ -16,6 +16,8 @@ Consumers register themselves (``AppConfig.ready``); this module imports none of
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,13 +89,50 @@ def _after_commit(events: list[Event]) -> None:
 
 
 def outbox_nudge() -> None:
-    """Ask a worker to dispatch now. Losing this message is harmless (the sweeper runs)."""
+    """Ask a worker to dispatch now. Losing this message is harmless (the sweeper runs).
+
+    The publish happens on one background thread per process, so a request never waits
+    for the broker, and a burst of commits coalesces into few messages: the flag is
+    cleared *before* each publish, so every commit is followed by a publish that starts
+    after it (the dispatcher drains everything committed by then)."""
+    _nudger.request()
+
+
+def _publish_nudge() -> None:
     from payments.outbox_tasks import outbox_dispatch
 
     try:
         outbox_dispatch.delay()
     except Exception:  # noqa: BLE001 - broker down: the Beat sweeper will pick it up
         logger.warning("could not enqueue outbox dispatch; the sweeper will retry")
+
+
+class _Nudger:
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def request(self) -> None:
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            with self._lock:  # (re)start lazily: after fork (prefork workers) the thread is gone
+                if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                    self._wanted = threading.Event()
+                    self._pid = os.getpid()
+                    self._thread = threading.Thread(target=self._run, name="outbox-nudger", daemon=True)
+                    self._thread.start()
+        self._wanted.set()
+
+    def _run(self) -> None:
+        wanted = self._wanted
+        while True:
+            wanted.wait()
+            wanted.clear()
+            _publish_nudge()
+
+
+_nudger = _Nudger()
 
 
 def outbox_dispatch_batch(*, limit: int = 200) -> int:

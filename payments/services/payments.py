@@ -9,6 +9,7 @@ enqueue from PostgreSQL (``submitted_at IS NULL``).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -16,9 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from payments.api.errors import BadRequest, Conflict, NotFound
-from payments.models import Merchant, Order, Payment, PaymentMethod
+from payments.ids import new_order_id, new_payment_id
+from payments.models import Merchant, Payment, PaymentMethod
+from payments.outbox import event_record
 from payments.providers import get_provider
+from payments.publisher import publish_after_commit
 from payments.services.transitions import payment_record_event, payment_transition
+from payments.snapshots import payment_snapshot
 from payments.states import OrderStatus, PaymentStatus
 from payments.validation import (
     CardDetails,
@@ -40,6 +45,50 @@ UPDATE orders
  WHERE id = %s AND merchant_id = %s
 RETURNING amount, currency, status
 """
+
+
+# The hot path's writes in one round trip: [implicit order +] payment + its first timeline
+# row, as data-modifying CTEs of one statement (foreign keys are checked at its end).
+_PAYMENT_INSERT_SQL = """
+{order_cte}
+p AS (
+    INSERT INTO payments (id, merchant_id, order_id, amount, currency, method, vpa, card_network, card_last4,
+                          status, captured, version, provider, callback_url, created_at, updated_at)
+    VALUES (%(id)s, %(merchant_id)s, %(order_id)s, %(amount)s, %(currency)s, %(method)s, %(vpa)s,
+            %(card_network)s, %(card_last4)s, 'pending', false, 1, %(provider)s, %(callback_url)s, %(now)s, %(now)s)
+)
+INSERT INTO timeline_entries (object_type, object_id, payment_id, from_status, to_status, version, detail, source,
+                              created_at)
+VALUES ('payment', %(id)s, %(id)s, NULL, 'pending', 1, 'Payment created', %(source)s, %(now)s)
+"""
+_ORDER_CTE = """WITH o AS (
+    INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at)
+    VALUES (%(order_id)s, %(merchant_id)s, %(amount)s, %(currency)s, NULL, '{}'::jsonb, 'attempted', %(now)s, %(now)s)
+),"""
+_SQL_WITH_ORDER = _PAYMENT_INSERT_SQL.format(order_cte=_ORDER_CTE)
+_SQL_WITHOUT_ORDER = _PAYMENT_INSERT_SQL.format(order_cte="WITH")
+
+
+def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SQL_WITH_ORDER if new_order else _SQL_WITHOUT_ORDER,
+            {
+                "id": payment.id,
+                "merchant_id": payment.merchant_id,
+                "order_id": payment.order_id,
+                "amount": payment.amount,
+                "currency": payment.currency,
+                "method": payment.method,
+                "vpa": payment.vpa,
+                "card_network": payment.card_network,
+                "card_last4": payment.card_last4,
+                "provider": payment.provider,
+                "callback_url": payment.callback_url,
+                "now": payment.created_at,
+                "source": source,
+            },
+        )
 
 
 def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str]:
@@ -72,7 +121,8 @@ def payment_create(
     With ``order_id`` the order (of this merchant, not yet paid) fixes amount and
     currency; without it ``amount`` (+ ``currency``) create the order implicitly in the
     same transaction. ``card`` must be validated; only its network and last four digits
-    are stored. Raises ``BadRequest``/``NotFound`` and writes nothing on bad input."""
+    are stored. Raises ``BadRequest``/``NotFound`` and writes nothing on bad input.
+    After commit the worker step is queued (off the request thread, see payments.publisher)."""
     method = validate_method(method)
     if method == PaymentMethod.UPI:
         vpa = validate_vpa(vpa)
@@ -82,6 +132,7 @@ def payment_create(
     else:
         vpa = None
     callback_url = validate_callback_url(callback_url)
+    now = timezone.now()
     with transaction.atomic():
         if order_id is not None:
             order_amount, order_currency, order_status = _order_for_payment(merchant=merchant, order_id=order_id)
@@ -92,14 +143,15 @@ def payment_create(
             if currency is not None and validate_currency(currency) != order_currency:
                 raise BadRequest("currency does not match the order", field="currency", reason="currency_mismatch")
             amount, currency = order_amount, order_currency
+            new_order = False
         else:
             amount = validate_amount(amount)
             currency = validate_currency(currency)
-            order_id = Order.objects.create(
-                merchant=merchant, amount=amount, currency=currency, status=OrderStatus.ATTEMPTED
-            ).pk
-        payment = Payment.objects.create(
-            merchant=merchant,
+            order_id = new_order_id()
+            new_order = True
+        payment = Payment(
+            id=new_payment_id(),
+            merchant_id=merchant.pk,
             order_id=order_id,
             amount=amount,
             currency=currency,
@@ -107,24 +159,32 @@ def payment_create(
             vpa=vpa,
             card_network=card.network if card else None,
             card_last4=card.last4 if card else None,
-            callback_url=callback_url,
+            status=PaymentStatus.PENDING,
+            captured=False,
+            version=1,
             provider=settings.PAYMENT_PROVIDER,
+            callback_url=callback_url,
+            created_at=now,
+            updated_at=now,
         )
-        payment_record_event(
-            payment=payment, event_type="payment.created", from_status=None, detail="Payment created", source=source
+        payment._state.adding = False
+        _payment_insert(payment=payment, new_order=new_order, source=source)
+        event_record(
+            merchant_id=merchant.pk,
+            type="payment.created",
+            object_type="payment",
+            object_id=payment.id,
+            version=1,
+            data={"payment": payment_snapshot(payment)},
         )
-        transaction.on_commit(lambda: payment_process_enqueue(payment_id=payment.id))
+        publish_after_commit(_process_task(), payment.id)
     return payment
 
 
-def payment_process_enqueue(*, payment_id: str) -> None:
-    """Queue provider submission. A lost message is re-derived by the stuck-payment job."""
+def _process_task() -> Any:
     from payments.tasks import payment_process_task
 
-    try:
-        payment_process_task.delay(payment_id)
-    except Exception:  # noqa: BLE001 - broker down: the sweeper re-queues from PostgreSQL
-        logger.warning("could not enqueue payment processing", extra={"payment_id": payment_id})
+    return payment_process_task
 
 
 def payment_process(*, payment_id: str) -> Payment | None:

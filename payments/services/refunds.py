@@ -15,6 +15,7 @@ from payments.api.errors import BadRequest, NotFound
 from payments.models import Merchant, Payment, Refund, TimelineEntry
 from payments.outbox import event_record
 from payments.providers import get_provider
+from payments.publisher import publish_after_commit
 from payments.snapshots import refund_snapshot
 from payments.states import PaymentStatus, RefundStatus
 from payments.validation import validate_amount, validate_reason
@@ -73,17 +74,10 @@ def refund_create(
             version=refund.version,
             data={"refund": refund_snapshot(refund)},
         )
-        transaction.on_commit(lambda: refund_process_enqueue(refund_id=refund.id))
+        from payments.tasks import refund_process_task
+
+        publish_after_commit(refund_process_task, refund.id)
     return refund
-
-
-def refund_process_enqueue(*, refund_id: str) -> None:
-    from payments.tasks import refund_process_task
-
-    try:
-        refund_process_task.delay(refund_id)
-    except Exception:  # noqa: BLE001 - broker down: the sweeper re-queues from PostgreSQL
-        logger.warning("could not enqueue refund processing", extra={"refund_id": refund_id})
 
 
 def refund_process(*, refund_id: str) -> Refund | None:

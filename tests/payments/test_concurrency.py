@@ -46,7 +46,7 @@ def burst(tenant, n: int, path: str, body: dict, headers: dict | None = None) ->
 def test_32_concurrent_same_key_make_one_payment_and_one_submission(alice, simulator, tmp_path):
     order = OrderFactory(merchant=alice.merchant, amount=7500)
     body = {"order_id": order.id, "method": "upi", "vpa": "timeout@upi"}
-    with celery_worker(queues="payments", log_path=tmp_path / "worker.log"):
+    with celery_worker(queues="payments,outbox", log_path=tmp_path / "worker.log"):
         results = burst(alice, 32, "/api/v1/payments", body, {"HTTP_IDEMPOTENCY_KEY": "same-key"})
         statuses = Counter(status for status, _ in results)
         assert set(statuses) <= {201, 409}, statuses

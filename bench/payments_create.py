@@ -1,0 +1,316 @@
+"""Payment-create throughput and latency, beside a bare ceiling measured in the same run.
+
+A throwaway database (``tender_bench_payments``) is migrated and given one merchant and API
+key. For each serving layout (daphne = ASGI, the current Procfile; gunicorn with sync WSGI
+workers) the server is started with bench-only settings that add ``POST /bench/bare-payment``
+(:mod:`bench._payments_urls`: the same four inserts, order + payment + timeline + event, in
+one transaction, with no auth, validation or DRF). ``wrk`` (or a Python load generator when
+wrk is not installed) then drives ``POST /api/v1/payments`` (UPI, implicit order) and the bare
+view at 4, 16 and 64 keep-alive connections. Rate limiting is off; the after-commit Celery
+enqueue of each payment is real (no worker consumes it; the queues are purged afterwards).
+
+Targets (issue 3): at 16 connections ≥ 70 % of the ceiling's throughput and p99 ≤ 50 ms.
+Environment: PAYMENTS_BENCH_SECONDS (default 8), PAYMENTS_BENCH_LAYOUTS (default
+``gunicorn,daphne``), PAYMENTS_BENCH_REDIS_DB (default 12).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+BENCH_DB = "tender_bench_payments"
+MERCHANT_ID = "7b6f2a1c-0000-4000-8000-00000000be0c"
+KEY_ID, SECRET = "key_test_bench000001", "secret_test_bench_payments"  # throwaway bench DB
+CONNECTIONS = (4, 16, 64)
+BODY = json.dumps({"amount": 50000, "currency": "INR", "method": "upi", "vpa": "bench@upi"})
+TARGET_SHARE = 0.70
+TARGET_P99_MS = 50.0
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _base_db_url() -> str:
+    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tender")
+
+
+def _redis_url(db: int) -> str:
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    parts = urlsplit(base)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+def _sql(url: str, *statements: tuple[str, list]) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for sql, params in statements:
+            conn.execute(sql, params)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(db_url: str) -> dict[str, str]:
+    redis_db = int(os.environ.get("PAYMENTS_BENCH_REDIS_DB", "12"))
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench._payments_settings",
+        DATABASE_URL=db_url,
+        DEMO_MODE="true",
+        TEST_MODE="true",
+        LOG_LEVEL="WARNING",
+        API_RATE_LIMIT_PER_SECOND="0",
+        REDIS_URL=_redis_url(redis_db),
+        CELERY_BROKER_URL=_redis_url(redis_db + 1),
+        CHANNEL_LAYER_PREFIX="tender-bench-payments",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+LAYOUTS = {
+    # name -> argv (port filled in)
+    "gunicorn": lambda port: [
+        str(BIN / "gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{port}",
+        "--workers", "2", "--worker-class", "sync", "--keep-alive", "5", "--log-level", "warning",
+    ],
+    "daphne": lambda port: [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+}  # fmt: skip
+
+
+def _start(layout: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        LAYOUTS[layout](port),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, port
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{layout} did not start")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _headers(path: str) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    if path.startswith("/api/"):
+        headers.update({"X-Api-Key": KEY_ID, "X-Api-Secret": SECRET})
+    return headers
+
+
+def _wrk(port: int, path: str, connections: int, seconds: int) -> dict[str, float]:
+    lua = "wrk.method = 'POST'\nwrk.body = '" + BODY + "'\n"
+    for name, value in _headers(path).items():
+        lua += f"wrk.headers['{name}'] = '{value}'\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
+             f"http://127.0.0.1:{port}{path}"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "p50": _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1)),
+        "p99": _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1)),
+        "errors": float(errors.group(1)) if errors else 0.0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _python_load(port: int, path: str, connections: int, seconds: int) -> dict[str, float]:
+    """Fallback when wrk is missing: one keep-alive connection per thread (GIL-bound, so
+    it understates throughput; install wrk for real numbers)."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    headers = _headers(path)
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        local: list[float] = []
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            conn.request("POST", path, BODY, headers)
+            response = conn.getresponse()
+            response.read()
+            local.append(time.perf_counter() - started)
+            if response.status != 201:
+                with lock:
+                    errors[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(local)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": latencies[len(latencies) // 2] * 1000,
+        "p99": latencies[int(len(latencies) * 0.99)] * 1000,
+        "errors": float(errors[0]),
+        "socket_errors": "",
+    }
+
+
+def _load(port: int, path: str, connections: int, seconds: int) -> dict[str, float]:
+    return (_wrk if shutil.which("wrk") else _python_load)(port, path, connections, seconds)
+
+
+def _purge_queues(env: dict[str, str]) -> None:
+    import redis
+
+    client = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+    for name in ("default", "payments", "outbox", "webhooks", "webhook_retries", "reconciliation"):
+        client.delete(name)
+
+
+def run() -> list[dict]:
+    seconds = int(os.environ.get("PAYMENTS_BENCH_SECONDS", "8"))
+    layouts = [x for x in os.environ.get("PAYMENTS_BENCH_LAYOUTS", "gunicorn,daphne").split(",") if x]
+    admin_url = _with_db(_base_db_url(), "postgres")
+    db_url = _with_db(_base_db_url(), BENCH_DB)
+    _sql(admin_url, (f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)", []), (f"CREATE DATABASE {BENCH_DB}", []))
+    env = _env(db_url)
+    rows: list[dict] = []
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+        _sql(
+            db_url,
+            (
+                "INSERT INTO merchants (id, name, email, is_active, created_at, updated_at)"
+                " VALUES (%s, 'Bench', 'bench@example.com', true, now(), now())",
+                [MERCHANT_ID],
+            ),
+            (
+                "INSERT INTO api_keys (key_id, merchant_id, mode, secret_hash, label, created_at, last_used_at)"
+                " VALUES (%s, %s, 'test', %s, 'bench', now(), now())",
+                [KEY_ID, MERCHANT_ID, hashlib.sha256(SECRET.encode()).hexdigest()],
+            ),
+        )
+        for layout in layouts:
+            proc, port = _start(layout, env)
+            try:
+                for path in ("/api/v1/payments", "/bench/bare-payment"):
+                    _load(port, path, 4, 2)  # warm up: connections, imports, caches
+                results: dict[tuple[str, int], dict[str, float]] = {}
+                for connections in CONNECTIONS:
+                    for path in ("/bench/bare-payment", "/api/v1/payments"):
+                        results[(path, connections)] = _load(port, path, connections, seconds)
+            finally:
+                _stop(proc)
+                _purge_queues(env)
+            rows.extend(_rows(layout, results))
+    finally:
+        _sql(admin_url, (f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)", []))
+    return rows
+
+
+def _rows(layout: str, results: dict[tuple[str, int], dict[str, float]]) -> list[dict]:
+    rows: list[dict] = []
+    name = f"payments_create[{layout}]"
+    for connections in CONNECTIONS:
+        ours, bare = results[("/api/v1/payments", connections)], results[("/bench/bare-payment", connections)]
+        gated = connections == 16
+        share = ours["rps"] / bare["rps"] if bare["rps"] else 0.0
+        rows += [
+            {
+                "benchmark": name,
+                "metric": f"throughput c={connections}",
+                "value": round(ours["rps"], 1),
+                "unit": "req/s",
+                "ceiling": round(bare["rps"], 1),
+                "target": f">= {TARGET_SHARE:.0%} of ceiling" if gated else f"{share:.0%} of ceiling",
+                "ok": (share >= TARGET_SHARE and ours["errors"] == 0) if gated else ours["errors"] == 0,
+            },
+            {
+                "benchmark": name,
+                "metric": f"p50 c={connections}",
+                "value": round(ours["p50"], 2),
+                "unit": "ms",
+                "ceiling": round(bare["p50"], 2),
+                "target": "",
+                "ok": None,
+            },
+            {
+                "benchmark": name,
+                "metric": f"p99 c={connections}",
+                "value": round(ours["p99"], 2),
+                "unit": "ms",
+                "ceiling": round(bare["p99"], 2),
+                "target": f"<= {TARGET_P99_MS:.0f} ms" if gated else "",
+                "ok": ours["p99"] <= TARGET_P99_MS if gated else None,
+            },
+        ]
+        if ours["errors"] or bare["errors"]:
+            rows.append(
+                {
+                    "benchmark": name,
+                    "metric": f"non-2xx c={connections}",
+                    "value": ours["errors"],
+                    "unit": "responses",
+                    "ceiling": bare["errors"],
+                    "target": "0",
+                    "ok": False,
+                }
+            )
+    return rows
