@@ -309,7 +309,11 @@ WEBHOOK_RESPONSE_BODY_LIMIT = env_int("WEBHOOK_RESPONSE_BODY_LIMIT", 8192)
 WEBHOOK_DELIVERY_LEASE_SECONDS = env_int("WEBHOOK_DELIVERY_LEASE_SECONDS", 30)
 # Claims in flight per endpoint: one hanging endpoint holds at most this many worker slots.
 WEBHOOK_ENDPOINT_MAX_IN_FLIGHT = env_int("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", 1)
-WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 50)
+# HTTP requests in parallel within that one claim (threads doing I/O, one worker slot).
+WEBHOOK_ENDPOINT_PARALLEL_REQUESTS = env_int("WEBHOOK_ENDPOINT_PARALLEL_REQUESTS", 4)
+WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 100)
+# Claims/attempt results commit with synchronous_commit=off (a crash can only cause a resend).
+WEBHOOK_RELAXED_COMMIT = env_bool("WEBHOOK_RELAXED_COMMIT", True)
 WEBHOOK_DRAIN_SECONDS = float(os.environ.get("WEBHOOK_DRAIN_SECONDS", "5"))
 # Retries due sooner than this also get a Celery countdown (the sweeper is the backstop).
 WEBHOOK_RETRY_ETA_MAX_SECONDS = env_int("WEBHOOK_RETRY_ETA_MAX_SECONDS", 60)

@@ -145,7 +145,7 @@ def test_seeded_demo_secret_verifies_as_raw_bytes(settings, tmp_path, monkeypatc
         outbox_dispatch_all()
         endpoint_drain(endpoint_id=endpoint.id)
         got = receiver.received
-    assert [json.loads(r.body)["event"] for r in got] == ["payment.created", "payment.success"]
+    assert sorted(json.loads(r.body)["event"] for r in got) == ["payment.created", "payment.success"]
     for r in got:
         key = TEST_WEBHOOK_SECRET.encode()
         assert StandardWebhook(key).verify(r.body, r.headers)["id"] == r.headers["webhook-id"]
@@ -219,7 +219,8 @@ def test_all_failures_end_failed_after_the_last_attempt(alice, settings):
     assert endpoint.enabled and endpoint.failing_since is not None
 
 
-def test_gone_disables_endpoint_and_tells_the_others(alice):
+def test_gone_disables_endpoint_and_tells_the_others(alice, settings):
+    settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS = 1  # serial, so "nothing after the 410" is exact
     with running_receiver(Script(always_status=410)) as gone, running_receiver() as other:
         doomed = _endpoint(alice.merchant, gone.url, event_types=["payment.created"])
         watcher = _endpoint(alice.merchant, other.url, event_types=["webhook_endpoint.*"])
@@ -326,3 +327,59 @@ def test_connection_refused_is_recorded(alice):
     endpoint_drain(endpoint_id=endpoint.id)
     attempt = WebhookAttempt.objects.get()
     assert attempt.status_code is None and attempt.error_class == "connection_error"
+
+
+def test_claim_cap_lease_expiry_and_stale_results(alice):
+    """One claim per endpoint at a time; an expired lease (dead worker) is claimable again;
+    results of a claim that lost its lease change nothing."""
+    import uuid
+
+    from webhooks.services.delivery import Sent, _record, delivery_claim_batch
+    from webhooks.transport import TransportResult
+
+    with running_receiver() as receiver:
+        endpoint = _endpoint(alice.merchant, receiver.url)
+        payment_make(alice.merchant)
+        payment_make(alice.merchant)
+        outbox_dispatch_all()
+        first, second = WebhookDelivery.objects.order_by("event_id")
+        # a live claim held by another worker on one row: the endpoint is at its cap
+        held = timezone.now() + timedelta(seconds=30)
+        WebhookDelivery.objects.filter(pk=first.pk).update(locked_until=held, lease_token=uuid.uuid4())
+        assert delivery_claim_batch(endpoint_id=endpoint.id) is None
+        assert endpoint_drain(endpoint_id=endpoint.id).attempted == 0
+        assert receiver.count() == 0
+        # that worker died: its lease expires and both rows are delivered
+        WebhookDelivery.objects.filter(pk=first.pk).update(locked_until=timezone.now() - timedelta(seconds=1))
+        claim = delivery_claim_batch(endpoint_id=endpoint.id)
+        assert [d.id for d in claim.deliveries] == [first.id, second.id]
+        # a newer claim takes over after this one's lease ran out: the old results are void
+        WebhookDelivery.objects.update(lease_token=uuid.uuid4())
+        ok = TransportResult(True, 200, 1, "", "", "", None, False)
+        _record(claim, [Sent(delivery=d, started_at=timezone.now(), timestamp=1, result=ok) for d in claim.deliveries])
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
+    assert WebhookAttempt.objects.count() == 2  # the attempts happened and stay in the log
+
+
+def test_sweeper_finds_due_and_orphaned_deliveries(alice, redis_client):
+    import redis
+    from django.conf import settings as django_settings
+
+    from webhooks.services.delivery import deliveries_sweep
+
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    broker.flushdb()
+    _endpoint(alice.merchant, "http://127.0.0.1:9/a")
+    payment_make(alice.merchant)
+    outbox_dispatch_all()
+    WebhookDelivery.objects.update(
+        locked_until=timezone.now() - timedelta(seconds=5), next_retry_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert deliveries_sweep() == 1
+    assert broker.llen("webhooks") == 1  # attempts == 0: a first attempt, on the first-attempt queue
+    WebhookDelivery.objects.update(attempts=2, locked_until=None)
+    assert deliveries_sweep() == 1
+    assert broker.llen("webhook_retries") == 1
+    WebhookDelivery.objects.update(next_retry_at=timezone.now() + timedelta(minutes=5))
+    assert deliveries_sweep() == 0
+    broker.flushdb()

@@ -12,6 +12,7 @@ import statistics
 import time
 
 import pytest
+from django.conf import settings
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from svix.webhooks import Webhook as SvixWebhook
 
@@ -97,7 +98,8 @@ def test_sigkill_mid_delivery_and_flushed_redis_lose_nothing(alice, flush_test_r
     assert delivered == set(Event.objects.filter(type="payment.created").values_list("id", flat=True))
     assert WebhookDelivery.objects.count() == 6
     assert receiver.max_in_flight_per_id == 1  # never two attempts in flight for one delivery
-    assert receiver.max_in_flight == 1  # the per-endpoint cap
+    # one claim per endpoint at a time, a few parallel requests inside it
+    assert receiver.max_in_flight <= settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS
 
 
 def test_hanging_endpoint_does_not_delay_a_fast_one(alice, bob, flush_test_redis):
@@ -125,6 +127,6 @@ def test_hanging_endpoint_does_not_delay_a_fast_one(alice, bob, flush_test_redis
     print(f"\nfast endpoint latency beside a 10 s-hanging one: p50 {p50:.0f} ms, max {latencies[-1]:.0f} ms")
     assert latencies[-1] < 1000, latencies
     assert time.time() - started < 9  # all of it happened before the first slow attempt could end
-    assert slow_seen == 1 and slow.max_in_flight == 1  # the hanging endpoint holds one slot
+    assert 1 <= slow_seen <= settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS  # one claim, one worker slot
     body = json.loads(fast.received[0].body)
     assert body["event"] == "payment.created"
