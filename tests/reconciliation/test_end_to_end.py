@@ -164,6 +164,13 @@ def test_faulty_provider_batch_then_reconciliation(alice, bob, redis_client, tmp
             assert {bodies[e]["event"] for e in wanted} >= {"reconciliation.discrepancy", "reconciliation.completed"}
 
             # --- a second run of the same period changes nothing ---
+            # (first let the worker finish the refunds the first run created)
+            wait_for(
+                lambda: not Refund.objects.filter(provider_reference__isnull=True).exists() and _broker_idle(),
+                timeout=60,
+                interval=0.5,
+                message="refunds handed to the provider",
+            )
             state = sorted(Payment.objects.values_list("id", "status", "version"))
             counted = (Action.objects.count(), Refund.objects.count(), Discrepancy.objects.count())
             payment_events = Event.objects.filter(type__regex=r"^(payment|refund)\.").count()
