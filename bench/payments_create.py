@@ -227,6 +227,7 @@ def _purge_queues(env: dict[str, str]) -> None:
 def run() -> list[dict]:
     seconds = int(os.environ.get("PAYMENTS_BENCH_SECONDS", "8"))
     layouts = [x for x in os.environ.get("PAYMENTS_BENCH_LAYOUTS", "gunicorn,daphne").split(",") if x]
+    layouts = [x for x in layouts if (BIN / x).exists()]  # gunicorn comes from requirements.txt
     admin_url = _with_db(_base_db_url(), "postgres")
     db_url = _with_db(_base_db_url(), BENCH_DB)
     _sql(admin_url, (f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)", []), (f"CREATE DATABASE {BENCH_DB}", []))

@@ -38,21 +38,28 @@ def _too_large() -> ApiError:
     )
 
 
-def parse_json_body(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, or an enveloped 400/413/415 (nothing is written)."""
+def raw_body(request: Request) -> bytes:
+    """The request body, refused with 413 above ``API_MAX_BODY_BYTES`` before reading it
+    when the client declares its length."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     if length > settings.API_MAX_BODY_BYTES:
         raise _too_large()
-    content_type = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
     try:
         raw = request.body
     except RequestDataTooBig:
         raise _too_large() from None
     if len(raw) > settings.API_MAX_BODY_BYTES:
         raise _too_large()
+    return raw
+
+
+def parse_json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or an enveloped 400/413/415 (nothing is written)."""
+    raw = raw_body(request)
+    content_type = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
     if not raw.strip():
         return {}
     if content_type and content_type != JSON and not content_type.endswith("+json"):

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from payments.api import schema
 from payments.api.errors import AUTHENTICATION_ERROR, ApiError
-from payments.api.http import json_response
+from payments.api.http import json_response, raw_body
 from payments.providers import get_provider
 from payments.providers.base import InvalidSignature
 from payments.services.provider_events import provider_notification_receive
@@ -44,8 +44,9 @@ class ProviderWebhookApi(APIView):
     )
     def post(self, request: Request, provider: str) -> HttpResponse:
         get_provider(provider)  # unknown provider -> 404
+        body = raw_body(request)
         try:
-            outcome = provider_notification_receive(provider_name=provider, headers=request.headers, body=request.body)
+            outcome = provider_notification_receive(provider_name=provider, headers=request.headers, body=body)
         except InvalidSignature as exc:
             raise ApiError(str(exc), code=AUTHENTICATION_ERROR, status=401, reason="invalid_signature") from None
         return json_response({"received": True, "duplicate": outcome.duplicate, "result": outcome.result})

@@ -244,3 +244,11 @@ def test_settlement_file(alice, simulator):
     assert by_payment[ok.id]["fee"] == "198"
     assert by_payment[ok.id]["settled_at"].endswith("Z")
     assert Payment.objects.get(pk=declined.id).status == "pending"  # the file changes nothing by itself
+
+
+def test_huge_notification_is_413(anon):
+    body = b'{"id": "' + b"x" * 70000 + b'"}'
+    response = anon.generic("POST", URL, body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["error"]["reason"] == "body_too_large"
+    assert ProviderNotification.objects.count() == 0
