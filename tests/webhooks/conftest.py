@@ -3,9 +3,13 @@ sweeper thread, and a real Celery worker on the webhook queues."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -14,6 +18,7 @@ from payments.models import Merchant, Order, Payment
 from payments.outbox import event_record, outbox_dispatch_all
 from payments.services.transitions import payment_transition
 from payments.snapshots import payment_snapshot
+from tests.support.processes import BIN, ROOT, process_env, stop_process, wait_for
 from webhooks.services.delivery import deliveries_sweep
 
 
@@ -80,3 +85,62 @@ def flush_test_redis(redis_client):
 
     yield flush
     broker.flushdb()
+
+
+@contextmanager
+def throwaway_redis(port: int) -> Iterator[subprocess.Popen]:
+    """A private redis-server on ``port`` (never the shared one), stopped on exit."""
+    import redis
+
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+
+    def up() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    try:
+        wait_for(up, timeout=10, message="throwaway redis-server")
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+@contextmanager
+def celery_process(kind: str, env: dict[str, str], log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """A real ``celery worker`` or ``celery beat`` process with ``env`` (e.g. another Redis)."""
+    args = {
+        "worker": [
+            "worker",
+            "--loglevel=WARNING",
+            "--concurrency=2",
+            "-Q",
+            "outbox,webhooks,webhook_retries",
+            "-n",
+            f"outage-{os.getpid()}-{time.monotonic_ns()}@localhost",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        "beat": ["beat", "--loglevel=WARNING", "--max-interval=1"],
+    }[kind]
+    handle = open(log or os.devnull, "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "config", *args],
+        cwd=ROOT,
+        env=process_env(**env),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+        handle.close()
