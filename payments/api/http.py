@@ -81,14 +81,17 @@ def mutate(
     merchant: Merchant,
     body: dict[str, Any],
     action: Callable[[], tuple[int, dict[str, Any]]],
+    key_namespace: str = "",
 ) -> HttpResponse:
     """Run a mutating ``action`` (returns status + plain dict) under the optional
-    ``Idempotency-Key`` of ``merchant``; error responses propagate as ``ApiError``."""
+    ``Idempotency-Key`` of ``merchant``; error responses propagate as ``ApiError``.
+    ``key_namespace`` keeps keys sent by customers' browsers (the public checkout) apart
+    from the merchant's own keys."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         status, data = action()
         return json_response(data, status=status)
-    idempotency_key_validate(key)
+    key = idempotency_key_validate(key_namespace + key)
 
     def handler() -> tuple[int, bytes]:
         status, data = action()

@@ -95,7 +95,7 @@ def _create_payment(
         )
         return 201, payment_public_snapshot(payment) if public else payment_created_body(payment)
 
-    return mutate(request, merchant=merchant, body=body, action=action)
+    return mutate(request, merchant=merchant, body=body, action=action, key_namespace="checkout:" if public else "")
 
 
 class PaymentsApi(APIView):

@@ -160,3 +160,23 @@ def test_refund_capture_cancel_replay(alice):
     assert x1.status_code == x2.status_code == 200
     assert x1.content == x2.content
     assert x1.json()["status"] == "cancelled"
+
+
+def test_public_checkout_keys_do_not_collide_with_merchant_keys(alice, anon):
+    order = OrderFactory(merchant=alice.merchant)
+    merchant_side = post(alice, "/api/v1/orders", {"amount": 500}, "k")
+    public = anon.post(
+        "/api/v1/payments/public",
+        {"order_id": order.id, "method": "upi", "vpa": "a@b"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
+    replay = anon.post(
+        "/api/v1/payments/public",
+        {"order_id": order.id, "method": "upi", "vpa": "a@b"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
+    assert merchant_side.status_code == public.status_code == replay.status_code == 201
+    assert replay.content == public.content
+    assert sorted(IdempotencyKey.objects.values_list("key", flat=True)) == ["checkout:k", "k"]
