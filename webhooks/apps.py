@@ -10,6 +10,7 @@ class WebhooksConfig(AppConfig):
     def ready(self) -> None:
         from payments.demo import register_demo_seeder
         from payments.outbox import register_consumer
+        from webhooks import checks  # noqa: F401 - registers the system checks
         from webhooks.demo import demo_webhooks_seed
         from webhooks.services.delivery import deliveries_fan_out
 

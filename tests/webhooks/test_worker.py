@@ -74,7 +74,7 @@ def test_test_schedule_then_exhaustion_then_manual_retry(alice, flush_test_redis
 
 
 def test_sigkill_mid_delivery_and_flushed_redis_lose_nothing(alice, flush_test_redis):
-    env = {"WEBHOOK_TOTAL_TIMEOUT": "4", "WEBHOOK_DELIVERY_LEASE_SECONDS": "8"}
+    env = {"WEBHOOK_TOTAL_TIMEOUT": "4", "WEBHOOK_DELIVERY_LEASE_SECONDS": "9"}
     with running_receiver(Script(sleep=1.5)) as receiver:
         endpoint_create(merchant=alice.merchant, url=receiver.url, event_types=["payment.created"], actor="t")
         with celery_worker(queues=QUEUES, env=env) as first:
