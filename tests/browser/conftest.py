@@ -16,10 +16,11 @@ import pytest
 # around it are plain synchronous code, so Django's async-safety guard does not apply.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.processes import celery_worker, daphne_server, free_port
 
+expect.set_options(timeout=15_000)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -33,9 +34,13 @@ WORKER_ENV = {"TEST_PROCESSING_DELAY": "300", "WEBHOOK_RETRY_INTERVALS_TEST": "t
 
 @pytest.fixture(scope="module")
 def live(django_db_setup, django_db_blocker) -> Iterator[str]:
-    """Base URL of a real daphne, with a real Celery worker beside it."""
-    with django_db_blocker.unblock(), celery_worker(env=WORKER_ENV), daphne_server(env=WORKER_ENV) as url:
-        yield url
+    """Base URL of a real daphne, with a real Celery worker beside it whose simulator
+    reports outcomes to that daphne (signed provider webhooks, as in production)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**WORKER_ENV, "SIMULATOR_CALLBACK_BASE_URL": base, "PUBLIC_BASE_URL": base}
+    with django_db_blocker.unblock(), daphne_server(port=port, env=env), celery_worker(env=env):
+        yield base
 
 
 @pytest.fixture(scope="module")
