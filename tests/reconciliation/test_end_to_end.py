@@ -22,6 +22,7 @@ from payments.providers.simulator.models import SimulatorTransaction
 from payments.services.payments import payment_create
 from reconciliation.models import Action, Discrepancy, ReconciliationPolicy, Run
 from reconciliation.services.runs import reconciliation_run
+from reconciliation.tasks import reconciliation_period
 from tests.support.processes import celery_worker, daphne_server, wait_for
 from tests.webhooks.receiver import running_receiver
 from webhooks.services.endpoints import endpoint_create
@@ -100,8 +101,16 @@ def test_faulty_provider_batch_then_reconciliation(alice, bob, redis_client, tmp
             events_before = Event.objects.count()
 
             end = timezone.now()
-            outcome = reconciliation_run(provider="simulator", period_start=start, period_end=end)
-            run = outcome.run
+            # The run itself goes through the queue, as Beat sends it, to the real worker.
+            reconciliation_period.delay("simulator", start.isoformat(), end.isoformat())
+            wait_for(
+                lambda: Run.objects.filter(status="completed").exists(),
+                timeout=120,
+                interval=0.5,
+                message="the reconciliation task to complete on the worker",
+            )
+            run = Run.objects.get()
+            assert (run.period_start, run.period_end, run.file.source) == (start, end, "beat")
 
             # --- every payment is where the provider's file says, or queued with its class ---
             payments = {p.id: p for p in Payment.objects.all()}
