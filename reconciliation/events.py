@@ -9,9 +9,9 @@ exactly what :func:`payments.outbox.event_record` does per event.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from payments.correlation import get_correlation_id
 from payments.models import Event
@@ -25,27 +25,49 @@ DISCREPANCY_EVENT = "reconciliation.discrepancy"
 COMPLETED_EVENT = "reconciliation.completed"
 
 
-def discrepancy_events_record(*, discrepancies: Sequence[Discrepancy]) -> int:
-    """One event per discrepancy that belongs to a merchant (inside a transaction)."""
+# Above this many events in one run, the after-commit live push (best effort anyway) is
+# skipped so a huge run never holds every event in memory until commit; the durable
+# consumers (webhooks) still get every event from the outbox.
+LIVE_PUSH_LIMIT = 2000
+BATCH = 1000
+
+
+def discrepancy_events_record(*, discrepancies: QuerySet[Discrepancy]) -> int:
+    """One event per discrepancy that belongs to a merchant (inside a transaction),
+    written in batches of ``BATCH`` rows."""
     correlation_id = get_correlation_id()
-    events = [
-        Event(
-            merchant_id=d.merchant_id,
-            type=DISCREPANCY_EVENT,
-            object_type="reconciliation_discrepancy",
-            object_id=d.id,
-            version=d.version,
-            data={"discrepancy": discrepancy_snapshot(d)},
-            correlation_id=correlation_id,
+    total = 0
+    kept: list[Event] = []
+    batch: list[Event] = []
+    for d in discrepancies.filter(merchant__isnull=False).iterator(chunk_size=BATCH):
+        batch.append(
+            Event(
+                merchant_id=d.merchant_id,
+                type=DISCREPANCY_EVENT,
+                object_type="reconciliation_discrepancy",
+                object_id=d.id,
+                version=d.version,
+                data={"discrepancy": discrepancy_snapshot(d)},
+                correlation_id=correlation_id,
+            )
         )
-        for d in discrepancies
-        if d.merchant_id is not None
-    ]
-    if not events:
+        if len(batch) >= BATCH:
+            total += _flush(batch, kept)
+            batch = []
+    total += _flush(batch, kept)
+    if total:
+        live = kept if total <= LIVE_PUSH_LIMIT else []
+        transaction.on_commit(lambda: _after_commit(live))
+    return total
+
+
+def _flush(batch: list[Event], kept: list[Event]) -> int:
+    if not batch:
         return 0
-    Event.objects.bulk_create(events, batch_size=1000)
-    transaction.on_commit(lambda: _after_commit(events))
-    return len(events)
+    Event.objects.bulk_create(batch)
+    if len(kept) <= LIVE_PUSH_LIMIT:
+        kept.extend(batch)
+    return len(batch)
 
 
 def discrepancy_event_record(*, discrepancy: Discrepancy) -> None:
@@ -73,7 +95,7 @@ def completed_event_record(*, run: Run, merchant_id: object, counts: dict[str, i
 
 
 def _after_commit(events: list[Event]) -> None:
-    for consumer in consumers(durable=False):
+    for consumer in consumers(durable=False) if events else []:
         try:
             consumer.handler(events)
         except Exception:

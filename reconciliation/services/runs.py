@@ -140,7 +140,7 @@ def settlement_import(
             step = time.monotonic()
             counts, new, closed = items_store(run_id=run.id, provider=provider)
             changed = Discrepancy.objects.filter(run_id=run.id) | Discrepancy.objects.filter(id__in=closed)
-            discrepancy_events_record(discrepancies=list(changed.order_by("created_at", "id")))
+            discrepancy_events_record(discrepancies=changed.order_by("created_at", "id"))
             outcome.timings["store"] = time.monotonic() - step
             Run.objects.filter(pk=run.pk).update(
                 counts=counts, new_discrepancies=new, duration_ms=int((time.monotonic() - started) * 1000)

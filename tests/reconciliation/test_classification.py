@@ -187,3 +187,14 @@ def test_an_open_discrepancy_closes_when_a_later_run_agrees(alice):
     assert flagged.note == f"agrees with the provider in run {daily.run.id}"
     (event,) = Event.objects.filter(object_id=flagged.id, version=2)
     assert event.data["discrepancy"]["status"] == "resolved"
+
+
+@pytest.mark.django_db
+def test_discrepancy_events_are_written_in_batches(book, monkeypatch):
+    monkeypatch.setattr("reconciliation.events.BATCH", 3)
+    monkeypatch.setattr("reconciliation.events.LIVE_PUSH_LIMIT", 4)
+    _p, lines = book
+    _run(settlement_csv(lines))
+    created = Event.objects.filter(type="reconciliation.discrepancy", version=1)
+    assert created.count() == Discrepancy.objects.filter(merchant__isnull=False).count() == 8
+    assert len(set(created.values_list("object_id", flat=True))) == 8
