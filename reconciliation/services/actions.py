@@ -107,7 +107,8 @@ def _auto_apply_ids(*, ids: list[str], run_id: str) -> int:
     applied = 0
     policies: dict[Any, ReconciliationPolicy] = {}
     for start in range(0, len(ids), 500):
-        for discrepancy in Discrepancy.objects.filter(id__in=ids[start : start + 500]).order_by("id"):
+        still_open = Discrepancy.objects.filter(id__in=ids[start : start + 500], status=Discrepancy.Status.OPEN)
+        for discrepancy in still_open.order_by("id"):
             if discrepancy.merchant_id not in policies:
                 policies[discrepancy.merchant_id] = policy_for(merchant_id=discrepancy.merchant_id)
             applied += _auto_apply(discrepancy=discrepancy, policy=policies[discrepancy.merchant_id], run_id=run_id)
@@ -267,7 +268,13 @@ def discrepancy_resolve(*, discrepancy_id: str, kind: str | None, user: Any, not
     """Staff resolution from the review queue. ``kind=None`` approves the proposed action;
     ``kind="none"`` dismisses with ``note`` (required). Raises :class:`BadRequest` when the
     action does not fit the class or the discrepancy is no longer open."""
-    discrepancy = Discrepancy.objects.get(pk=discrepancy_id)
+    with transaction.atomic():
+        # Locked: two staff members approving the same row resolve it once.
+        discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy_id)
+        return _resolve_locked(discrepancy=discrepancy, kind=kind, user=user, note=note)
+
+
+def _resolve_locked(*, discrepancy: Discrepancy, kind: str | None, user: Any, note: str) -> Discrepancy:
     if discrepancy.status != Discrepancy.Status.OPEN:
         raise BadRequest(f"discrepancy {discrepancy.id} is already {discrepancy.status}", reason="not_open")
     if kind is None:
