@@ -147,6 +147,10 @@ def _apply_kinds(
     applied = 0
     with transaction.atomic():
         _commit_without_fsync_wait()
+        # Whoever locks the row first acts; a concurrent run finds it resolved and leaves it.
+        open_row = Discrepancy.objects.select_for_update().filter(pk=discrepancy.pk, status=Discrepancy.Status.OPEN)
+        if not open_row.exists():
+            return 0
         for kind in kinds:
             try:
                 with transaction.atomic():
