@@ -1,10 +1,14 @@
 """Publishing Celery tasks after commit without making the request wait for the broker.
 
-``publish_after_commit(task, *args)`` registers an ``on_commit`` hook that hands the
-message to one background thread per process, which publishes it under the request's
-correlation id. The request thread never waits for a broker round trip. A message lost
-here (process killed, broker down) is re-derived from PostgreSQL by the stuck-payment
-sweeper, exactly like a message lost inside the broker.
+``publish_after_commit(batch_task, arg)`` registers an ``on_commit`` hook that hands
+``arg`` to one background thread per process. The thread drains whatever has queued up and
+publishes ONE message per batch task carrying ``[[arg, correlation_id], ...]`` (at most
+``MAX_BATCH`` items), so under load many commits share a broker round trip and the request
+thread never waits for one. Each item keeps its request's correlation id; the batch task
+restores it per item.
+
+A message lost here (process killed, broker down) is re-derived from PostgreSQL by the
+stuck-payment sweeper, exactly like a message lost inside the broker.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from typing import Any
 
 from django.db import transaction
 
-from payments.correlation import correlation_scope, get_correlation_id
+from payments.correlation import get_correlation_id
 
 logger = logging.getLogger("tender.publisher")
+MAX_BATCH = 50
 
 
 class _Publisher:
@@ -29,7 +34,7 @@ class _Publisher:
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def put(self, item: tuple[Any, tuple, str | None]) -> None:
+    def put(self, item: tuple[Any, Any, str | None]) -> None:
         if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
             with self._lock:  # (re)start lazily: a forked child inherits no running thread
                 if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
@@ -42,19 +47,28 @@ class _Publisher:
     def _run(self) -> None:
         q = self._queue
         while True:
-            task, args, correlation_id = q.get()
-            with correlation_scope(correlation_id):
+            batches: dict[Any, list[list[Any]]] = {}
+            task, arg, correlation_id = q.get()
+            batches.setdefault(task, []).append([arg, correlation_id])
+            while sum(len(b) for b in batches.values()) < MAX_BATCH:
                 try:
-                    task.delay(*args)
+                    task, arg, correlation_id = q.get_nowait()
+                except queue.Empty:
+                    break
+                batches.setdefault(task, []).append([arg, correlation_id])
+            for batch_task, items in batches.items():
+                try:
+                    batch_task.delay(items)
                 except Exception:  # noqa: BLE001 - the sweepers re-derive lost work from PostgreSQL
-                    logger.warning("could not publish task", extra={"task": task.name})
+                    logger.warning("could not publish task", extra={"task": batch_task.name, "count": len(items)})
 
 
 _publisher = _Publisher()
 
 
-def publish_after_commit(task: Any, *args: Any) -> None:
-    """Publish ``task.delay(*args)`` after the current transaction commits (never for a
-    rollback), from the background publisher thread."""
+def publish_after_commit(batch_task: Any, arg: Any) -> None:
+    """After the current transaction commits (never for a rollback), publish ``arg`` to
+    ``batch_task`` (which takes ``items: list[[arg, correlation_id]]``) from the
+    background publisher thread."""
     correlation_id = get_correlation_id()
-    transaction.on_commit(lambda: _publisher.put((task, args, correlation_id)))
+    transaction.on_commit(lambda: _publisher.put((batch_task, arg, correlation_id)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from payments.correlation import correlation_scope
 from payments.providers.simulator import tasks as _simulator_tasks  # noqa: F401 - registers simulator.notify
 from payments.services.idempotency import idempotency_keys_purge
 from payments.services.payments import payment_process
@@ -15,6 +16,22 @@ from payments.services.stuck import payments_stuck_sweep
 @shared_task(name="payments.tasks.payment_process_task", ignore_result=True)
 def payment_process_task(payment_id: str) -> None:
     payment_process(payment_id=payment_id)
+
+
+@shared_task(name="payments.tasks.payment_process_batch", ignore_result=True)
+def payment_process_batch(items: list[list[str | None]]) -> None:
+    """Submit a batch of payments (coalesced by payments.publisher), each under the
+    correlation id of the request that created it."""
+    for payment_id, correlation_id in items:
+        with correlation_scope(correlation_id):
+            payment_process(payment_id=payment_id)
+
+
+@shared_task(name="payments.tasks.refund_process_batch", ignore_result=True)
+def refund_process_batch(items: list[list[str | None]]) -> None:
+    for refund_id, correlation_id in items:
+        with correlation_scope(correlation_id):
+            refund_process(refund_id=refund_id)
 
 
 @shared_task(name="payments.tasks.refund_process_task", ignore_result=True)

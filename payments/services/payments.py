@@ -182,9 +182,9 @@ def payment_create(
 
 
 def _process_task() -> Any:
-    from payments.tasks import payment_process_task
+    from payments.tasks import payment_process_batch
 
-    return payment_process_task
+    return payment_process_batch
 
 
 def payment_process(*, payment_id: str) -> Payment | None:

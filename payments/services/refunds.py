@@ -74,9 +74,9 @@ def refund_create(
             version=refund.version,
             data={"refund": refund_snapshot(refund)},
         )
-        from payments.tasks import refund_process_task
+        from payments.tasks import refund_process_batch
 
-        publish_after_commit(refund_process_task, refund.id)
+        publish_after_commit(refund_process_batch, refund.id)
     return refund
 
 
