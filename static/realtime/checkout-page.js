@@ -249,4 +249,5 @@
     $("success-message").textContent = "This order is already paid.";
     show("success-state");
   }
+  document.body.setAttribute("data-ready", "true"); // every handler above is attached
 })();

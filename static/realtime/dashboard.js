@@ -197,4 +197,5 @@
 
   window.TenderDashboard = { request: request, handlers: handlers, formatAmount: formatAmount, cell: cell };
   window.addEventListener("load", function () { if (handlers.length) connect(); });
+  document.body.setAttribute("data-ready", "true"); // every handler above is attached
 })();

@@ -20,6 +20,7 @@ def test_sdk_modal_opens_checkout_iframe_and_closes(live, shop, page: Page, alic
     frame = page.frame_locator('[data-test-id="payment-iframe"]')
     expect(frame.locator('[data-test-id="order-amount"]')).to_have_text("₹500.00")
     expect(frame.locator('[data-test-id="order-id"]')).to_have_text(order.id)
+    expect(frame.locator("body")).to_have_attribute("data-ready", "true")
     # A forged message from the merchant page itself (wrong source/origin) is ignored.
     page.evaluate("window.postMessage({type: 'close_modal', data: {}}, '*')")
     expect(modal).to_be_visible()
@@ -33,6 +34,7 @@ def test_inline_validation_errors_and_phone_viewport(live, page: Page, alice):
     page.set_viewport_size({"width": 375, "height": 667})
     page.goto(f"{live}/checkout?order_id={order.id}")
     expect(page.locator('[data-test-id="order-amount"]')).to_have_text("₹1,234.56")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.click('[data-test-id="method-upi"]')
     upi = page.locator('[data-test-id="upi-form"]')
     upi.locator('[data-test-id="vpa-input"]').fill("not a vpa")

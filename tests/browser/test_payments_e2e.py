@@ -17,7 +17,13 @@ def order_for(tenant, amount: int = 50000) -> Order:
     return Order.objects.get(pk=response.json()["id"])
 
 
+def ready(frame_or_page) -> None:
+    """The checkout script has attached its handlers (clicks before that would be lost)."""
+    expect(frame_or_page.locator("body")).to_have_attribute("data-ready", "true")
+
+
 def pay_by_card(frame, number: str) -> None:
+    ready(frame)
     frame.locator('[data-test-id="method-card"]').click()
     form = frame.locator('[data-test-id="card-form"]')
     form.locator('[data-test-id="card-number-input"]').fill(number)
@@ -49,6 +55,7 @@ def test_upi_payment_through_sdk_modal_fires_success_callback(live, shop, page: 
     page.click("#buy")
     frame = page.frame_locator('[data-test-id="payment-iframe"]')
     expect(frame.locator('[data-test-id="order-amount"]')).to_have_text("₹19.99")
+    ready(frame)
     frame.locator('[data-test-id="method-upi"]').click()
     frame.locator('[data-test-id="vpa-input"]').fill("success@upi")
     frame.locator('[data-test-id="upi-form"] [data-test-id="pay-button"]').click()
@@ -86,6 +93,7 @@ def test_checkout_finishes_by_polling_with_the_websocket_blocked(live, page: Pag
     page.route_web_socket("**/ws/**", refuse)
     order = order_for(alice)
     page.goto(f"{live}/checkout?order_id={order.id}")
+    ready(page)
     page.locator('[data-test-id="method-upi"]').click()
     page.locator('[data-test-id="vpa-input"]').fill("success@upi")
     page.locator('[data-test-id="upi-form"] [data-test-id="pay-button"]').click()
@@ -98,6 +106,7 @@ def test_checkout_finishes_by_polling_with_the_websocket_blocked(live, page: Pag
 def test_failed_upi_shows_the_error_state_with_the_reason(live, page: Page, alice):
     order = order_for(alice)
     page.goto(f"{live}/checkout?order_id={order.id}")
+    ready(page)
     page.locator('[data-test-id="method-upi"]').click()
     page.locator('[data-test-id="vpa-input"]').fill("failure@upi")
     page.locator('[data-test-id="upi-form"] [data-test-id="pay-button"]').click()
