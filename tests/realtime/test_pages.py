@@ -248,3 +248,39 @@ def test_static_files_are_served_without_traversal(db):
     assert client.get("/static/checkout.js")["Access-Control-Allow-Origin"] == "*"
     assert client.get("/static/../config/settings.py").status_code == 404
     assert client.get("/static/%2e%2e/config/settings.py").status_code == 404
+
+
+def _docs_snippet(client: Client) -> str:
+    import html as html_lib
+
+    page = client.get("/dashboard/docs").content.decode()
+    code = re.search(r'data-test-id="code-snippet-webhook"><code>(.*?)</code>', page, re.S).group(1)
+    return html_lib.unescape(code)
+
+
+@pytest.mark.parametrize("secret", ["generated", "whsec_test_abc123"])
+def test_docs_webhook_verification_code_verifies_real_signatures(alice_user, secret):
+    """The Python shown on /dashboard/docs, executed as-is, accepts what webhooks/ signs
+    (both schemes, generated and demo secrets) and rejects a tampered body."""
+    import time
+
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    from webhooks.signing import secret_generate, signature_headers
+
+    secret = secret_generate() if secret == "generated" else secret
+    python_part = _docs_snippet(logged_in("owner@alice.example", "alice-pass-123")).split("// Node.js")[0]
+    namespace: dict = {}
+    exec(python_part.replace('"whsec_…"', repr(secret)), namespace)
+    body = b'{"id":"evt_1","event":"payment.success","timestamp":1,"data":{}}'
+    headers = signature_headers(webhook_id="evt_1", timestamp=int(time.time()), body=body, secrets_active=[secret])
+    assert namespace["verify_hex"](body, headers) is True
+    assert namespace["verify_standard"](body, headers) == {
+        "id": "evt_1",
+        "event": "payment.success",
+        "timestamp": 1,
+        "data": {},
+    }
+    assert namespace["verify_hex"](body + b" ", headers) is False
+    with pytest.raises(WebhookVerificationError):
+        namespace["verify_standard"](body + b" ", headers)
