@@ -7,6 +7,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from payments.models import Order, Payment
+from payments.services.transitions import payment_record_event
+from tests.realtime.helpers import settle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live, pytest.mark.worker]
 
@@ -15,6 +17,14 @@ def order_for(tenant, amount: int = 50000) -> Order:
     response = tenant.client.post("/api/v1/orders", {"amount": amount, "currency": "INR"}, format="json")
     assert response.status_code == 201, response.content
     return Order.objects.get(pk=response.json()["id"])
+
+
+def make_payment_for_order(order: Order) -> Payment:
+    payment = Payment.objects.create(
+        merchant=order.merchant, order=order, amount=order.amount, currency=order.currency, method="upi", vpa="a@upi"
+    )
+    payment_record_event(payment=payment, event_type="payment.created", from_status=None, detail="", source="api")
+    return payment
 
 
 def ready(frame_or_page) -> None:
@@ -114,3 +124,17 @@ def test_failed_upi_shows_the_error_state_with_the_reason(live, page: Page, alic
     payment = Payment.objects.get(order=order)
     assert payment.status == "failed"
     expect(page.locator('[data-test-id="error-message"]')).to_have_text(payment.error_description)
+
+
+def test_api_error_is_shown_inline_in_the_form(live, page: Page, alice):
+    order = order_for(alice)
+    page.goto(f"{live}/checkout?order_id={order.id}")
+    ready(page)
+    # Meanwhile the order gets paid elsewhere: the API refuses, the page says why, inline.
+    settle(make_payment_for_order(order), "success")
+    page.locator('[data-test-id="method-upi"]').click()
+    page.locator('[data-test-id="vpa-input"]').fill("success@upi")
+    page.locator('[data-test-id="upi-form"] [data-test-id="pay-button"]').click()
+    expect(page.locator('[data-test-id="upi-form"] .form-error')).to_have_text("Order is already paid")
+    expect(page.locator('[data-test-id="processing-state"]')).to_be_hidden()
+    assert Payment.objects.filter(order=order).count() == 1
