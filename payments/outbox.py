@@ -78,6 +78,12 @@ def event_record(
     return event
 
 
+def events_inserted(events: list[Event]) -> None:
+    """For a caller that inserted event rows itself (one hand-written statement on the
+    payment-create hot path): the same after-commit fan-out as :func:`event_record`."""
+    transaction.on_commit(lambda: _after_commit(events))
+
+
 def _after_commit(events: list[Event]) -> None:
     for consumer in consumers(durable=False):
         try:

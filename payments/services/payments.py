@@ -8,6 +8,7 @@ enqueue from PostgreSQL (``submitted_at IS NULL``).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -17,9 +18,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from payments.api.errors import BadRequest, Conflict, NotFound
-from payments.ids import new_order_id, new_payment_id
-from payments.models import Merchant, Payment, PaymentMethod
-from payments.outbox import event_record
+from payments.correlation import get_correlation_id
+from payments.ids import new_event_id, new_order_id, new_payment_id
+from payments.models import Event, Merchant, Payment, PaymentMethod
+from payments.outbox import events_inserted
 from payments.providers import get_provider
 from payments.publisher import publish_after_commit
 from payments.services.transitions import payment_record_event, payment_transition
@@ -48,7 +50,8 @@ RETURNING amount, currency, status
 
 
 # The hot path's writes in one round trip: [implicit order +] payment + its first timeline
-# row, as data-modifying CTEs of one statement (foreign keys are checked at its end).
+# row + its payment.created outbox event, as data-modifying CTEs of one statement (foreign
+# keys are checked at its end).
 _PAYMENT_INSERT_SQL = """
 {order_cte}
 p AS (
@@ -56,10 +59,16 @@ p AS (
                           status, captured, version, provider, callback_url, created_at, updated_at)
     VALUES (%(id)s, %(merchant_id)s, %(order_id)s, %(amount)s, %(currency)s, %(method)s, %(vpa)s,
             %(card_network)s, %(card_last4)s, 'pending', false, 1, %(provider)s, %(callback_url)s, %(now)s, %(now)s)
+),
+t AS (
+    INSERT INTO timeline_entries (object_type, object_id, payment_id, from_status, to_status, version, detail,
+                                  source, created_at)
+    VALUES ('payment', %(id)s, %(id)s, NULL, 'pending', 1, 'Payment created', %(source)s, %(now)s)
 )
-INSERT INTO timeline_entries (object_type, object_id, payment_id, from_status, to_status, version, detail, source,
-                              created_at)
-VALUES ('payment', %(id)s, %(id)s, NULL, 'pending', 1, 'Payment created', %(source)s, %(now)s)
+INSERT INTO events (id, merchant_id, type, object_type, object_id, version, data, correlation_id, created_at)
+VALUES (%(event_id)s, %(merchant_id)s, 'payment.created', 'payment', %(id)s, 1, %(data)s::jsonb, %(correlation_id)s,
+        %(now)s)
+RETURNING seq, txid
 """
 _ORDER_CTE = """WITH o AS (
     INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at)
@@ -69,7 +78,19 @@ _SQL_WITH_ORDER = _PAYMENT_INSERT_SQL.format(order_cte=_ORDER_CTE)
 _SQL_WITHOUT_ORDER = _PAYMENT_INSERT_SQL.format(order_cte="WITH")
 
 
-def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> None:
+def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> Event:
+    data = {"payment": payment_snapshot(payment)}
+    event = Event(
+        id=new_event_id(),
+        merchant_id=payment.merchant_id,
+        type="payment.created",
+        object_type="payment",
+        object_id=payment.id,
+        version=1,
+        data=data,
+        correlation_id=get_correlation_id(),
+        created_at=payment.created_at,
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             _SQL_WITH_ORDER if new_order else _SQL_WITHOUT_ORDER,
@@ -87,8 +108,14 @@ def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> None:
                 "callback_url": payment.callback_url,
                 "now": payment.created_at,
                 "source": source,
+                "event_id": event.id,
+                "data": json.dumps(data, separators=(",", ":")),
+                "correlation_id": event.correlation_id,
             },
         )
+        event.seq, event.txid = cursor.fetchone()
+    event._state.adding = False
+    return event
 
 
 def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str]:
@@ -168,15 +195,7 @@ def payment_create(
             updated_at=now,
         )
         payment._state.adding = False
-        _payment_insert(payment=payment, new_order=new_order, source=source)
-        event_record(
-            merchant_id=merchant.pk,
-            type="payment.created",
-            object_type="payment",
-            object_id=payment.id,
-            version=1,
-            data={"payment": payment_snapshot(payment)},
-        )
+        events_inserted([_payment_insert(payment=payment, new_order=new_order, source=source)])
         publish_after_commit(_process_task(), payment.id)
     return payment
 

@@ -295,9 +295,9 @@ def test_deeply_nested_json_is_400(alice):
 @pytest.mark.django_db(transaction=True)
 def test_create_query_budget(alice, order, django_assert_num_queries):
     create(alice, {"order_id": order.id, "method": "upi", "vpa": "warm@up"})  # warm the api key's last_used_at
-    # auth SELECT, BEGIN, order UPDATE…RETURNING, payment+timeline INSERT (one statement),
-    # event INSERT, COMMIT
-    with django_assert_num_queries(6):
+    # auth SELECT, BEGIN, order UPDATE…RETURNING, payment+timeline+event INSERT (one
+    # statement), COMMIT
+    with django_assert_num_queries(5):
         response = create(alice, {"order_id": order.id, "method": "upi", "vpa": "a@b"})
     assert response.status_code == 201
 
@@ -307,7 +307,7 @@ def test_create_query_budget_with_idempotency_key(alice, order, django_assert_nu
     create(alice, {"order_id": order.id, "method": "upi", "vpa": "warm@up"})
     # + the claim INSERT (autocommit), the stored-response UPDATE, and the service's
     # SAVEPOINT/RELEASE inside the idempotency transaction
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         response = create(alice, {"order_id": order.id, "method": "upi", "vpa": "a@b"}, HTTP_IDEMPOTENCY_KEY="k1")
     assert response.status_code == 201
 
@@ -416,3 +416,15 @@ def test_public_create_requires_order_id(anon):
 def test_payment_endpoints_need_auth(anon):
     assert anon.get("/api/v1/payments").status_code == 401
     assert anon.post("/api/v1/payments", {}, format="json").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_with_implicit_order_query_budget(alice, django_assert_num_queries):
+    create(alice, {"amount": 500, "method": "upi", "vpa": "warm@up"})
+    # auth SELECT, BEGIN, order+payment+timeline+event INSERT (one statement), COMMIT
+    with django_assert_num_queries(4):
+        response = create(alice, {"amount": 500, "method": "upi", "vpa": "a@b"}, HTTP_X_CORRELATION_ID="c-1")
+    assert response.status_code == 201
+    event = Event.objects.get(object_id=response.json()["id"])
+    assert (event.type, event.version, event.correlation_id) == ("payment.created", 1, "c-1")
+    assert event.data["payment"] == alice.client.get(f"/api/v1/payments/{response.json()['id']}").json()
