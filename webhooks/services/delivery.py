@@ -114,18 +114,17 @@ class Claim:
     claimed_at: float  # time.monotonic()
 
 
-def _endpoint_lock(endpoint_id: str) -> None:
+def _endpoint_lock(endpoint_id: str, *, relaxed_commit: bool = False) -> None:
+    """Serialise claims of one endpoint (transaction-scoped advisory lock). ``relaxed_commit``
+    also sets ``synchronous_commit=off`` for this transaction in the same round trip: claims
+    and attempt results may commit without waiting for the WAL flush, because if PostgreSQL
+    crashed in the next milliseconds the worst case is a delivery sent once more (at least
+    once, never lost: the fan-out rows themselves commit durably)."""
+    sql = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+    if relaxed_commit:
+        sql += ", set_config('synchronous_commit', 'off', true)"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"webhook-endpoint:{endpoint_id}"])
-
-
-def _relaxed_commit() -> None:
-    """Claims and attempt results may commit without waiting for the WAL flush: if
-    PostgreSQL crashed in the next few milliseconds, the worst case is a delivery sent once
-    more (at least once, never lost: the fan-out rows themselves commit durably)."""
-    if settings.WEBHOOK_RELAXED_COMMIT:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(sql, [f"webhook-endpoint:{endpoint_id}"])
 
 
 _IN_FLIGHT_SQL = (
@@ -149,29 +148,33 @@ RETURNING id
 def delivery_claim_batch(*, endpoint_id: str, limit: int | None = None) -> Claim | None:
     """Lease up to ``limit`` due deliveries of one endpoint, or None (nothing due, endpoint
     disabled, or the endpoint already has its maximum of claims in flight)."""
-    limit = limit or settings.WEBHOOK_BATCH_SIZE
     with transaction.atomic():
-        _relaxed_commit()
-        _endpoint_lock(endpoint_id)
-        now = timezone.now()
-        endpoint = (
-            WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True, deleted_at__isnull=True)
-            .exclude(url="")
-            .annotate(in_flight=RawSQL(_IN_FLIGHT_SQL, (now,)))  # noqa: S611 - constant SQL, bound params
-            .first()
-        )
-        if endpoint is None or endpoint.in_flight >= settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT:
-            return None
-        token = uuid.uuid4()
-        until = now + timedelta(seconds=settings.WEBHOOK_DELIVERY_LEASE_SECONDS)
-        with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [until, token, endpoint_id, now, now, limit])
-            ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return None
-        deliveries = list(
-            WebhookDelivery.objects.filter(pk__in=ids).select_related("event").order_by("next_retry_at", "event_id")
-        )
+        _endpoint_lock(endpoint_id, relaxed_commit=settings.WEBHOOK_RELAXED_COMMIT)
+        return _claim_locked(endpoint_id=endpoint_id, limit=limit)
+
+
+def _claim_locked(*, endpoint_id: str, limit: int | None = None) -> Claim | None:
+    """The claim itself; the caller holds the endpoint's advisory lock in its transaction."""
+    limit = limit or settings.WEBHOOK_BATCH_SIZE
+    now = timezone.now()
+    endpoint = (
+        WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True, deleted_at__isnull=True)
+        .exclude(url="")
+        .annotate(in_flight=RawSQL(_IN_FLIGHT_SQL, (now,)))  # noqa: S611 - constant SQL, bound params
+        .first()
+    )
+    if endpoint is None or endpoint.in_flight >= settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT:
+        return None
+    token = uuid.uuid4()
+    until = now + timedelta(seconds=settings.WEBHOOK_DELIVERY_LEASE_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [until, token, endpoint_id, now, now, limit])
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return None
+    deliveries = list(
+        WebhookDelivery.objects.filter(pk__in=ids).select_related("event").order_by("next_retry_at", "event_id")
+    )
     return Claim(endpoint=endpoint, token=token, deliveries=deliveries, claimed_at=time.monotonic())
 
 
@@ -228,8 +231,10 @@ def max_attempts() -> int:
     return len(settings.WEBHOOK_RETRY_DELAYS) + 1
 
 
-def _record(claim: Claim, sent: list[Sent]) -> list[float]:
-    """Write attempts and outcomes, release unsent rows; return the new retry delays."""
+def _record(claim: Claim, sent: list[Sent], *, claim_next: bool = False) -> tuple[list[float], Claim | None]:
+    """Write attempts and outcomes, release unsent rows; return the new retry delays and,
+    with ``claim_next``, the next claim taken in the same transaction under the endpoint
+    lock (so a drain that found this endpoint capped meanwhile never strands its rows)."""
     from webhooks.services.endpoints import endpoint_disable
 
     endpoint = claim.endpoint
@@ -237,7 +242,7 @@ def _record(claim: Claim, sent: list[Sent]) -> list[float]:
     delays: list[float] = []
     gone = False
     with transaction.atomic():
-        _relaxed_commit()
+        _endpoint_lock(endpoint.pk, relaxed_commit=settings.WEBHOOK_RELAXED_COMMIT)
         WebhookAttempt.objects.bulk_create(
             [
                 WebhookAttempt(
@@ -302,7 +307,8 @@ def _record(claim: Claim, sent: list[Sent]) -> list[float]:
             _endpoint_health(endpoint=endpoint, last_ok=sent[-1].result.ok, now=now)
         if gone:
             endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.GONE, actor="system:http_410")
-    return delays
+        next_claim = _claim_locked(endpoint_id=endpoint.pk) if claim_next and not gone else None
+    return delays, next_claim
 
 
 def _endpoint_health(*, endpoint: WebhookEndpoint, last_ok: bool, now: datetime) -> None:
@@ -342,16 +348,16 @@ def endpoint_drain(*, endpoint_id: str, time_budget: float | None = None) -> Dra
     lease = settings.WEBHOOK_DELIVERY_LEASE_SECONDS
     attempted = succeeded = 0
     retry_delays: list[float] = []
-    while True:
-        claim = delivery_claim_batch(endpoint_id=endpoint_id)
-        if claim is None:
-            break
+    claim = delivery_claim_batch(endpoint_id=endpoint_id)
+    while claim is not None:
         secrets_active = endpoint_active_secrets(endpoint=claim.endpoint)
         sent = _send_claimed(claim=claim, secrets_active=secrets_active, send_until=lease - attempt_max)
-        retry_delays += _record(claim, sent)
+        over_budget = time.monotonic() - started > budget
+        delays, claim = _record(claim, sent, claim_next=not over_budget)
+        retry_delays += delays
         attempted += len(sent)
         succeeded += sum(1 for s in sent if s.result.ok)
-        if time.monotonic() - started > budget:
+        if over_budget:
             drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=True)
             break
     _retries_nudge(endpoint_id=endpoint_id, delays=retry_delays)
