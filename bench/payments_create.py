@@ -11,7 +11,8 @@ enqueue of each payment is real (no worker consumes it; the queues are purged af
 
 Targets (issue 3): at 16 connections ≥ 70 % of the ceiling's throughput and p99 ≤ 50 ms.
 Environment: PAYMENTS_BENCH_SECONDS (default 8), PAYMENTS_BENCH_LAYOUTS (default
-``gunicorn,daphne``), PAYMENTS_BENCH_REDIS_DB (default 12).
+``gunicorn,daphne``), PAYMENTS_BENCH_GUNICORN_WORKERS (default 2), PAYMENTS_BENCH_REDIS_DB
+(default 12).
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ LAYOUTS = {
     # name -> argv (port filled in)
     "gunicorn": lambda port: [
         str(BIN / "gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{port}",
-        "--workers", "2", "--worker-class", "sync", "--keep-alive", "5", "--log-level", "warning",
+        "--workers", os.environ.get("PAYMENTS_BENCH_GUNICORN_WORKERS", "2"), "--worker-class", "sync",
+        "--keep-alive", "5", "--log-level", "warning",
     ],
     "daphne": lambda port: [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
 }  # fmt: skip
