@@ -1,9 +1,11 @@
 """Idempotency-Key on every mutating endpoint: replay byte for byte, reuse with another
 body or path, in-flight 409, stale and expired claims, error responses release the key."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from payments.models import IdempotencyKey, Order, Payment, Refund
@@ -180,3 +182,32 @@ def test_public_checkout_keys_do_not_collide_with_merchant_keys(alice, anon):
     assert merchant_side.status_code == public.status_code == replay.status_code == 201
     assert replay.content == public.content
     assert sorted(IdempotencyKey.objects.values_list("key", flat=True)) == ["checkout:k", "k"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_owner_whose_claim_was_taken_over_rolls_back(alice):
+    """A slow first request whose stale claim another request took over must not commit."""
+    from payments.api.errors import Conflict
+    from payments.services.idempotency import idempotent_execute
+    from payments.services.orders import order_create
+
+    def slow_handler():
+        order_create(merchant=alice.merchant, amount=500)
+
+        def take_over():  # another process reclaims the stale key: a new locked_at token
+            try:
+                IdempotencyKey.objects.update(locked_at=timezone.now() + timedelta(seconds=1))
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=take_over)
+        thread.start()
+        thread.join()
+        return 201, b"{}"
+
+    with pytest.raises(Conflict):
+        idempotent_execute(
+            merchant=alice.merchant, key="k", method="POST", path="/x", request_hash="h", handler=slow_handler
+        )
+    assert Order.objects.count() == 0
+    assert IdempotencyKey.objects.get().state == "in_flight"  # the new owner's claim is untouched
