@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -95,6 +96,11 @@ def test_saved_webhook_url_receives_deliveries_and_secret_regenerates(live, page
     expect(log.locator('[data-test-id="webhook-status"]')).to_have_text("success")
     expect(log.locator('[data-test-id="webhook-response-code"]')).to_have_text("200")
     expect(log.locator('[data-test-id="webhook-attempts"]')).to_have_text("1")
+    # Real payment events reach the saved URL too, and their rows appear live.
+    payment = make_payment(merchant=owner.merchant)
+    wait_for(lambda: len(receiver.requests) == 2, timeout=15, message="payment.created delivery")
+    assert json.loads(receiver.requests[1]["body"])["data"]["payment"]["id"] == payment.id
+    expect(page.locator('[data-test-id="webhook-event"]', has_text="payment.created")).to_have_count(1)
 
     page.once("dialog", lambda dialog: dialog.accept())
     config.locator('[data-test-id="regenerate-secret-button"]').click()
@@ -104,8 +110,8 @@ def test_saved_webhook_url_receives_deliveries_and_secret_regenerates(live, page
     endpoint.refresh_from_db()
     assert endpoint.secret == new_secret and not endpoint.previous_secret  # old one stops at once
     config.locator('[data-test-id="test-webhook-button"]').click()
-    wait_for(lambda: len(receiver.requests) == 2, timeout=15, message="second test webhook")
-    second = receiver.requests[1]
+    wait_for(lambda: len(receiver.requests) == 3, timeout=15, message="second test webhook")
+    second = receiver.requests[2]
     assert hex_signature_valid(
         secret=new_secret, body=second["body"], signature=second["headers"]["X-Webhook-Signature"]
     )
