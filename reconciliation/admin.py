@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 
 from payments.api.errors import ApiError
 from payments.providers import provider_names
@@ -202,7 +203,7 @@ class DiscrepancyAdmin(admin.ModelAdmin):
         "ours",
         "provider_says",
         "proposed_action",
-        "created_at",
+        "age",
         "last_seen_at",
     )
     list_filter = ("status", "klass", ("merchant", admin.RelatedOnlyFieldListFilter), AgeFilter, "provider")
@@ -217,6 +218,10 @@ class DiscrepancyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="age", ordering="created_at")
+    def age(self, obj: Discrepancy) -> str:
+        return timesince(obj.created_at)
 
     @admin.display(description="ours")
     def ours(self, obj: Discrepancy) -> str:
