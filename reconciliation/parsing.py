@@ -21,6 +21,7 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import NoReturn
 
 COLUMNS = ("provider_reference", "payment_id", "order_id", "amount", "currency", "status", "settled_at", "fee")
 STATUSES = frozenset({"success", "failed"})
@@ -122,6 +123,6 @@ def _row(line_no: int, fields: list[str]) -> Row:
     return (line_no, reference, payment_id, order_id, int(amount), currency, status, settled, int(fee))
 
 
-def _bad(line_no: int, column: str, value: str, rule: str, *, reason: str = "bad_value") -> None:
+def _bad(line_no: int, column: str, value: str, rule: str, *, reason: str = "bad_value") -> NoReturn:
     shown = value if len(value) <= 40 else value[:40] + "…"
     raise SettlementFileError(f"line {line_no}: {column} {shown!r} {rule}", reason=reason, line=line_no)
