@@ -257,6 +257,9 @@ def _child() -> list[dict]:
         snapshot = {
             "payment": {"id": "pay_bench", "amount": 10000, "currency": "INR", "status": "success", "version": 2}
         }
+        bare_before = _bare_loop(url, snapshot)
+        cmd_parent.send("reset")
+        cmd_parent.recv()
         Event.objects.bulk_create(
             Event(
                 merchant=merchant,
@@ -275,30 +278,10 @@ def _child() -> list[dict]:
         elapsed = max(arrivals.values()) - started if arrivals else float("nan")
         ours = got / elapsed if elapsed else 0.0
 
-        # ceiling: a bare requests.Session loop, same receiver, same signed bodies
-        import requests  # noqa: TID251 - the bare ceiling, outside the product
-
-        from webhooks.signing import body_encode, payload_build, signature_headers
-
-        body = body_encode(
-            payload_build(
-                event_id="evt_bench",
-                event_type="payment.success",
-                created_at=django.utils.timezone.now(),
-                data=snapshot,
-            )
-        )
-        session = requests.Session()
-        began = time.perf_counter()
-        for i in range(BURST):
-            headers = signature_headers(
-                webhook_id=f"evt_bare{i}",
-                timestamp=int(time.time()),
-                body=body,
-                secrets_active=["whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"],
-            )
-            session.post(url, data=body, headers={"Content-Type": "application/json", **headers}, timeout=10)
-        bare = BURST / (time.perf_counter() - began)
+        # ceiling: a bare requests.Session loop, same receiver, same signed bodies; run before
+        # (see the top of this phase) and after ours, the better of the two counts (the machine
+        # may be shared, so this keeps the comparison conservative)
+        bare = max(bare_before, _bare_loop(url, snapshot))
         rows += [
             _row(
                 "sustained deliveries",
@@ -328,6 +311,29 @@ def _child() -> list[dict]:
         cmd_parent.send("stop")
         receiver.join(timeout=5)
     return rows
+
+
+def _bare_loop(url: str, snapshot: dict) -> float:
+    """Deliveries/s of one thread POSTing signed bodies with a plain requests.Session."""
+    import requests  # noqa: TID251 - the bare ceiling, outside the product
+    from django.utils import timezone
+
+    from webhooks.signing import body_encode, payload_build, signature_headers
+
+    body = body_encode(
+        payload_build(event_id="evt_bench", event_type="payment.success", created_at=timezone.now(), data=snapshot)
+    )
+    session = requests.Session()
+    began = time.perf_counter()
+    for i in range(BURST):
+        headers = signature_headers(
+            webhook_id=f"evt_bare{i}",
+            timestamp=int(time.time()),
+            body=body,
+            secrets_active=["whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"],
+        )
+        session.post(url, data=body, headers={"Content-Type": "application/json", **headers}, timeout=10)
+    return BURST / (time.perf_counter() - began)
 
 
 def _breakdown(merchant, committed: dict[str, float]) -> None:

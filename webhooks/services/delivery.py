@@ -94,10 +94,9 @@ def drains_enqueue(*, endpoint_ids: Sequence[str], first_attempt: bool, countdow
     task = webhook_delivery_first_attempt if first_attempt else webhook_delivery_retry
     for endpoint_id in endpoint_ids:
         try:
-            if countdown:
-                task.apply_async((endpoint_id,), countdown=countdown)
-            else:
-                task.delay(endpoint_id)
+            # retry=False: with the broker down, fail at once (the sweeper re-derives the work)
+            # instead of holding a request or a worker in publish retries.
+            task.apply_async((endpoint_id,), countdown=countdown or None, retry=False)
         except Exception:  # noqa: BLE001 - broker down: the sweeper re-derives the work
             logger.warning("could not enqueue webhook drain; the sweeper will", extra={"endpoint_id": endpoint_id})
             return
