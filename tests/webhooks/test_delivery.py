@@ -383,3 +383,28 @@ def test_sweeper_finds_due_and_orphaned_deliveries(alice, redis_client):
     WebhookDelivery.objects.update(next_retry_at=timezone.now() + timedelta(minutes=5))
     assert deliveries_sweep() == 0
     broker.flushdb()
+
+
+def test_a_float_in_the_payload_is_a_recorded_failed_attempt_not_a_crash(alice):
+    from django.db import transaction
+
+    from payments.outbox import event_record
+
+    with running_receiver() as receiver:
+        endpoint = _endpoint(alice.merchant, receiver.url)
+        with transaction.atomic():
+            event_record(
+                merchant_id=alice.merchant.id,
+                type="refund.created",
+                object_type="refund",
+                object_id="rfnd_f",
+                version=1,
+                data={"refund": {"id": "rfnd_f", "amount": 1.5}},
+            )
+        outbox_dispatch_all()
+        endpoint_drain(endpoint_id=endpoint.id)
+        assert receiver.count() == 0
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.error_class == "invalid_payload" and "float" in attempt.error
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.locked_until) == ("pending", 1, None)

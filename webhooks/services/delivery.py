@@ -190,20 +190,35 @@ class Sent:
 
 def delivery_send(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery, secrets_active: list[str]) -> Sent:
     """One HTTP attempt (no database writes). The body is rebuilt from the event, so every
-    retry sends the same bytes with the same ``webhook-id``."""
+    retry sends the same bytes with the same ``webhook-id``. Never raises: a payload we
+    refuse to sign (a float) or an internal error becomes a failed attempt on the record."""
     event = delivery.event
-    body = body_encode(
-        payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
-    )
     started_at = timezone.now()
     timestamp = int(started_at.timestamp())
-    headers = signature_headers(webhook_id=event.id, timestamp=timestamp, body=body, secrets_active=secrets_active)
-    headers["X-Webhook-Event"] = event.type
-    headers["X-Webhook-Delivery"] = delivery.id
-    headers["X-Webhook-Attempt"] = str(delivery.attempts + 1)
-    if event.correlation_id:
-        headers["X-Correlation-ID"] = event.correlation_id
-    result = post(url=endpoint.url, body=body, headers=headers)
+    try:
+        body = body_encode(
+            payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
+        )
+        headers = signature_headers(webhook_id=event.id, timestamp=timestamp, body=body, secrets_active=secrets_active)
+        headers["X-Webhook-Event"] = event.type
+        headers["X-Webhook-Delivery"] = delivery.id
+        headers["X-Webhook-Attempt"] = str(delivery.attempts + 1)
+        if event.correlation_id:
+            headers["X-Correlation-ID"] = event.correlation_id
+        result = post(url=endpoint.url, body=body, headers=headers)
+    except Exception as exc:
+        logger.exception("webhook attempt could not be made", extra={"delivery_id": delivery.id})
+        error_class = "invalid_payload" if isinstance(exc, TypeError) else "internal_error"
+        result = TransportResult(
+            ok=False,
+            status_code=None,
+            latency_ms=0,
+            body="",
+            error_class=error_class,
+            error=str(exc)[:512],
+            retry_after_seconds=None,
+            gone=False,
+        )
     return Sent(delivery=delivery, started_at=started_at, timestamp=timestamp, result=result)
 
 
