@@ -32,7 +32,18 @@ def _query_param(scope: dict[str, Any], name: str) -> str | None:
     return values[0] if values else None
 
 
-class PaymentConsumer(AsyncJsonWebsocketConsumer):
+class JsonConsumer(AsyncJsonWebsocketConsumer):
+    """A JSON consumer that answers malformed frames with an error instead of crashing."""
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+
+class PaymentConsumer(JsonConsumer):
     group: str | None = None
     merchant_mode = False
     version = 0
@@ -88,7 +99,7 @@ class PaymentConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "payment", "event": event, "version": snapshot["version"], "payment": payment})
 
 
-class MerchantConsumer(AsyncJsonWebsocketConsumer):
+class MerchantConsumer(JsonConsumer):
     group: str | None = None
 
     async def connect(self) -> None:
