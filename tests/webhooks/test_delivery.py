@@ -408,33 +408,3 @@ def test_a_float_in_the_payload_is_a_recorded_failed_attempt_not_a_crash(alice):
     assert attempt.error_class == "invalid_payload" and "float" in attempt.error
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.locked_until) == ("pending", 1, None)
-
-
-def test_fan_out_skips_the_drain_message_while_a_claim_is_held(alice, redis_client, django_capture_on_commit_callbacks):
-    """Under load a drain holds the endpoint: new rows get no message of their own, and the
-    holder takes them in the same transaction that records its results."""
-    import redis
-    from django.conf import settings as django_settings
-
-    from webhooks.services.delivery import Sent, _record, delivery_claim_batch
-    from webhooks.transport import TransportResult
-
-    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
-    broker.flushdb()
-    endpoint = _endpoint(alice.merchant, "http://127.0.0.1:9/a", event_types=["payment.created"])
-    payment_make(alice.merchant)
-    with django_capture_on_commit_callbacks(execute=True):
-        outbox_dispatch_all()
-    assert broker.llen("webhooks") == 1  # idle endpoint: a drain is asked for
-    broker.flushdb()
-    claim = delivery_claim_batch(endpoint_id=endpoint.id)
-    payment_make(alice.merchant)
-    with django_capture_on_commit_callbacks(execute=True):
-        outbox_dispatch_all()
-    assert broker.llen("webhooks") == 0  # busy endpoint: no message
-    ok = TransportResult(True, 200, 1, "", "", "", None, False)
-    sent = [Sent(delivery=d, started_at=timezone.now(), timestamp=1, result=ok) for d in claim.deliveries]
-    _, following = _record(claim, sent, claim_next=True)
-    newest = WebhookDelivery.objects.order_by("-event_id").first()
-    assert [d.id for d in following.deliveries] == [newest.id]
-    broker.flushdb()

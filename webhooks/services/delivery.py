@@ -4,8 +4,7 @@ Life of a delivery (a ``webhook_logs`` row):
 
 1. ``deliveries_fan_out`` (a durable outbox consumer, inside the dispatcher's transaction)
    inserts one row per event x subscribed endpoint (``ON CONFLICT DO NOTHING``), due now,
-   and after commit asks for one drain per endpoint on the ``webhooks`` queue, unless a
-   drain already holds a claim on that endpoint (it will take the new rows next).
+   and after commit asks for one drain per endpoint on the ``webhooks`` queue.
 2. ``endpoint_drain`` claims due rows of one endpoint in a batch: under a per-endpoint
    advisory lock it checks the endpoint's claims in flight against
    ``WEBHOOK_ENDPOINT_MAX_IN_FLIGHT`` and leases rows with ``FOR UPDATE SKIP LOCKED``
@@ -83,30 +82,9 @@ def deliveries_fan_out(events: Sequence[Event]) -> int:
     if not rows:
         return 0
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    idle = _endpoints_without_claim(sorted({r.endpoint_id for r in rows}))
-    if idle:
-        transaction.on_commit(lambda: drains_enqueue(endpoint_ids=idle, first_attempt=True))
+    endpoint_ids = sorted({r.endpoint_id for r in rows})
+    transaction.on_commit(lambda: drains_enqueue(endpoint_ids=endpoint_ids, first_attempt=True))
     return len(rows)
-
-
-def _endpoints_without_claim(endpoint_ids: list[str]) -> list[str]:
-    """Of these endpoints, those nobody is draining right now. Taken under the endpoints'
-    advisory locks (in sorted order, held to the dispatcher's commit): a drain holding a
-    claim on the others re-checks for due rows under the same lock after this commit, so
-    skipping their drain message strands nothing and saves a task per event under load."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('webhook-endpoint:' || s.id)) "
-            "FROM (SELECT unnest(%s::text[]) AS id ORDER BY 1) AS s",
-            [endpoint_ids],
-        )
-        cursor.execute(
-            "SELECT DISTINCT endpoint_id FROM webhook_logs "
-            "WHERE endpoint_id = ANY(%s) AND status = 'pending' AND locked_until > %s",
-            [endpoint_ids, timezone.now()],
-        )
-        busy = {row[0] for row in cursor.fetchall()}
-    return [e for e in endpoint_ids if e not in busy]
 
 
 def drains_enqueue(*, endpoint_ids: Sequence[str], first_attempt: bool, countdown: float | None = None) -> None:
