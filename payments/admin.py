@@ -215,7 +215,8 @@ class ProviderNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("provider", "result", "status")
     search_fields = ("event_id", "object_id")
     readonly_fields = (
-        "provider", "event_id", "object_type", "object_id", "status", "payload", "received_at", "result", "detail",
+        "provider", "event_id", "object_type", "object_id", "status", "payload", "raw_body", "received_at", "result",
+        "detail",
     )  # fmt: skip
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:

@@ -18,6 +18,8 @@ class ProviderNotification(models.Model):
     object_id = models.CharField(max_length=64)
     status = models.CharField(max_length=16)
     payload = models.JSONField()
+    # The exact bytes received (as UTF-8 text), for audits and signature re-checks.
+    raw_body = models.TextField(blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
     result = models.CharField(max_length=16, choices=Result.choices)
     detail = models.CharField(max_length=255, blank=True, default="")

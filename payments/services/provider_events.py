@@ -7,6 +7,7 @@ report changes nothing and no timeline steps backwards.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,8 +25,8 @@ Result = ProviderNotification.Result
 
 _INSERT_SQL = """
 INSERT INTO provider_notifications
-    (provider, event_id, object_type, object_id, status, payload, received_at, result, detail)
-VALUES (%s, %s, %s, %s, %s, %s::jsonb, now(), %s, %s)
+    (provider, event_id, object_type, object_id, status, payload, raw_body, received_at, result, detail)
+VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, now(), %s, %s)
 ON CONFLICT (provider, event_id) DO NOTHING
 RETURNING id
 """
@@ -113,6 +114,7 @@ def provider_notification_receive(*, provider_name: str, headers: Mapping[str, s
                     notification.object_type[:16],
                     notification.object_id[:64],
                     notification.status[:16],
+                    json.dumps(notification.payload),
                     body.decode("utf-8", errors="replace"),
                     Result.IGNORED,
                     "",

@@ -79,6 +79,7 @@ def test_signed_success_is_applied_and_stored(anon, submitted):
         "success",
     )
     assert TimelineEntry.objects.filter(payment=submitted).order_by("version").last().source == "provider_webhook"
+    assert stored.raw_body == json.dumps(payload(submitted, "success"))  # byte for byte
 
 
 def test_failure_carries_error(anon, submitted):
