@@ -150,3 +150,33 @@ def test_refund_other_merchant_is_404_everywhere(alice, bob, paid):
     refund = RefundFactory(payment=paid)
     assert bob.client.get(f"/api/v1/refunds/{refund.id}").status_code == 404
     assert alice.client.get(f"/api/v1/refunds/{refund.id}").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_long_poll_wakes_up_on_a_change(alice):
+    import threading
+    import time
+
+    from django.db import connection
+
+    payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant))
+    result: dict = {}
+
+    def poll():
+        try:
+            started = time.monotonic()
+            result["body"] = alice.client.get(f"/api/v1/payments/{payment.id}/status?wait=20&after_version=1").json()
+            result["elapsed"] = time.monotonic() - started
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.5)  # give the poll time to start waiting; elapsed >= 0.4 below proves it did
+    cancelled = time.monotonic()
+    assert alice.client.post(f"/api/v1/payments/{payment.id}/cancel").status_code == 200
+    thread.join(25)
+    assert result["body"]["status"] == "cancelled"
+    assert result["body"]["version"] == 2
+    assert 0.4 <= result["elapsed"] < 5  # it waited, and woke on the change long before 20 s
+    assert time.monotonic() - cancelled < 2
