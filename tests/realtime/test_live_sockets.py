@@ -4,6 +4,7 @@ expiry, another merchant's), close codes, and resume after pushes dropped on pur
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import timedelta
 
@@ -13,11 +14,12 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 from django.utils import timezone
 
+from payments.models import TimelineEntry
 from realtime.models import RealtimeTicket
 from realtime.push import pusher
 from realtime.services import ticket_create
 from tests.realtime.helpers import make_payment, settle
-from tests.support.processes import daphne_server
+from tests.support.processes import celery_worker, daphne_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -130,3 +132,33 @@ def test_reconnect_with_last_version_after_dropped_pushes(server, alice, redis_c
             assert caught_up["version"] == 2 and caught_up["payment"]["status"] == "success"
 
     async_to_sync(scenario)()
+
+
+@pytest.mark.worker
+def test_pushes_from_the_celery_worker_reach_the_socket(server, alice, redis_client):
+    """The worker's own change (the provider took the payment: ``payment.pending``, v2) is
+    pushed from the worker process (prefork child, its own push thread), not by polling.
+    The worker starts only once the socket holds the v1 snapshot, so v2 must be a push."""
+    base = server.replace("ws://", "http://")
+    env = {"TEST_PROCESSING_DELAY": "300", "SIMULATOR_CALLBACK_BASE_URL": base}
+    created = alice.client.post(
+        "/api/v1/payments", {"amount": 500, "method": "upi", "vpa": "success@upi"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    payment_id = created.json()["id"]
+
+    async def scenario(stack: contextlib.ExitStack):
+        async with connect(server, f"/ws/payments/{payment_id}") as ws:
+            seen = [json.loads(await asyncio.wait_for(ws.recv(), timeout=10))]
+            assert (seen[0]["event"], seen[0]["version"]) == ("snapshot", 1)
+            await asyncio.to_thread(stack.enter_context, celery_worker(env=env))
+            while seen[-1]["payment"]["status"] == "pending":
+                seen.append(json.loads(await asyncio.wait_for(ws.recv(), timeout=15)))
+        return seen
+
+    with contextlib.ExitStack() as stack:
+        seen = async_to_sync(scenario)(stack)
+    events = [(m["event"], m["version"]) for m in seen]
+    assert events[1] == ("payment.pending", 2), events  # from the worker process
+    assert events[-1] == ("payment.success", 3)  # from daphne (the provider's webhook)
+    assert TimelineEntry.objects.get(object_id=payment_id, version=2).to_status == "pending"
