@@ -3,6 +3,8 @@ ids, never card data, and call one service each."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from payments.correlation import correlation_scope
@@ -11,6 +13,8 @@ from payments.services.idempotency import idempotency_keys_purge
 from payments.services.payments import payment_process
 from payments.services.refunds import refund_process
 from payments.services.stuck import payments_stuck_sweep
+
+logger = logging.getLogger("tender.tasks")
 
 
 @shared_task(name="payments.tasks.payment_process_task", ignore_result=True)
@@ -24,14 +28,20 @@ def payment_process_batch(items: list[list[str | None]]) -> None:
     correlation id of the request that created it."""
     for payment_id, correlation_id in items:
         with correlation_scope(correlation_id):
-            payment_process(payment_id=payment_id)
+            try:
+                payment_process(payment_id=payment_id)
+            except Exception:  # one failing submission must not hold up the rest of the batch
+                logger.exception("payment submission failed; the sweeper retries", extra={"payment_id": payment_id})
 
 
 @shared_task(name="payments.tasks.refund_process_batch", ignore_result=True)
 def refund_process_batch(items: list[list[str | None]]) -> None:
     for refund_id, correlation_id in items:
         with correlation_scope(correlation_id):
-            refund_process(refund_id=refund_id)
+            try:
+                refund_process(refund_id=refund_id)
+            except Exception:
+                logger.exception("refund submission failed; the sweeper retries", extra={"refund_id": refund_id})
 
 
 @shared_task(name="payments.tasks.refund_process_task", ignore_result=True)

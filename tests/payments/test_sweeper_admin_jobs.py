@@ -143,3 +143,25 @@ def test_jobs_status_sees_queue_depth_and_worker(alice, redis_client, tmp_path):
             message="queue drained",
         )
         assert alice.client.get("/api/v1/test/jobs/status").json()["worker_status"] == "running"
+
+
+def test_one_failing_submission_does_not_block_its_batch(alice, simulator, monkeypatch):
+    from payments.providers.base import ProviderError
+    from payments.providers.simulator.provider import SimulatorProvider
+    from payments.tasks import payment_process_batch
+
+    broken = PaymentFactory(order=OrderFactory(merchant=alice.merchant), vpa="broken@upi")
+    fine = PaymentFactory(order=OrderFactory(merchant=alice.merchant))
+    real_submit = SimulatorProvider.submit
+
+    def flaky_submit(self, *, payment):
+        if payment.vpa == "broken@upi":
+            raise ProviderError("acquirer unreachable")
+        return real_submit(self, payment=payment)
+
+    monkeypatch.setattr(SimulatorProvider, "submit", flaky_submit)
+    payment_process_batch([[broken.id, "c1"], [fine.id, "c2"]])
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert (broken.version, broken.submitted_at) == (1, None)  # left for the sweeper
+    assert fine.version == 2
