@@ -14,6 +14,7 @@ truth. The thread is started lazily per process, so it survives Celery's prefork
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -100,6 +101,7 @@ class Pusher:
         self.alias = alias
         self._lock = threading.Lock()
         self._pid: int | None = None
+        self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[list[Message]] | None = None
         self._pending = 0
@@ -129,21 +131,26 @@ class Pusher:
         """Wait until everything submitted so far was sent (tests and benchmarks)."""
         return self._idle.wait(timeout)
 
+    def _alive(self) -> bool:
+        return self._pid == os.getpid() and self._thread is not None and self._thread.is_alive()
+
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
-        pid = os.getpid()
-        if self._pid == pid and self._loop is not None:
+        if self._alive() and self._loop is not None:
             return self._loop
         with self._lock:
-            if self._pid != pid or self._loop is None:
-                # First use in this process (or after a fork): the parent's thread is gone.
+            if not self._alive() or self._loop is None:
+                # First use in this process, after a fork (the parent's thread does not exist
+                # here) or after the thread died: start a fresh one.
                 ready = threading.Event()
+                self._loop = None
                 self._pending = 0
                 self._idle.set()
-                thread = threading.Thread(target=self._run, args=(ready,), name="realtime-push", daemon=True)
-                thread.start()
+                self._thread = threading.Thread(target=self._run, args=(ready,), name="realtime-push", daemon=True)
+                self._thread.start()
                 ready.wait(5)
-                self._pid = pid
-        assert self._loop is not None
+                self._pid = os.getpid()
+        if self._loop is None:
+            raise RuntimeError("realtime push thread did not start")
         return self._loop
 
     def _run(self, ready: threading.Event) -> None:
@@ -152,7 +159,16 @@ class Pusher:
         self._queue = asyncio.Queue()
         self._loop = loop
         ready.set()
-        loop.run_until_complete(self._sender())
+        sender = loop.create_task(self._sender())
+        try:
+            loop.run_until_complete(sender)
+        except Exception:
+            logger.error("realtime push thread stopped", exc_info=True)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(asyncio.gather(sender, return_exceptions=True))
+            loop.close()
 
     async def _sender(self) -> None:
         layer = channel_layers.make_backend(self.alias)
@@ -162,10 +178,14 @@ class Pusher:
             batch = await queue.get()
             while not queue.empty():  # coalesce whatever piled up into one round trip batch
                 batch = batch + queue.get_nowait()
-            results = await asyncio.gather(
-                *(layer.group_send(group, message) for group, message in batch), return_exceptions=True
-            )
-            failures = sum(1 for r in results if isinstance(r, BaseException))
+            try:
+                results = await asyncio.gather(
+                    *(layer.group_send(group, message) for group, message in batch), return_exceptions=True
+                )
+                failures = sum(1 for r in results if isinstance(r, BaseException))
+            except Exception:  # noqa: BLE001 - keep the thread alive; these pushes are lost
+                logger.warning("realtime push batch failed", exc_info=True)
+                failures = len(batch)
             if failures:
                 logger.warning("realtime group_send failed", extra={"failures": failures})
             with self._lock:

@@ -190,3 +190,26 @@ def test_foreign_origin_is_refused(alice, redis_client):
         assert not connected
 
     async_to_sync(scenario)()
+
+
+def test_push_thread_restarts_after_it_died(alice, redis_client):
+    """If the push thread ever dies, the next event starts a new one (pushes resume)."""
+    pusher.submit([])  # no-op
+    payment = make_payment(merchant=alice.merchant)
+    assert pusher.flush(5)
+    loop = pusher._loop
+    loop.call_soon_threadsafe(loop.stop)  # kill the sender loop: the thread exits
+    pusher._thread.join(5)
+    assert not pusher._thread.is_alive()
+
+    async def scenario():
+        comm = socket(f"/ws/payments/{payment.id}")
+        await comm.connect()
+        assert (await comm.receive_json_from(timeout=5))["version"] == 1
+        await database_sync_to_async(settle)(payment, "success")
+        pushed = await comm.receive_json_from(timeout=5)
+        assert pushed["event"] == "payment.success" and pushed["version"] == 2
+        await comm.disconnect()
+
+    async_to_sync(scenario)()
+    assert pusher._thread.is_alive() and pusher._loop is not loop
