@@ -139,9 +139,8 @@
         .catch(function (err) { document.getElementById("webhook-url-error").textContent = err.message; });
     });
     document.getElementById("regenerate-secret").addEventListener("click", function () {
-      if (!window.confirm("Regenerate the secret? Your receiver must use the new one from now on.")) return;
       request("POST", "/dashboard/api/webhooks/regenerate-secret")
-        .then(function (c) { showConfig(c); flash("New secret generated"); })
+        .then(function (c) { showConfig(c); flash("New secret generated: update your receiver"); })
         .catch(function (err) { flash(err.message); });
     });
     document.getElementById("test-webhook").addEventListener("click", function () {

@@ -102,7 +102,6 @@ def test_saved_webhook_url_receives_deliveries_and_secret_regenerates(live, page
     assert json.loads(receiver.requests[1]["body"])["data"]["payment"]["id"] == payment.id
     expect(page.locator('[data-test-id="webhook-event"]', has_text="payment.created")).to_have_count(1)
 
-    page.once("dialog", lambda dialog: dialog.accept())
     config.locator('[data-test-id="regenerate-secret-button"]').click()
     expect(config.locator('[data-test-id="webhook-secret"]')).not_to_have_text(secret)
     new_secret = config.locator('[data-test-id="webhook-secret"]').inner_text()
