@@ -22,10 +22,21 @@
     document.getElementById("card-form").hidden = true;
   }
 
+  // Only the visible form's button carries data-test-id="pay-button", so the id stays
+  // unique on the page (strict locators, screen readers) whichever method is chosen.
+  function markPayButton(method) {
+    ["upi", "card"].forEach(function (m) {
+      var button = document.getElementById(m + "-form").querySelector('button[type="submit"]');
+      if (m === method) button.setAttribute("data-test-id", "pay-button");
+      else button.removeAttribute("data-test-id");
+    });
+  }
+
   function chooseMethod(method) {
     $("payment-methods").hidden = false;
     document.getElementById("upi-form").hidden = method !== "upi";
     document.getElementById("card-form").hidden = method !== "card";
+    markPayButton(method);
     document.querySelectorAll(".method").forEach(function (btn) {
       btn.classList.toggle("active", btn.dataset.method === method);
     });
@@ -249,5 +260,6 @@
     $("success-message").textContent = "This order is already paid.";
     show("success-state");
   }
+  markPayButton(null);
   document.body.setAttribute("data-ready", "true"); // every handler above is attached
 })();

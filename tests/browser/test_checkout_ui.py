@@ -42,6 +42,7 @@ def test_inline_validation_errors_and_phone_viewport(live, page: Page, alice):
     expect(upi.locator('[data-error-for="vpa"]')).to_have_text("Enter a valid UPI ID, like name@bank")
     page.click('[data-test-id="method-card"]')
     card = page.locator('[data-test-id="card-form"]')
+    expect(page.locator('[data-test-id="pay-button"]')).to_have_count(1)  # the visible form's only
     card.locator('[data-test-id="card-number-input"]').fill("4111111111111112")
     card.locator('[data-test-id="expiry-input"]').fill("01/20")
     card.locator('[data-test-id="pay-button"]').click()
