@@ -54,7 +54,7 @@ def test_test_schedule_then_exhaustion_then_manual_retry(alice, flush_test_redis
         times = [r.at for r in flaky.received]
         gaps = [round(b - a, 2) for a, b in itertools.pairwise(times)]
         for gap, expected in zip(gaps, [5, 10, 15, 20], strict=True):
-            assert expected - 0.5 <= gap <= expected + 1.5, gaps
+            assert expected - 0.5 <= gap <= expected + 2.0, gaps
         event_id = ok.event.id
         for r in flaky.received + dead.received:
             assert r.headers["webhook-id"] == event_id
@@ -80,7 +80,7 @@ def test_sigkill_mid_delivery_and_flushed_redis_lose_nothing(alice, flush_test_r
         with celery_worker(queues=QUEUES, env=env) as first:
             for _ in range(4):
                 payment_make(alice.merchant)
-            wait_for(lambda: receiver.count() >= 1, timeout=15, message="first request in flight")
+            wait_for(lambda: receiver.count() >= 1, timeout=30, message="first request in flight")
             os.killpg(first.pid, signal.SIGKILL)  # mid-delivery: the receiver is still sleeping
             first.wait(timeout=5)
         flush_test_redis()  # every queued message and countdown is gone
@@ -91,7 +91,7 @@ def test_sigkill_mid_delivery_and_flushed_redis_lose_nothing(alice, flush_test_r
         with celery_worker(queues=QUEUES, env=env), sweeper():
             wait_for(
                 lambda: WebhookDelivery.objects.filter(status="success").count() == 6,
-                timeout=60,
+                timeout=90,
                 message="every delivery to end success",
             )
         delivered = {r.webhook_id for r in receiver.received}
