@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,9 +99,10 @@ def outbox_nudge() -> None:
     """Ask a worker to dispatch now. Losing this message is harmless (the sweeper runs).
 
     The publish happens on one background thread per process, so a request never waits
-    for the broker, and a burst of commits coalesces into few messages: the flag is
-    cleared *before* each publish, so every commit is followed by a publish that starts
-    after it (the dispatcher drains everything committed by then)."""
+    for the broker, and a burst of commits coalesces into few messages (at most one per
+    ``NUDGE_MIN_INTERVAL`` under load; at once when idle): the flag is cleared *before*
+    each publish, so every commit is followed by a publish that starts after it (the
+    dispatcher drains everything committed by then)."""
     _nudger.request()
 
 
@@ -111,6 +113,9 @@ def _publish_nudge() -> None:
         outbox_dispatch.delay()
     except Exception:  # noqa: BLE001 - broker down: the Beat sweeper will pick it up
         logger.warning("could not enqueue outbox dispatch; the sweeper will retry")
+
+
+NUDGE_MIN_INTERVAL = 0.02  # seconds; bounds nudges to 50/s per process under load
 
 
 class _Nudger:
@@ -132,9 +137,15 @@ class _Nudger:
 
     def _run(self) -> None:
         wanted = self._wanted
+        last_publish = 0.0
         while True:
             wanted.wait()
+            # Idle: nudge at once. Busy: at most one nudge per NUDGE_MIN_INTERVAL.
+            pause = last_publish + NUDGE_MIN_INTERVAL - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
             wanted.clear()
+            last_publish = time.monotonic()
             _publish_nudge()
 
 
