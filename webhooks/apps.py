@@ -12,7 +12,7 @@ class WebhooksConfig(AppConfig):
         from payments.outbox import register_consumer
         from webhooks import checks  # noqa: F401 - registers the system checks
         from webhooks.demo import demo_webhooks_seed
-        from webhooks.services.delivery import deliveries_fan_out
+        from webhooks.services.fanout import deliveries_fan_out
 
         register_consumer("webhooks", deliveries_fan_out, durable=True)
         register_demo_seeder(demo_webhooks_seed)

@@ -168,7 +168,7 @@ def test_default_endpoint_without_url_gets_nothing(alice):
 
 def test_fan_out_is_idempotent_and_filters_by_type(alice, bob):
     from payments.models import Event
-    from webhooks.services.delivery import deliveries_fan_out
+    from webhooks.services.fanout import deliveries_fan_out
 
     everything = _endpoint(alice.merchant, "http://127.0.0.1:9/a")
     payments_only = _endpoint(alice.merchant, "http://127.0.0.1:9/b", event_types=["payment.*"])

@@ -1,11 +1,12 @@
-"""Delivery: fan-out of committed events, claiming, sending, recording, retries, sweeping.
+"""Delivery: sending, recording, the drain loop, retries, manual retry, sweeping.
 
 Life of a delivery (a ``webhook_logs`` row):
 
-1. ``deliveries_fan_out`` (a durable outbox consumer, inside the dispatcher's transaction)
+1. ``deliveries_fan_out`` (:mod:`webhooks.services.fanout`, a durable outbox consumer)
    inserts one row per event x subscribed endpoint (``ON CONFLICT DO NOTHING``), due now,
    and after commit asks for one drain per endpoint on the ``webhooks`` queue.
-2. ``endpoint_drain`` claims due rows of one endpoint in a batch: under a per-endpoint
+2. ``endpoint_drain`` claims due rows of one endpoint in a batch
+   (:mod:`webhooks.services.claims`): under a per-endpoint
    advisory lock it checks the endpoint's claims in flight against
    ``WEBHOOK_ENDPOINT_MAX_IN_FLIGHT`` and leases rows with ``FOR UPDATE SKIP LOCKED``
    (``locked_until`` + ``lease_token``). A capped drain returns at once: the holder of the
@@ -26,7 +27,6 @@ import os
 import random
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,148 +34,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Min, Q
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from payments.api.errors import Conflict
-from payments.models import Event
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services.audit import audit_record
-from webhooks.services.filters import event_type_matches
+from webhooks.services.claims import Claim, claim_locked, delivery_claim_batch, endpoint_lock
+from webhooks.services.fanout import drains_enqueue
 from webhooks.signing import body_encode, payload_build, signature_headers
 from webhooks.transport import TransportResult, post
 
 logger = logging.getLogger("tender.webhooks")
 
-# --- fan-out ---------------------------------------------------------------------------
-
-
-def deliveries_fan_out(events: Sequence[Event]) -> int:
-    """Durable outbox consumer: one pending delivery per event x matching enabled endpoint
-    with a url. Idempotent (unique (event, endpoint), conflicts ignored)."""
-    merchant_ids = {e.merchant_id for e in events}
-    endpoints: dict[object, list[WebhookEndpoint]] = defaultdict(list)
-    for endpoint in WebhookEndpoint.objects.filter(
-        merchant_id__in=merchant_ids, enabled=True, deleted_at__isnull=True
-    ).exclude(url=""):
-        endpoints[endpoint.merchant_id].append(endpoint)
-    now = timezone.now()
-    rows: list[WebhookDelivery] = []
-    for event in events:
-        for endpoint in endpoints.get(event.merchant_id, ()):
-            if event.type == "webhook.test":
-                wanted = event.object_id == endpoint.id  # a test goes to its endpoint only
-            else:
-                wanted = event_type_matches(endpoint.event_types, event.type)
-            if wanted:
-                rows.append(
-                    WebhookDelivery(
-                        merchant_id=event.merchant_id,
-                        endpoint_id=endpoint.id,
-                        event_id=event.seq,
-                        event_type=event.type,
-                        next_retry_at=now,
-                    )
-                )
-    if not rows:
-        return 0
-    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    endpoint_ids = sorted({r.endpoint_id for r in rows})
-    transaction.on_commit(lambda: drains_enqueue(endpoint_ids=endpoint_ids, first_attempt=True))
-    return len(rows)
-
-
-def drains_enqueue(*, endpoint_ids: Sequence[str], first_attempt: bool, countdown: float | None = None) -> None:
-    """Ask workers to drain these endpoints. Losing the message is harmless (sweeper)."""
-    from webhooks.tasks import webhook_delivery_first_attempt, webhook_delivery_retry
-
-    task = webhook_delivery_first_attempt if first_attempt else webhook_delivery_retry
-    for endpoint_id in endpoint_ids:
-        try:
-            # retry=False: with the broker down, fail at once (the sweeper re-derives the work)
-            # instead of holding a request or a worker in publish retries.
-            task.apply_async((endpoint_id,), countdown=countdown or None, retry=False)
-        except Exception:  # noqa: BLE001 - broker down: the sweeper re-derives the work
-            logger.warning("could not enqueue webhook drain; the sweeper will", extra={"endpoint_id": endpoint_id})
-            return
-
-
-# --- claiming ----------------------------------------------------------------------------
-
-
-@dataclass
-class Claim:
-    endpoint: WebhookEndpoint
-    token: uuid.UUID
-    deliveries: list[WebhookDelivery]
-    claimed_at: float  # time.monotonic()
-
-
-def _endpoint_lock(endpoint_id: str, *, relaxed_commit: bool = False) -> None:
-    """Serialise claims of one endpoint (transaction-scoped advisory lock). ``relaxed_commit``
-    also sets ``synchronous_commit=off`` for this transaction in the same round trip: claims
-    and attempt results may commit without waiting for the WAL flush, because if PostgreSQL
-    crashed in the next milliseconds the worst case is a delivery sent once more (at least
-    once, never lost: the fan-out rows themselves commit durably)."""
-    sql = "SELECT pg_advisory_xact_lock(hashtext(%s))"
-    if relaxed_commit:
-        sql += ", set_config('synchronous_commit', 'off', true)"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [f"webhook-endpoint:{endpoint_id}"])
-
-
-_IN_FLIGHT_SQL = (
-    "SELECT count(DISTINCT l.lease_token) FROM webhook_logs l "
-    "WHERE l.endpoint_id = webhook_endpoints.id AND l.status = 'pending' AND l.locked_until > %s"
-)
-_CLAIM_SQL = """
-UPDATE webhook_logs SET locked_until = %s, lease_token = %s
-WHERE id IN (
-    SELECT id FROM webhook_logs
-    WHERE endpoint_id = %s AND status = 'pending' AND next_retry_at <= %s
-      AND (locked_until IS NULL OR locked_until <= %s)
-    ORDER BY next_retry_at, event_id
-    LIMIT %s
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id
-"""
-
-
-def delivery_claim_batch(*, endpoint_id: str, limit: int | None = None) -> Claim | None:
-    """Lease up to ``limit`` due deliveries of one endpoint, or None (nothing due, endpoint
-    disabled, or the endpoint already has its maximum of claims in flight)."""
-    with transaction.atomic():
-        _endpoint_lock(endpoint_id, relaxed_commit=settings.WEBHOOK_RELAXED_COMMIT)
-        return _claim_locked(endpoint_id=endpoint_id, limit=limit)
-
-
-def _claim_locked(*, endpoint_id: str, limit: int | None = None) -> Claim | None:
-    """The claim itself; the caller holds the endpoint's advisory lock in its transaction."""
-    limit = limit or settings.WEBHOOK_BATCH_SIZE
-    now = timezone.now()
-    endpoint = (
-        WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True, deleted_at__isnull=True)
-        .exclude(url="")
-        .annotate(in_flight=RawSQL(_IN_FLIGHT_SQL, (now,)))  # noqa: S611 - constant SQL, bound params
-        .first()
-    )
-    if endpoint is None or endpoint.in_flight >= settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT:
-        return None
-    token = uuid.uuid4()
-    until = now + timedelta(seconds=settings.WEBHOOK_DELIVERY_LEASE_SECONDS)
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [until, token, endpoint_id, now, now, limit])
-        ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
-        return None
-    deliveries = list(
-        WebhookDelivery.objects.filter(pk__in=ids).select_related("event").order_by("next_retry_at", "event_id")
-    )
-    return Claim(endpoint=endpoint, token=token, deliveries=deliveries, claimed_at=time.monotonic())
-
+__all__ = [
+    "deliveries_requeue",
+    "deliveries_sweep",
+    "delivery_claim_batch",
+    "delivery_retry",
+    "delivery_send",
+    "endpoint_drain",
+    "retry_delay_seconds",
+]
 
 # --- sending -----------------------------------------------------------------------------
 
@@ -256,7 +137,7 @@ def _record(claim: Claim, sent: list[Sent], *, claim_next: bool = False) -> tupl
     delays: list[float] = []
     gone = False
     with transaction.atomic():
-        _endpoint_lock(endpoint.pk, relaxed_commit=settings.WEBHOOK_RELAXED_COMMIT)
+        endpoint_lock(endpoint.pk, relaxed_commit=settings.WEBHOOK_RELAXED_COMMIT)
         WebhookAttempt.objects.bulk_create(
             [
                 WebhookAttempt(
@@ -321,7 +202,7 @@ def _record(claim: Claim, sent: list[Sent], *, claim_next: bool = False) -> tupl
             _endpoint_health(endpoint=endpoint, last_ok=sent[-1].result.ok, now=now)
         if gone:
             endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.GONE, actor="system:http_410")
-        next_claim = _claim_locked(endpoint_id=endpoint.pk) if claim_next and not gone else None
+        next_claim = claim_locked(endpoint_id=endpoint.pk) if claim_next and not gone else None
     return delays, next_claim
 
 

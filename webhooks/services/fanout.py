@@ -1,0 +1,71 @@
+"""Fan-out of committed events into deliveries, and the "please drain" messages.
+
+``deliveries_fan_out`` is the durable outbox consumer registered by ``WebhooksConfig``:
+it runs inside the outbox dispatcher's transaction, so a delivery row exists exactly when
+its event committed, and its drain messages leave only after that commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from payments.models import Event
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services.filters import event_type_matches
+
+logger = logging.getLogger("tender.webhooks")
+
+
+def deliveries_fan_out(events: Sequence[Event]) -> int:
+    """Durable outbox consumer: one pending delivery per event x matching enabled endpoint
+    with a url. Idempotent (unique (event, endpoint), conflicts ignored)."""
+    merchant_ids = {e.merchant_id for e in events}
+    endpoints: dict[object, list[WebhookEndpoint]] = defaultdict(list)
+    for endpoint in WebhookEndpoint.objects.filter(
+        merchant_id__in=merchant_ids, enabled=True, deleted_at__isnull=True
+    ).exclude(url=""):
+        endpoints[endpoint.merchant_id].append(endpoint)
+    now = timezone.now()
+    rows: list[WebhookDelivery] = []
+    for event in events:
+        for endpoint in endpoints.get(event.merchant_id, ()):
+            if event.type == "webhook.test":
+                wanted = event.object_id == endpoint.id  # a test goes to its endpoint only
+            else:
+                wanted = event_type_matches(endpoint.event_types, event.type)
+            if wanted:
+                rows.append(
+                    WebhookDelivery(
+                        merchant_id=event.merchant_id,
+                        endpoint_id=endpoint.id,
+                        event_id=event.seq,
+                        event_type=event.type,
+                        next_retry_at=now,
+                    )
+                )
+    if not rows:
+        return 0
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    endpoint_ids = sorted({r.endpoint_id for r in rows})
+    transaction.on_commit(lambda: drains_enqueue(endpoint_ids=endpoint_ids, first_attempt=True))
+    return len(rows)
+
+
+def drains_enqueue(*, endpoint_ids: Sequence[str], first_attempt: bool, countdown: float | None = None) -> None:
+    """Ask workers to drain these endpoints. Losing the message is harmless (sweeper)."""
+    from webhooks.tasks import webhook_delivery_first_attempt, webhook_delivery_retry
+
+    task = webhook_delivery_first_attempt if first_attempt else webhook_delivery_retry
+    for endpoint_id in endpoint_ids:
+        try:
+            # retry=False: with the broker down, fail at once (the sweeper re-derives the work)
+            # instead of holding a request or a worker in publish retries.
+            task.apply_async((endpoint_id,), countdown=countdown or None, retry=False)
+        except Exception:  # noqa: BLE001 - broker down: the sweeper re-derives the work
+            logger.warning("could not enqueue webhook drain; the sweeper will", extra={"endpoint_id": endpoint_id})
+            return
