@@ -13,7 +13,7 @@ Targets (issue 3): at 16 connections ≥ 70 % of the ceiling's throughput and p9
 Each point is the median of PAYMENTS_BENCH_ROUNDS (default 3) interleaved slices of
 PAYMENTS_BENCH_SECONDS (default 4) for the ceiling and for ours.
 Environment: PAYMENTS_BENCH_LAYOUTS (default
-``gunicorn,daphne``), PAYMENTS_BENCH_GUNICORN_WORKERS (default 2), PAYMENTS_BENCH_REDIS_DB
+``gunicorn,gthread,daphne``), PAYMENTS_BENCH_GUNICORN_WORKERS (default 2), PAYMENTS_BENCH_REDIS_DB
 (default 12).
 """
 
@@ -100,6 +100,12 @@ LAYOUTS = {
         str(BIN / "gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{port}",
         "--workers", os.environ.get("PAYMENTS_BENCH_GUNICORN_WORKERS", "2"), "--worker-class", "sync",
         "--keep-alive", "5", "--log-level", "warning",
+    ],
+    # threads let a long-poll (GET …/status?wait=N) hold a thread instead of a whole worker
+    "gthread": lambda port: [
+        str(BIN / "gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{port}",
+        "--workers", os.environ.get("PAYMENTS_BENCH_GUNICORN_WORKERS", "2"), "--worker-class", "gthread",
+        "--threads", "4", "--keep-alive", "5", "--log-level", "warning",
     ],
     "daphne": lambda port: [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
 }  # fmt: skip
@@ -232,8 +238,9 @@ def _purge_queues(env: dict[str, str]) -> None:
 def run() -> list[dict]:
     seconds = int(os.environ.get("PAYMENTS_BENCH_SECONDS", "4"))
     rounds = int(os.environ.get("PAYMENTS_BENCH_ROUNDS", "3"))
-    layouts = [x for x in os.environ.get("PAYMENTS_BENCH_LAYOUTS", "gunicorn,daphne").split(",") if x]
-    layouts = [x for x in layouts if (BIN / x).exists()]  # gunicorn comes from requirements.txt
+    layouts = [x for x in os.environ.get("PAYMENTS_BENCH_LAYOUTS", "gunicorn,gthread,daphne").split(",") if x]
+    binaries = {"gunicorn": "gunicorn", "gthread": "gunicorn", "daphne": "daphne"}
+    layouts = [x for x in layouts if (BIN / binaries[x]).exists()]  # gunicorn comes from requirements.txt
     admin_url = _with_db(_base_db_url(), "postgres")
     db_url = _with_db(_base_db_url(), BENCH_DB)
     _sql(admin_url, (f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)", []), (f"CREATE DATABASE {BENCH_DB}", []))
