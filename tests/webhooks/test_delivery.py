@@ -408,3 +408,66 @@ def test_a_float_in_the_payload_is_a_recorded_failed_attempt_not_a_crash(alice):
     assert attempt.error_class == "invalid_payload" and "float" in attempt.error
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.locked_until) == ("pending", 1, None)
+
+
+def test_fan_out_sends_no_drain_message_while_a_claim_is_held(alice, redis_client, django_capture_on_commit_callbacks):
+    """Under load a drain holds the endpoint: new rows get no message of their own; after
+    the holder's release commits, its last look finds them (due and unheld)."""
+    import redis
+    from django.conf import settings as django_settings
+
+    from webhooks.services.claims import endpoint_due_unheld
+    from webhooks.services.delivery import Sent, _record, delivery_claim_batch
+    from webhooks.transport import TransportResult
+
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    broker.flushdb()
+    endpoint = _endpoint(alice.merchant, "http://127.0.0.1:9/a", event_types=["payment.created"])
+    payment_make(alice.merchant)
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox_dispatch_all()
+    assert broker.llen("webhooks") == 1  # nobody holds the endpoint: a drain is asked for
+    broker.flushdb()
+    claim = delivery_claim_batch(endpoint_id=endpoint.id)
+    payment_make(alice.merchant)
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox_dispatch_all()
+    assert broker.llen("webhooks") == 0  # held: no message
+    assert not endpoint_due_unheld(endpoint_id=endpoint.id)
+    ok = TransportResult(True, 200, 1, "", "", "", None, False)
+    sent = [Sent(delivery=d, started_at=timezone.now(), timestamp=1, result=ok) for d in claim.deliveries]
+    _record(claim, sent, claim_next=False)  # the holder releases without looking again...
+    assert endpoint_due_unheld(endpoint_id=endpoint.id)  # ...so its last look finds the new row
+    broker.flushdb()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_holder_picks_up_rows_that_arrive_while_it_sends(alice, settings, flush_test_redis):
+    """A real drain holding the claim while its request is in flight: events committed then
+    get no message, and the same drain delivers them before it returns."""
+    import threading
+
+    from django.db import connection
+
+    settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS = 1
+    with running_receiver(Script(sleep=0.5)) as receiver:
+        endpoint = _endpoint(alice.merchant, receiver.url, event_types=["payment.created"])
+        payment_make(alice.merchant)
+        outbox_dispatch_all()
+        result = {}
+
+        def drain() -> None:
+            try:
+                result["r"] = endpoint_drain(endpoint_id=endpoint.id)
+            finally:
+                connection.close()
+
+        from tests.support.processes import wait_for
+
+        thread = threading.Thread(target=drain)
+        thread.start()
+        wait_for(lambda: receiver.count() == 1, timeout=5, message="first request in flight")
+        payment_make(alice.merchant)
+        outbox_dispatch_all()
+        thread.join(timeout=10)
+    assert result["r"].attempted == 2 and receiver.count() == 2

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 
 @dataclass
@@ -91,3 +93,23 @@ def claim_locked(*, endpoint_id: str, limit: int | None = None) -> Claim | None:
         WebhookDelivery.objects.filter(pk__in=ids).select_related("event").order_by("next_retry_at", "event_id")
     )
     return Claim(endpoint=endpoint, token=token, deliveries=deliveries, claimed_at=time.monotonic())
+
+
+def endpoints_held(*, endpoint_ids: Sequence[str]) -> set[str]:
+    """Endpoints (of these) on which a drain holds a live claim right now."""
+    return set(
+        WebhookDelivery.objects.filter(
+            endpoint_id__in=list(endpoint_ids), status=DeliveryStatus.PENDING, locked_until__gt=timezone.now()
+        )
+        .values_list("endpoint_id", flat=True)
+        .distinct()
+    )
+
+
+def endpoint_due_unheld(*, endpoint_id: str) -> bool:
+    """Does the endpoint have due rows and no live claim? (A releasing holder's last look.)"""
+    now = timezone.now()
+    due = WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, next_retry_at__lte=now
+    ).filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+    return due.exists() and not endpoints_held(endpoint_ids=[endpoint_id])

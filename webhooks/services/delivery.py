@@ -41,7 +41,13 @@ from django.utils import timezone
 from payments.api.errors import Conflict
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services.audit import audit_record
-from webhooks.services.claims import Claim, claim_locked, delivery_claim_batch, endpoint_lock
+from webhooks.services.claims import (
+    Claim,
+    claim_locked,
+    delivery_claim_batch,
+    endpoint_due_unheld,
+    endpoint_lock,
+)
 from webhooks.services.fanout import drains_enqueue
 from webhooks.signing import body_encode, payload_build, signature_headers
 from webhooks.transport import TransportResult, post
@@ -255,6 +261,10 @@ def endpoint_drain(*, endpoint_id: str, time_budget: float | None = None) -> Dra
         if over_budget:
             drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=True)
             break
+        if claim is None and endpoint_due_unheld(endpoint_id=endpoint_id):
+            # Rows committed while we held the claim got no drain message (the fan-out saw
+            # our claim); our release has committed, so this look cannot miss them.
+            claim = delivery_claim_batch(endpoint_id=endpoint_id)
     _retries_nudge(endpoint_id=endpoint_id, delays=retry_delays)
     return DrainResult(attempted=attempted, succeeded=succeeded)
 
