@@ -4,7 +4,8 @@ Life of a delivery (a ``webhook_logs`` row):
 
 1. ``deliveries_fan_out`` (:mod:`webhooks.services.fanout`, a durable outbox consumer)
    inserts one row per event x subscribed endpoint (``ON CONFLICT DO NOTHING``), due now,
-   and after commit asks for one drain per endpoint on the ``webhooks`` queue.
+   and after commit asks for one drain per endpoint on the ``webhooks`` queue, unless a
+   drain holds that endpoint (the holder looks again after its release commits).
 2. ``endpoint_drain`` claims due rows of one endpoint in a batch
    (:mod:`webhooks.services.claims`): under a per-endpoint
    advisory lock it checks the endpoint's claims in flight against
