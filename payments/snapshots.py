@@ -24,6 +24,7 @@ def order_snapshot(order: Order) -> dict[str, Any]:
         "currency": order.currency,
         "receipt": order.receipt,
         "notes": order.notes,
+        "callback_url": order.callback_url,
         "status": order.status,
         "created_at": iso(order.created_at),
         "updated_at": iso(order.updated_at),

@@ -36,6 +36,7 @@ class OrdersApi(APIView):
                 currency=body.get("currency"),
                 receipt=body.get("receipt"),
                 notes=body.get("notes"),
+                callback_url=body.get("callback_url"),
             )
             return 201, order_snapshot(order)
 

@@ -90,7 +90,9 @@ def _create_payment(
             method=body.get("method"),
             vpa=body.get("vpa"),
             card=card,
-            callback_url=body.get("callback_url"),
+            # An anonymous caller must not choose where the merchant's signed redirect goes:
+            # checkout payments inherit the order's callback_url, set by the merchant.
+            callback_url=None if public else body.get("callback_url"),
             source=source,
         )
         return 201, payment_public_snapshot(payment) if public else payment_created_body(payment)

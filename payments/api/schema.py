@@ -37,6 +37,9 @@ class OrderCreateRequest(serializers.Serializer):
     currency = serializers.CharField(default="INR")
     receipt = serializers.CharField(required=False, allow_null=True)
     notes = serializers.DictField(child=serializers.CharField(), required=False)
+    callback_url = serializers.URLField(
+        required=False, allow_null=True, help_text="http(s); the checkout returns the browser here"
+    )
 
 
 class Order(serializers.Serializer):
@@ -46,6 +49,7 @@ class Order(serializers.Serializer):
     currency = serializers.CharField()
     receipt = serializers.CharField(allow_null=True)
     notes = serializers.DictField()
+    callback_url = serializers.URLField(allow_null=True)
     status = serializers.ChoiceField(["created", "attempted", "paid"])
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

@@ -19,6 +19,9 @@ class Order(models.Model):
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     receipt = models.CharField(max_length=64, null=True, blank=True)
     notes = models.JSONField(default=dict, blank=True)
+    # Where the hosted checkout sends the browser when a payment of this order ends; a
+    # payment created with its own callback_url keeps that one.
+    callback_url = models.URLField(max_length=2048, null=True, blank=True)
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.CREATED)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

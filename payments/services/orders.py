@@ -6,7 +6,13 @@ from typing import Any
 
 from payments.models import Merchant, Order
 from payments.money import DEFAULT_CURRENCY
-from payments.validation import validate_amount, validate_currency, validate_notes, validate_receipt
+from payments.validation import (
+    validate_amount,
+    validate_callback_url,
+    validate_currency,
+    validate_notes,
+    validate_receipt,
+)
 
 
 def order_create(
@@ -16,9 +22,11 @@ def order_create(
     currency: str = DEFAULT_CURRENCY,
     receipt: str | None = None,
     notes: dict[str, Any] | None = None,
+    callback_url: str | None = None,
 ) -> Order:
     """Create an order (status ``created``). Validates amount (integer minor units ≥ 100),
-    currency (ISO 4217), receipt and notes; raises ``BadRequest`` and writes nothing on
+    currency (ISO 4217), receipt, notes and the optional http(s) ``callback_url`` (payments
+    of the order without their own inherit it); raises ``BadRequest`` and writes nothing on
     bad input. One INSERT, no transaction of its own (it is a single statement)."""
     return Order.objects.create(
         merchant=merchant,
@@ -26,4 +34,5 @@ def order_create(
         currency=validate_currency(currency),
         receipt=validate_receipt(receipt),
         notes=validate_notes(notes),
+        callback_url=validate_callback_url(callback_url),
     )

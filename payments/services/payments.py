@@ -45,7 +45,7 @@ UPDATE orders
    SET status = CASE WHEN status = %s THEN %s ELSE status END,
        updated_at = CASE WHEN status = %s THEN now() ELSE updated_at END
  WHERE id = %s AND merchant_id = %s
-RETURNING amount, currency, status
+RETURNING amount, currency, status, callback_url
 """
 
 
@@ -118,7 +118,7 @@ def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> Event:
     return event
 
 
-def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str]:
+def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str, str | None]:
     with connection.cursor() as cursor:
         cursor.execute(
             _ORDER_ATTEMPT_SQL,
@@ -146,9 +146,10 @@ def payment_create(
     one transaction, then (after commit) queue it for the provider.
 
     With ``order_id`` the order (of this merchant, not yet paid) fixes amount and
-    currency; without it ``amount`` (+ ``currency``) create the order implicitly in the
-    same transaction. ``card`` must be validated; only its network and last four digits
-    are stored. Raises ``BadRequest``/``NotFound`` and writes nothing on bad input.
+    currency (and, unless ``callback_url`` is given, the callback URL); without it
+    ``amount`` (+ ``currency``) create the order implicitly in the same transaction.
+    ``card`` must be validated; only its network and last four digits are stored.
+    Raises ``BadRequest``/``NotFound`` and writes nothing on bad input.
     After commit the worker step is queued (off the request thread, see payments.publisher)."""
     method = validate_method(method)
     if method == PaymentMethod.UPI:
@@ -162,7 +163,9 @@ def payment_create(
     now = timezone.now()
     with transaction.atomic():
         if order_id is not None:
-            order_amount, order_currency, order_status = _order_for_payment(merchant=merchant, order_id=order_id)
+            order_amount, order_currency, order_status, order_callback_url = _order_for_payment(
+                merchant=merchant, order_id=order_id
+            )
             if order_status == OrderStatus.PAID:
                 raise BadRequest("Order is already paid", field="order_id", reason="order_already_paid")
             if amount is not None and validate_amount(amount) != order_amount:
@@ -170,6 +173,7 @@ def payment_create(
             if currency is not None and validate_currency(currency) != order_currency:
                 raise BadRequest("currency does not match the order", field="currency", reason="currency_mismatch")
             amount, currency = order_amount, order_currency
+            callback_url = callback_url or order_callback_url
             new_order = False
         else:
             amount = validate_amount(amount)

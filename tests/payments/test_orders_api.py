@@ -29,6 +29,7 @@ def test_create_order_returns_201_with_contract_fields(alice):
         "currency",
         "receipt",
         "notes",
+        "callback_url",
         "status",
         "created_at",
         "updated_at",
@@ -40,6 +41,7 @@ def test_currency_defaults_to_inr(alice):
     assert response.status_code == 201
     assert response.json()["currency"] == "INR"
     assert response.json()["receipt"] is None
+    assert response.json()["callback_url"] is None
 
 
 @pytest.mark.parametrize(
