@@ -7,8 +7,6 @@ and other merchants' items are staff-only. Anything else is a 404, like absence.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Exists, OuterRef, QuerySet
 
 from payments.api.errors import NotFound
@@ -56,17 +54,3 @@ def discrepancy_get_for_merchant(*, merchant: Merchant, discrepancy_id: str) -> 
     if discrepancy is None:
         raise NotFound("No discrepancy with this id", reason="discrepancy_not_found")
     return discrepancy
-
-
-def page_params(params: Any, *, default: int = 20, maximum: int = 100) -> tuple[int, int]:
-    """``limit``/``offset`` from query parameters, clamped; bad values are a 400."""
-    from payments.api.errors import BadRequest
-
-    try:
-        limit = int(params.get("limit", default))
-        offset = int(params.get("offset", 0))
-    except (TypeError, ValueError):
-        raise BadRequest("limit and offset must be integers", field="limit") from None
-    if limit < 1 or offset < 0:
-        raise BadRequest("limit must be at least 1 and offset at least 0", field="limit")
-    return min(limit, maximum), offset

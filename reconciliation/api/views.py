@@ -10,11 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments.api.errors import BadRequest
+from payments.api.lists import page_params
 from reconciliation.models import Discrepancy, Klass
 from reconciliation.selectors import (
     discrepancy_get_for_merchant,
     discrepancy_list_for_merchant,
-    page_params,
     run_counts_for_merchant,
     run_get_for_merchant,
     run_list_for_merchant,
@@ -84,7 +84,7 @@ class RunListApi(APIView):
 
     @extend_schema(tags=_TAGS, operation_id="reconciliation_runs_list", parameters=_PAGE_PARAMS, responses={200: _Page})
     def get(self, request: Request) -> Response:
-        limit, offset = page_params(request.query_params)
+        limit, offset = page_params(request)
         runs = run_list_for_merchant(merchant=request.user)
         page = list(runs[offset : offset + limit])
         counts = run_counts_for_merchant(merchant=request.user, run_ids=[r.id for r in page])
@@ -129,7 +129,7 @@ class DiscrepancyListApi(APIView):
         responses={200: _Page},
     )
     def get(self, request: Request) -> Response:
-        limit, offset = page_params(request.query_params)
+        limit, offset = page_params(request)
         status = request.query_params.get("status")
         klass = request.query_params.get("class")
         if status and status not in Discrepancy.Status.values:

@@ -98,3 +98,21 @@ def test_requires_authentication(anon):
     response = anon.get("/api/v1/reconciliation/runs")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "AUTHENTICATION_ERROR"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/reconciliation/runs", "/api/v1/reconciliation/discrepancies"])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"offset": str(10**20)}, "offset"),
+        ({"offset": "-1"}, "offset"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+    ],
+)
+def test_out_of_range_page_parameters_are_400_in_the_envelope(alice, path, params, field):
+    response = alice.client.get(path, params)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["field"], error["reason"]) == ("BAD_REQUEST_ERROR", field, "invalid_query")
