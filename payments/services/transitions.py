@@ -96,11 +96,16 @@ def payment_transition(
             detail=detail,
             source=source,
         )
-        if to_status == PaymentStatus.SUCCESS:
+        if PaymentStatus.SUCCESS in (from_status, to_status):
             from payments.models import Order
             from payments.states import OrderStatus
 
-            Order.objects.filter(pk=payment.order_id).update(status=OrderStatus.PAID, updated_at=timezone.now())
+            # A correction away from success (reconciliation, staff) unpays the order: it had
+            # only this successful payment (a constraint), and the customer may pay again.
+            paid = to_status == PaymentStatus.SUCCESS
+            Order.objects.filter(pk=payment.order_id).update(
+                status=OrderStatus.PAID if paid else OrderStatus.ATTEMPTED, updated_at=timezone.now()
+            )
     return TransitionResult(changed=True, obj=payment)
 
 
