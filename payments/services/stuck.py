@@ -45,15 +45,23 @@ def payments_stuck_sweep(
         resubmit_after = timedelta(seconds=settings.PAYMENT_RESUBMIT_AFTER_SECONDS)
     report = SweepReport()
 
-    unsubmitted = Payment.objects.filter(
-        status=PaymentStatus.PENDING, submitted_at__isnull=True, created_at__lte=now - resubmit_after
-    ).values_list("id", flat=True)[:limit]
+    unsubmitted = (
+        Payment.objects.filter(
+            status=PaymentStatus.PENDING, submitted_at__isnull=True, created_at__lte=now - resubmit_after
+        )
+        .order_by("created_at")  # the model's default is newest first
+        .values_list("id", flat=True)[:limit]
+    )
     for payment_id in unsubmitted:
         payment_process(payment_id=payment_id)
         report.resubmitted.append(payment_id)
-    unsent_refunds = Refund.objects.filter(
-        status=RefundStatus.PENDING, provider_reference__isnull=True, created_at__lte=now - resubmit_after
-    ).values_list("id", flat=True)[:limit]
+    unsent_refunds = (
+        Refund.objects.filter(
+            status=RefundStatus.PENDING, provider_reference__isnull=True, created_at__lte=now - resubmit_after
+        )
+        .order_by("created_at")
+        .values_list("id", flat=True)[:limit]
+    )
     for refund_id in unsent_refunds:
         refund_process(refund_id=refund_id)
         report.resubmitted.append(refund_id)
@@ -65,9 +73,13 @@ def payments_stuck_sweep(
         .order_by("submitted_at")
         .values_list("id", "provider", "provider_reference")[:limit]
     )
-    refunds = Refund.objects.filter(
-        status=RefundStatus.PENDING, provider_reference__isnull=False, updated_at__lte=now - stuck_after
-    ).values_list("id", "payment__provider", "provider_reference")[:limit]
+    refunds = (
+        Refund.objects.filter(
+            status=RefundStatus.PENDING, provider_reference__isnull=False, updated_at__lte=now - stuck_after
+        )
+        .order_by("updated_at")
+        .values_list("id", "payment__provider", "provider_reference")[:limit]
+    )
     for object_type, queryset in (("payment", stuck), ("refund", refunds)):
         rows = list(queryset)
         report.polled.extend(object_id for object_id, _, _ in rows)

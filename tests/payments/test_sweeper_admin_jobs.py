@@ -28,6 +28,15 @@ def test_lost_submission_is_resubmitted_after_the_grace_period(alice, simulator)
     assert SimulatorTransaction.objects.filter(payment_id=payment.id).count() == 1
 
 
+def test_resubmission_takes_the_oldest_first_when_capped(alice, simulator):
+    now = timezone.now()
+    payments = [PaymentFactory(order=OrderFactory(merchant=alice.merchant)) for _ in range(3)]
+    for age, payment in zip((10, 30, 20), payments, strict=True):
+        Payment.objects.filter(pk=payment.pk).update(created_at=now - timedelta(minutes=age))
+    report = payments_stuck_sweep(limit=2)
+    assert report.resubmitted == [payments[1].id, payments[2].id]
+
+
 def test_lost_refund_submission_is_resubmitted(alice, simulator):
     refund = RefundFactory(payment=SuccessfulPaymentFactory(order=OrderFactory(merchant=alice.merchant)))
     report = payments_stuck_sweep(resubmit_after=timedelta(0))
