@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from payments.api.errors import EXPIRED_CARD, INVALID_CARD, INVALID_VPA, BadRequest
-from payments.ids import is_public_id
 from payments.models import MIN_ORDER_AMOUNT, CardNetwork, PaymentMethod
 from payments.money import DEFAULT_CURRENCY, is_currency
 
@@ -99,14 +98,6 @@ def validate_notes(value: Any) -> dict[str, str]:
                 reason="invalid_note",
             )
     return {str(k): str(v) for k, v in value.items()}
-
-
-def validate_public_id(value: Any, *, prefix: str, field_name: str) -> str:
-    if value is None:
-        raise BadRequest(f"{field_name} is required", field=field_name, reason="required")
-    if not isinstance(value, str):
-        raise BadRequest(f"{field_name} must be a string", field=field_name, reason="invalid_type")
-    return value  # a well-typed but unknown id is a 404, decided by the lookup
 
 
 def validate_method(value: Any) -> str:
@@ -232,7 +223,3 @@ def validate_reason(value: Any) -> str | None:
             f"reason must be a string of at most {MAX_REASON_LENGTH} characters", field="reason", reason="invalid_type"
         )
     return value
-
-
-def id_looks_valid(value: str, prefix: str) -> bool:
-    return is_public_id(value, prefix)

@@ -14,7 +14,7 @@ from payments.money import format_amount
 from payments.selectors.events import event_list_for_merchant
 from payments.snapshots import iso, payment_snapshot
 from realtime.models import MerchantUser
-from realtime.push import merchant_event_message, public_payment
+from realtime.push import merchant_event_message
 
 RESUME_LIMIT = 500
 EVENT_PAGE = 100
@@ -28,11 +28,6 @@ def payment_socket_snapshot(*, payment_id: str) -> tuple[uuid.UUID, dict[str, An
     if payment is None:
         return None
     return payment.merchant_id, payment_snapshot(payment)
-
-
-def payment_public_get(*, payment_id: str) -> dict[str, Any] | None:
-    found = payment_socket_snapshot(payment_id=payment_id)
-    return public_payment(found[1]) if found else None
 
 
 def merchant_events_after(
