@@ -17,8 +17,9 @@ def order_get_for_merchant(*, merchant: Merchant, order_id: str) -> Order:
 
 
 def order_get_public(*, order_id: str) -> Order:
-    """The hosted checkout's view: the order id itself is the capability."""
-    order = Order.objects.select_related("merchant").filter(pk=order_id).first()
+    """The hosted checkout's view: the order id itself is the capability. A deactivated
+    merchant's orders are gone here too (its API keys and checkout page already refuse)."""
+    order = Order.objects.select_related("merchant").filter(pk=order_id, merchant__is_active=True).first()
     if order is None:
         raise NotFound("Order not found")
     return order

@@ -428,3 +428,14 @@ def test_create_with_implicit_order_query_budget(alice, django_assert_num_querie
     event = Event.objects.get(object_id=response.json()["id"])
     assert (event.type, event.version, event.correlation_id) == ("payment.created", 1, "c-1")
     assert event.data["payment"] == alice.client.get(f"/api/v1/payments/{response.json()['id']}").json()
+
+
+def test_deactivated_merchants_order_cannot_be_seen_or_paid_publicly(alice, anon, order):
+    type(alice.merchant).objects.filter(pk=alice.merchant.pk).update(is_active=False)
+    assert anon.get(f"/api/v1/orders/{order.id}/public").status_code == 404
+    response = anon.post(
+        "/api/v1/payments/public", {"order_id": order.id, "method": "upi", "vpa": "a@b"}, format="json"
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND_ERROR"
+    assert nothing_written()
