@@ -13,6 +13,7 @@ import os
 import pkgutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -35,23 +36,43 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DEMO_MODE", "true")
     names = argv or discover()
+    out = BENCH_DIR / "results"
+    out.mkdir(exist_ok=True)
     rows: list[dict] = []
+    failed: list[str] = []
     for name in names:
         started = time.monotonic()
-        module = importlib.import_module(f"bench.{name}")
         print(f"# running bench.{name} ...", flush=True)
-        rows.extend(module.run())
+        try:
+            module_rows = importlib.import_module(f"bench.{name}").run()
+        except Exception:  # one broken benchmark must not hide the others' numbers
+            traceback.print_exc()
+            failed.append(name)
+            continue
+        rows.extend(module_rows)
+        # Each module's rows are kept as soon as they exist (a long run may be cut short).
+        (out / f"{name}.json").write_text(json.dumps(module_rows, indent=2, default=str))
         print(f"# bench.{name} took {time.monotonic() - started:.1f}s", flush=True)
-    widths = {c: max(len(c), *(len(fmt(r.get(c))) for r in rows)) for c in COLUMNS} if rows else {}
+        print_table(module_rows)
+    print("\n# all benchmarks")
+    print_table(rows)
+    (out / "latest.json").write_text(json.dumps(rows, indent=2, default=str))
+    if failed:
+        print(f"# FAILED: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def print_table(rows: list[dict]) -> None:
+    if not rows:
+        return
+    widths = {c: max(len(c), *(len(fmt(r.get(c))) for r in rows)) for c in COLUMNS}
     print()
     print("  ".join(c.ljust(widths[c]) for c in COLUMNS))
     print("  ".join("-" * widths[c] for c in COLUMNS))
     for row in rows:
         print("  ".join(fmt(row.get(c)).ljust(widths[c]) for c in COLUMNS))
-    out = BENCH_DIR / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(rows, indent=2, default=str))
-    return 0
+    print(flush=True)
 
 
 if __name__ == "__main__":
