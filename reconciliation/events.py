@@ -2,24 +2,19 @@
 found or resolved) and ``reconciliation.completed`` (per merchant with items in a run).
 
 Discrepancy events are written in bulk (one INSERT for thousands of rows) inside the run's
-transaction; after commit the live consumers get them and the dispatcher is nudged once,
-exactly what :func:`payments.outbox.event_record` does per event.
+transaction; after commit the live consumers get them and the dispatcher is nudged once
+(:func:`payments.outbox.events_inserted`, what ``event_record`` does per event).
 """
 
 from __future__ import annotations
 
-import logging
-
-from django.db import transaction
 from django.db.models import QuerySet
 
 from payments.correlation import get_correlation_id
 from payments.models import Event
-from payments.outbox import consumers, event_record, outbox_nudge
+from payments.outbox import event_record, events_inserted
 from reconciliation.models import Discrepancy, Run
 from reconciliation.snapshots import discrepancy_snapshot, run_snapshot
-
-logger = logging.getLogger("tender.reconciliation")
 
 DISCREPANCY_EVENT = "reconciliation.discrepancy"
 COMPLETED_EVENT = "reconciliation.completed"
@@ -56,8 +51,7 @@ def discrepancy_events_record(*, discrepancies: QuerySet[Discrepancy]) -> int:
             batch = []
     total += _flush(batch, kept)
     if total:
-        live = kept if total <= LIVE_PUSH_LIMIT else []
-        transaction.on_commit(lambda: _after_commit(live))
+        events_inserted(kept if total <= LIVE_PUSH_LIMIT else [])
     return total
 
 
@@ -92,13 +86,3 @@ def completed_event_record(*, run: Run, merchant_id: object, counts: dict[str, i
         version=1,
         data={"reconciliation_run": run_snapshot(run, counts=counts)},
     )
-
-
-def _after_commit(events: list[Event]) -> None:
-    for consumer in consumers(durable=False) if events else []:
-        try:
-            consumer.handler(events)
-        except Exception:
-            logger.exception("live outbox consumer failed", extra={"consumer": consumer.name})
-    if consumers(durable=True):
-        outbox_nudge()
