@@ -133,9 +133,11 @@ class DiscrepancyListApi(APIView):
         status = request.query_params.get("status")
         klass = request.query_params.get("class")
         if status and status not in Discrepancy.Status.values:
-            raise BadRequest(f"status must be one of {', '.join(Discrepancy.Status.values)}", field="status")
+            raise BadRequest(
+                f"status must be one of {', '.join(Discrepancy.Status.values)}", field="status", reason="invalid_filter"
+            )
         if klass and klass not in Klass.values:
-            raise BadRequest(f"class must be one of {', '.join(Klass.values)}", field="class")
+            raise BadRequest(f"class must be one of {', '.join(Klass.values)}", field="class", reason="invalid_filter")
         queryset = discrepancy_list_for_merchant(
             merchant=request.user, run_id=request.query_params.get("run_id"), status=status, klass=klass
         )

@@ -89,7 +89,13 @@ def test_discrepancy_list_filters(run, alice):
     assert alice.client.get(url, {"class": "matched"}).json()["total"] == 0
     bad = alice.client.get(url, {"class": "nonsense"})
     assert bad.status_code == 400
-    assert bad.json()["error"]["field"] == "class"
+    assert (bad.json()["error"]["field"], bad.json()["error"]["reason"]) == ("class", "invalid_filter")
+    bad = alice.client.get(url, {"status": "nonsense"})
+    assert (bad.status_code, bad.json()["error"]["field"], bad.json()["error"]["reason"]) == (
+        400,
+        "status",
+        "invalid_filter",
+    )
     assert alice.client.get(url, {"limit": "x"}).status_code == 400
 
 
