@@ -145,8 +145,10 @@ def _apply_kinds(
     audited and noted. Resolves the discrepancy when all succeeded. One transaction per
     discrepancy; returns the number applied now."""
     applied = 0
+    # Durable commits on purpose: these transactions change payments and write events that
+    # webhooks and pushes announce; an asynchronous commit could be seen, announced and then
+    # lost in a crash.
     with transaction.atomic():
-        _commit_without_fsync_wait()
         # Whoever locks the row first acts; a concurrent run finds it resolved and leaves it.
         open_row = Discrepancy.objects.select_for_update().filter(pk=discrepancy.pk, status=Discrepancy.Status.OPEN)
         if not open_row.exists():
@@ -168,15 +170,6 @@ def _apply_kinds(
             note=note or f"applied: {', '.join(kinds)}",
         )
     return applied
-
-
-def _commit_without_fsync_wait() -> None:
-    """``synchronous_commit = off`` for this transaction only: its commit returns before the
-    WAL reaches disk. Safe here because a commit lost in a crash loses the payment change,
-    its event and its audit row together, and the next run re-derives and re-applies it
-    (the discrepancy is still open). It removes the fsync wait from every action."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _apply_one(*, discrepancy: Discrepancy, kind: str, actor: str, run_id: str | None, user: Any, note: str) -> bool:
