@@ -20,9 +20,9 @@ DISCREPANCY_EVENT = "reconciliation.discrepancy"
 COMPLETED_EVENT = "reconciliation.completed"
 
 
-# Above this many events in one run, the after-commit live push (best effort anyway) is
-# skipped so a huge run never holds every event in memory until commit; the durable
-# consumers (webhooks) still get every event from the outbox.
+# Above this many events in one run, in-process live consumers (best effort anyway) are not
+# given them, so a huge run never holds every event in memory until commit; the durable
+# consumers (webhooks, websocket pushes) still get every event from the outbox dispatcher.
 LIVE_PUSH_LIMIT = 2000
 BATCH = 1000
 

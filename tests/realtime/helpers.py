@@ -1,10 +1,13 @@
-"""Helpers for realtime tests: payments made through the core's own transition service."""
+"""Helpers for realtime tests: payments made through the core's own transition service,
+followed by one pass of the outbox dispatcher, which is what makes the live pushes (a
+Celery worker runs it in production; here the test process plays that worker)."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
 from payments.models import Merchant, Order, Payment
+from payments.outbox import outbox_dispatch_all
 from payments.services.transitions import payment_record_event, payment_transition
 
 
@@ -25,8 +28,11 @@ def make_payment(*, merchant: Merchant, amount: int = 50000, method: str = "upi"
         payment_record_event(
             payment=payment, event_type="payment.created", from_status=None, detail="created", source="api"
         )
+    outbox_dispatch_all()
     return payment
 
 
 def settle(payment: Payment, to_status: str = "success") -> Payment:
-    return payment_transition(payment_id=payment.id, to_status=to_status, source="worker").obj
+    settled = payment_transition(payment_id=payment.id, to_status=to_status, source="worker").obj
+    outbox_dispatch_all()
+    return settled
