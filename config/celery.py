@@ -68,6 +68,10 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         import redis
         from django.conf import settings
 
+        from config.checks import require_production_secrets
+
+        require_production_secrets()  # a worker refuses to run with the placeholder SECRET_KEY
+
         self.client = redis.Redis.from_url(
             settings.REDIS_URL,
             socket_timeout=settings.REDIS_SOCKET_TIMEOUT,

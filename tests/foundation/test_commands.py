@@ -73,3 +73,41 @@ def _seed() -> str:
     out = StringIO()
     call_command("seed_demo", stdout=out)
     return out.getvalue()
+
+
+def test_servers_refuse_to_start_without_secret_key_in_production():
+    """ASGI, WSGI and the Celery worker refuse the placeholder SECRET_KEY outside demo/debug."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.processes import BIN, ROOT
+
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY"}}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEMO_MODE="false", TEST_MODE="false", DEBUG="false")
+    for module in ("config.asgi", "config.wsgi"):
+        result = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], cwd=ROOT, env=env, capture_output=True, timeout=60
+        )
+        assert result.returncode != 0
+        assert b"SECRET_KEY must be set" in result.stderr
+    worker = subprocess.run(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default",
+            "-c",
+            "1",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert worker.returncode != 0
+    assert b"SECRET_KEY must be set" in worker.stdout + worker.stderr
