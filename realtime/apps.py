@@ -15,8 +15,8 @@ class RealtimeConfig(AppConfig):
         from realtime.push import outbox_live_handler
         from realtime.services import demo_dashboard_seed
 
-        # Durable: pushes are made by the outbox dispatcher (a worker), not by the process that
+        # Pushes are made by the outbox dispatcher (a worker), not by the process that
         # committed. Measured: pushing from API processes cost ~30 % of payment-create
         # throughput on 2 cores; from the dispatcher a push still lands in ~5 ms (p99 ~13 ms).
-        register_consumer("realtime", outbox_live_handler, durable=True)
+        register_consumer("realtime", outbox_live_handler)
         register_demo_seeder(demo_dashboard_seed)

@@ -2,8 +2,8 @@
 found or resolved) and ``reconciliation.completed`` (per merchant with items in a run).
 
 Discrepancy events are written in bulk (one INSERT for thousands of rows) inside the run's
-transaction; after commit the live consumers get them and the dispatcher is nudged once
-(:func:`payments.outbox.events_inserted`, what ``event_record`` does per event).
+transaction; after commit the dispatcher is nudged once
+(:func:`payments.outbox.outbox_nudge_after_commit`, what ``event_record`` does per event).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 
 from payments.correlation import get_correlation_id
 from payments.models import Event
-from payments.outbox import event_record, events_inserted
+from payments.outbox import event_record, outbox_nudge_after_commit
 from reconciliation.models import Discrepancy, Run
 from reconciliation.snapshots import discrepancy_snapshot, run_snapshot
 
@@ -20,10 +20,6 @@ DISCREPANCY_EVENT = "reconciliation.discrepancy"
 COMPLETED_EVENT = "reconciliation.completed"
 
 
-# Above this many events in one run, in-process live consumers (best effort anyway) are not
-# given them, so a huge run never holds every event in memory until commit; the durable
-# consumers (webhooks, websocket pushes) still get every event from the outbox dispatcher.
-LIVE_PUSH_LIMIT = 2000
 BATCH = 1000
 
 
@@ -32,7 +28,6 @@ def discrepancy_events_record(*, discrepancies: QuerySet[Discrepancy]) -> int:
     written in batches of ``BATCH`` rows."""
     correlation_id = get_correlation_id()
     total = 0
-    kept: list[Event] = []
     batch: list[Event] = []
     for d in discrepancies.filter(merchant__isnull=False).iterator(chunk_size=BATCH):
         batch.append(
@@ -47,20 +42,18 @@ def discrepancy_events_record(*, discrepancies: QuerySet[Discrepancy]) -> int:
             )
         )
         if len(batch) >= BATCH:
-            total += _flush(batch, kept)
+            total += _flush(batch)
             batch = []
-    total += _flush(batch, kept)
+    total += _flush(batch)
     if total:
-        events_inserted(kept if total <= LIVE_PUSH_LIMIT else [])
+        outbox_nudge_after_commit()
     return total
 
 
-def _flush(batch: list[Event], kept: list[Event]) -> int:
+def _flush(batch: list[Event]) -> int:
     if not batch:
         return 0
     Event.objects.bulk_create(batch)
-    if len(kept) <= LIVE_PUSH_LIMIT:
-        kept.extend(batch)
     return len(batch)
 
 

@@ -14,5 +14,5 @@ class WebhooksConfig(AppConfig):
         from webhooks.demo import demo_webhooks_seed
         from webhooks.services.fanout import deliveries_fan_out
 
-        register_consumer("webhooks", deliveries_fan_out, durable=True)
+        register_consumer("webhooks", deliveries_fan_out)
         register_demo_seeder(demo_webhooks_seed)

@@ -21,7 +21,7 @@ from payments.api.errors import BadRequest, Conflict, NotFound
 from payments.correlation import get_correlation_id
 from payments.ids import new_event_id, new_order_id, new_payment_id
 from payments.models import Event, Merchant, Payment, PaymentMethod
-from payments.outbox import events_inserted
+from payments.outbox import outbox_nudge_after_commit
 from payments.providers import get_provider
 from payments.publisher import publish_after_commit
 from payments.services.transitions import payment_record_event, payment_transition
@@ -199,7 +199,8 @@ def payment_create(
             updated_at=now,
         )
         payment._state.adding = False
-        events_inserted([_payment_insert(payment=payment, new_order=new_order, source=source)])
+        _payment_insert(payment=payment, new_order=new_order, source=source)
+        outbox_nudge_after_commit()
         publish_after_commit(_process_task(), payment.id)
     return payment
 

@@ -192,7 +192,6 @@ def test_an_open_discrepancy_closes_when_a_later_run_agrees(alice):
 @pytest.mark.django_db
 def test_discrepancy_events_are_written_in_batches(book, monkeypatch):
     monkeypatch.setattr("reconciliation.events.BATCH", 3)
-    monkeypatch.setattr("reconciliation.events.LIVE_PUSH_LIMIT", 4)
     _p, lines = book
     _run(settlement_csv(lines))
     created = Event.objects.filter(type="reconciliation.discrepancy", version=1)
