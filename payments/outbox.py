@@ -85,20 +85,61 @@ def outbox_nudge() -> None:
     """Ask a worker to dispatch now. Losing this message is harmless (the sweeper runs).
 
     The publish happens on one background thread per process, so a request never waits
-    for the broker, and a burst of commits coalesces into few messages (at most one per
-    ``NUDGE_MIN_INTERVAL`` under load; at once when idle): the flag is cleared *before*
-    each publish, so every commit is followed by a publish that starts after it (the
-    dispatcher drains everything committed by then)."""
+    for the broker, and a burst of commits coalesces (at most one nudge per
+    ``NUDGE_MIN_INTERVAL`` per process under load; at once when idle): the flag is cleared
+    *before* each nudge, so every commit is followed by a nudge that starts after it.
+
+    A nudge publishes a dispatch only when none is queued (``DISPATCH_QUEUED_KEY``, set
+    with NX here and deleted by the dispatcher *before* it drains): a queued dispatch
+    that has not started yet will see everything committed before this nudge, so under
+    load the API processes send one cheap Redis SET per nudge instead of a Celery message."""
     _nudger.request()
 
 
-def _publish_nudge() -> None:
+# Set (NX) by a nudge that publishes a dispatch; deleted when a dispatch starts draining.
+DISPATCH_QUEUED_KEY = "tender:outbox:dispatch-queued"
+# A lost dispatch message holds nudges back for at most this long; a held-back nudge is
+# retried after it.
+DISPATCH_QUEUED_TTL_SECONDS = 2
+_redis_clients: dict[str, Any] = {}
+
+
+def _redis() -> Any:
+    import redis
+    from django.conf import settings
+
+    client = _redis_clients.get(settings.REDIS_URL)
+    if client is None:
+        client = _redis_clients[settings.REDIS_URL] = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        )
+    return client
+
+
+def _publish_nudge() -> bool:
+    """Publish a dispatch unless one is queued; False when held back by the flag."""
     from payments.outbox_tasks import outbox_dispatch
 
+    try:
+        if not _redis().set(DISPATCH_QUEUED_KEY, "1", nx=True, ex=DISPATCH_QUEUED_TTL_SECONDS):
+            return False  # a queued dispatch starts draining after this point: it sees our events
+    except Exception:  # noqa: BLE001 - Redis unreachable: publish regardless
+        logger.warning("could not check for a queued outbox dispatch; publishing one")
     try:
         outbox_dispatch.delay()
     except Exception:  # noqa: BLE001 - broker down: the Beat sweeper will pick it up
         logger.warning("could not enqueue outbox dispatch; the sweeper will retry")
+    return True
+
+
+def _dispatch_starting() -> None:
+    """Clear the queued-dispatch flag before draining, so any later commit nudges anew."""
+    try:
+        _redis().delete(DISPATCH_QUEUED_KEY)
+    except Exception:  # noqa: BLE001 - the flag expires on its own
+        logger.warning("could not clear the queued-dispatch flag")
 
 
 NUDGE_MIN_INTERVAL = 0.02  # seconds; bounds nudges to 50/s per process under load
@@ -110,6 +151,11 @@ class _Nudger:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._recheck_at: float | None = None
+
+    def pending(self) -> bool:
+        """Whether a nudge is still to go out (requested, or held back for a retry)."""
+        return self._wanted.is_set() or self._recheck_at is not None
 
     def request(self) -> None:
         if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
@@ -125,14 +171,18 @@ class _Nudger:
         wanted = self._wanted
         last_publish = 0.0
         while True:
-            wanted.wait()
+            # A nudge held back by a queued dispatch is tried again once the flag's TTL
+            # has passed: if that dispatch's message was lost, this one goes out.
+            recheck_at = self._recheck_at
+            wanted.wait(None if recheck_at is None else max(0.0, recheck_at - time.monotonic()))
             # Idle: nudge at once. Busy: at most one nudge per NUDGE_MIN_INTERVAL.
             pause = last_publish + NUDGE_MIN_INTERVAL - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
             wanted.clear()
             last_publish = time.monotonic()
-            _publish_nudge()
+            published = _publish_nudge()
+            self._recheck_at = None if published else time.monotonic() + DISPATCH_QUEUED_TTL_SECONDS
 
 
 _nudger = _Nudger()
@@ -156,10 +206,14 @@ def outbox_dispatch_batch(*, limit: int = 200) -> int:
 
 
 def outbox_dispatch_all(*, max_batches: int = 50) -> int:
+    """Drain the outbox (up to ``max_batches`` batches; if that did not empty it, queue
+    another dispatch rather than hold this worker)."""
+    _dispatch_starting()
     total = 0
     for _ in range(max_batches):
         count = outbox_dispatch_batch()
         total += count
         if count == 0:
-            break
+            return total
+    _publish_nudge()
     return total

@@ -24,7 +24,7 @@ def payment_process_task(payment_id: str) -> None:
 
 @shared_task(name="payments.tasks.payment_process_batch", ignore_result=True)
 def payment_process_batch(items: list[list[str | None]]) -> None:
-    """Submit a batch of payments (coalesced by payments.publisher), each under the
+    """Submit a batch of payments (one per outbox dispatch batch), each under the
     correlation id of the request that created it."""
     for payment_id, correlation_id in items:
         with correlation_scope(correlation_id):

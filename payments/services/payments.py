@@ -1,16 +1,17 @@
 """Payments: create (synchronous validation, stored ``pending`` with its first event),
 process (the worker hands it to the provider), capture and cancel.
 
-State changes go through :mod:`payments.services.transitions`; the effects that need a
-worker are enqueued only after commit, and the stuck-payment sweeper re-derives any lost
-enqueue from PostgreSQL (``submitted_at IS NULL``).
+State changes go through :mod:`payments.services.transitions`. Submission to the provider
+is driven by the committed ``payment.created`` event (the outbox consumer in
+:mod:`payments.services.submission`), and the stuck-payment sweeper re-derives any lost
+submission from PostgreSQL (``submitted_at IS NULL``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -23,7 +24,6 @@ from payments.ids import new_event_id, new_order_id, new_payment_id
 from payments.models import Event, Merchant, Payment, PaymentMethod
 from payments.outbox import outbox_nudge_after_commit
 from payments.providers import get_provider
-from payments.publisher import publish_after_commit
 from payments.services.transitions import payment_record_event, payment_transition
 from payments.snapshots import payment_snapshot
 from payments.states import OrderStatus, PaymentStatus
@@ -143,14 +143,14 @@ def payment_create(
     source: str = "api",
 ) -> Payment:
     """Store a ``pending`` payment with its ``payment.created`` event and timeline row in
-    one transaction, then (after commit) queue it for the provider.
+    one transaction; the outbox then queues it for the provider.
 
     With ``order_id`` the order (of this merchant, not yet paid) fixes amount and
     currency (and, unless ``callback_url`` is given, the callback URL); without it
     ``amount`` (+ ``currency``) create the order implicitly in the same transaction.
     ``card`` must be validated; only its network and last four digits are stored.
-    Raises ``BadRequest``/``NotFound`` and writes nothing on bad input.
-    After commit the worker step is queued (off the request thread, see payments.publisher)."""
+    Raises ``BadRequest``/``NotFound`` and writes nothing on bad input. After commit the
+    only work left is a nudge of the outbox dispatcher, off the request thread."""
     method = validate_method(method)
     if method == PaymentMethod.UPI:
         vpa = validate_vpa(vpa)
@@ -161,7 +161,10 @@ def payment_create(
         vpa = None
     callback_url = validate_callback_url(callback_url)
     now = timezone.now()
-    with transaction.atomic():
+    # With an existing order the order row is locked and checked first, so that needs a
+    # transaction. An implicit order's writes are ONE statement (see _PAYMENT_INSERT_SQL),
+    # atomic on its own: no BEGIN/COMMIT round trips on the hottest path.
+    with transaction.atomic() if order_id is not None else contextlib.nullcontext():
         if order_id is not None:
             order_amount, order_currency, order_status, order_callback_url = _order_for_payment(
                 merchant=merchant, order_id=order_id
@@ -200,15 +203,8 @@ def payment_create(
         )
         payment._state.adding = False
         _payment_insert(payment=payment, new_order=new_order, source=source)
-        outbox_nudge_after_commit()
-        publish_after_commit(_process_task(), payment.id)
+        outbox_nudge_after_commit()  # the outbox consumer in services/submission.py queues it
     return payment
-
-
-def _process_task() -> Any:
-    from payments.tasks import payment_process_batch
-
-    return payment_process_batch
 
 
 def payment_process(*, payment_id: str) -> Payment | None:

@@ -15,7 +15,6 @@ from payments.api.errors import BadRequest, NotFound
 from payments.models import Merchant, Payment, Refund, TimelineEntry
 from payments.outbox import event_record
 from payments.providers import get_provider
-from payments.publisher import publish_after_commit
 from payments.snapshots import refund_snapshot
 from payments.states import PaymentStatus, RefundStatus
 from payments.validation import validate_amount, validate_reason
@@ -26,7 +25,8 @@ logger = logging.getLogger("tender.refunds")
 def refund_create(
     *, merchant: Merchant, payment_id: str, amount: int, reason: str | None = None, source: str = "api"
 ) -> Refund:
-    """Create a ``pending`` refund with its ``refund.created`` event; processed after commit.
+    """Create a ``pending`` refund with its ``refund.created`` event; the outbox queues
+    it for the provider (services/submission.py).
 
     Raises ``NotFound`` (unknown or another merchant's payment), ``BadRequest`` with
     ``payment_not_refundable`` (not ``success``) or ``refund_exceeds_available``
@@ -74,9 +74,6 @@ def refund_create(
             version=refund.version,
             data={"refund": refund_snapshot(refund)},
         )
-        from payments.tasks import refund_process_batch
-
-        publish_after_commit(refund_process_batch, refund.id)
     return refund
 
 

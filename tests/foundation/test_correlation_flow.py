@@ -1,4 +1,5 @@
-"""One correlation id follows a request through the Celery task into the events it writes."""
+"""One correlation id follows a request through the outbox dispatcher and the Celery task
+into the events the worker writes."""
 
 import pytest
 
@@ -9,7 +10,8 @@ from tests.support.processes import celery_worker, wait_for
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_request_correlation_id_reaches_worker_written_events(alice, tmp_path):
-    with celery_worker(queues="payments", concurrency=1, log_path=tmp_path / "worker.log"):
+    # the outbox dispatcher queues the submission; the payments queue runs it
+    with celery_worker(queues="payments,outbox", concurrency=1, log_path=tmp_path / "worker.log"):
         response = alice.client.post(
             "/api/v1/payments",
             {"amount": 50000, "currency": "INR", "method": "upi", "vpa": "success@upi"},

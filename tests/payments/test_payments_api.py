@@ -421,8 +421,9 @@ def test_payment_endpoints_need_auth(anon):
 @pytest.mark.django_db(transaction=True)
 def test_create_with_implicit_order_query_budget(alice, django_assert_num_queries):
     create(alice, {"amount": 500, "method": "upi", "vpa": "warm@up"})
-    # auth SELECT, BEGIN, order+payment+timeline+event INSERT (one statement), COMMIT
-    with django_assert_num_queries(4):
+    # auth SELECT, then order+payment+timeline+event INSERT as one statement in autocommit
+    # (atomic on its own: no BEGIN/COMMIT round trips)
+    with django_assert_num_queries(2):
         response = create(alice, {"amount": 500, "method": "upi", "vpa": "a@b"}, HTTP_X_CORRELATION_ID="c-1")
     assert response.status_code == 201
     event = Event.objects.get(object_id=response.json()["id"])

@@ -1,0 +1,52 @@
+"""Handing new payments and refunds to the provider, driven by the outbox.
+
+``payment.created`` and ``refund.created`` events are committed with the object itself;
+this outbox consumer (registered in ``PaymentsConfig.ready``) turns each dispatched batch
+of them into one ``payment_process_batch`` / ``refund_process_batch`` task, published after
+the dispatcher's transaction commits. The API process therefore publishes nothing per
+payment: its only after-commit work is the (gated, coalesced) outbox nudge.
+
+Every item carries its event's correlation id, so the worker logs under the id of the
+request that created the object. A lost publish is re-derived from PostgreSQL by the
+stuck-payment sweeper (``submitted_at IS NULL`` / ``provider_reference IS NULL``); a
+duplicate is a no-op (the process step re-checks under the row lock).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+
+from payments.models import Event
+
+logger = logging.getLogger("tender.submission")
+
+# event type -> name of the batch task that submits that object
+_SUBMITTED_BY = {
+    "payment.created": "payment_process_batch",
+    "refund.created": "refund_process_batch",
+}
+
+
+def provider_submissions_enqueue(events: Sequence[Event]) -> None:
+    """Outbox consumer: queue provider submission for every created payment and refund."""
+    from payments import tasks
+
+    batches: dict[str, list[list[str | None]]] = {}
+    for event in events:
+        task_name = _SUBMITTED_BY.get(event.type)
+        if task_name is not None:
+            batches.setdefault(task_name, []).append([event.object_id, event.correlation_id])
+    for task_name, items in batches.items():
+        transaction.on_commit(partial(_publish, getattr(tasks, task_name), items))
+
+
+def _publish(task: Any, items: list[list[str | None]]) -> None:
+    try:
+        task.delay(items)
+    except Exception:  # noqa: BLE001 - broker down: the stuck-payment sweeper resubmits
+        logger.warning("could not queue provider submissions; the sweeper will", extra={"count": len(items)})
