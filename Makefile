@@ -41,6 +41,7 @@ test: install services
 	$(BIN)/pytest
 
 bench: install services
+	./scripts/bench-deps.sh
 	$(BIN)/python -m bench
 
 clean:

@@ -1,5 +1,7 @@
 """Websocket push latency: event committed → websocket client received, 200 clients.
 
+Runs in a throwaway database (``tender_bench_realtime``) and Redis databases of its own
+(``BENCH_WS_REDIS_DB``, default 2, and the next), measured in a child process.
 A real daphne (config.asgi) serves 200 checkout sockets (``ws/payments/{id}``), held by a
 separate client process (the ``websockets`` package) so the committing process has the
 CPU to itself. This process commits one ``pending → success`` transition per payment,
@@ -119,11 +121,45 @@ def _fanout_client_main(url: str, tickets: list[str], expected: int, conn) -> No
 
 # ---------------------------------------------------------------- committing process
 def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEMO_MODE", "true")
     import django
 
     django.setup()
+
+
+BENCH_DB = "tender_bench_realtime"
+REDIS_DB = int(os.environ.get("BENCH_WS_REDIS_DB", "2"))  # and the next one, for the broker
+
+
+def _with_db(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tender")
+    with psycopg.connect(_with_db(base, "postgres"), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _env() -> dict[str, str]:
+    """A throwaway database and Redis databases of its own, so the run touches no one's data."""
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tender")
+    redis_base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
+    return dict(
+        os.environ,
+        DATABASE_URL=_with_db(base, BENCH_DB),
+        REDIS_URL=f"{redis_base}/{REDIS_DB}",
+        CELERY_BROKER_URL=f"{redis_base}/{REDIS_DB + 1}",
+        CHANNEL_LAYER_PREFIX="tender-bench-realtime",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEMO_MODE="true",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
 
 
 def _payments(count: int) -> list[str]:
@@ -294,12 +330,37 @@ def _drain_outbox_backlog() -> None:
 
 
 def run() -> list[dict]:
+    """Parent: create and migrate the throwaway database, measure in a child process."""
+    _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    _admin(f"CREATE DATABASE {BENCH_DB}")
+    env = _env()
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+        import redis
+
+        for db in (REDIS_DB, REDIS_DB + 1):
+            redis.Redis.from_url(env["REDIS_URL"].rsplit("/", 1)[0] + f"/{db}").flushdb()
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.websocket_push", "--child"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    sys.stderr.write(result.stderr[-2000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _measure() -> list[dict]:
     _setup_django()
     from realtime.push import pusher
     from tests.support.processes import free_port, wait_for
 
     port = free_port()
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEMO_MODE="true", LOG_LEVEL="WARNING")
+    env = dict(os.environ)
     daphne = subprocess.Popen(
         [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=ROOT,
@@ -332,11 +393,11 @@ def run() -> list[dict]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    _drain_outbox_backlog()
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     client = None
     try:
+        _drain_outbox_backlog()
         import socket
 
         def listening() -> bool:
@@ -448,3 +509,7 @@ def run() -> list[dict]:
             "ok": handler_us < naive_us,
         },
     ]
+
+
+if __name__ == "__main__" and "--child" in sys.argv:
+    print(json.dumps(_measure(), default=str))
