@@ -2,8 +2,8 @@
 
 ``payment.created`` and ``refund.created`` events are committed with the object itself;
 this outbox consumer (registered in ``PaymentsConfig.ready``) turns each dispatched batch
-of them into one ``payment_process_batch`` / ``refund_process_batch`` task, published after
-the dispatcher's transaction commits. The API process therefore publishes nothing per
+of them into ``payment_process_batch`` / ``refund_process_batch`` tasks (``SUBMISSIONS_PER_TASK``
+items each), published after the dispatcher's transaction commits. The API process therefore publishes nothing per
 payment: its only after-commit work is the (gated, coalesced) outbox nudge.
 
 Every item carries its event's correlation id, so the worker logs under the id of the
@@ -25,6 +25,11 @@ from payments.models import Event
 
 logger = logging.getLogger("tender.submission")
 
+# At most this many submissions per task: one dispatch batch (up to 200 events) is spread
+# over several messages, so the payments workers share it and one slow provider call
+# delays at most this many others.
+SUBMISSIONS_PER_TASK = 25
+
 # event type -> name of the batch task that submits that object
 _SUBMITTED_BY = {
     "payment.created": "payment_process_batch",
@@ -42,7 +47,9 @@ def provider_submissions_enqueue(events: Sequence[Event]) -> None:
         if task_name is not None:
             batches.setdefault(task_name, []).append([event.object_id, event.correlation_id])
     for task_name, items in batches.items():
-        transaction.on_commit(partial(_publish, getattr(tasks, task_name), items))
+        for start in range(0, len(items), SUBMISSIONS_PER_TASK):
+            chunk = items[start : start + SUBMISSIONS_PER_TASK]
+            transaction.on_commit(partial(_publish, getattr(tasks, task_name), chunk))
 
 
 def _publish(task: Any, items: list[list[str | None]]) -> None:

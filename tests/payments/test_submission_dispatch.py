@@ -45,9 +45,10 @@ def broker():
 
 
 def queued_tasks(broker, queue: str) -> list[tuple[str, list]]:
-    """(task name, positional args) of every message waiting on ``queue``."""
+    """(task name, positional args) of every message waiting on ``queue``, oldest first
+    (kombu LPUSHes and consumers pop from the other end)."""
     tasks = []
-    for raw in broker.lrange(queue, 0, -1):
+    for raw in reversed(broker.lrange(queue, 0, -1)):
         message = json.loads(raw)
         args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
         tasks.append((message["headers"]["task"], args))
@@ -125,3 +126,15 @@ def test_a_nudge_held_back_by_a_lost_dispatch_goes_out_after_the_flag_expires(al
 
     wait_for(lambda: queued_tasks(broker, "outbox"), timeout=10, message="the retried nudge")
     assert [name for name, _ in queued_tasks(broker, "outbox")] == ["payments.outbox_tasks.outbox_dispatch"]
+
+
+def test_a_large_dispatch_batch_is_spread_over_several_tasks(alice, broker):
+    from payments.services.submission import SUBMISSIONS_PER_TASK
+
+    created = [create_payment(alice, f"corr-{n}") for n in range(SUBMISSIONS_PER_TASK + 3)]
+
+    outbox_dispatch_all()
+
+    tasks = queued_tasks(broker, "payments")
+    assert [len(args[0]) for _, args in tasks] == [SUBMISSIONS_PER_TASK, 3]
+    assert [item[0] for _, args in tasks for item in args[0]] == created  # each once, in commit order
