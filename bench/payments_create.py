@@ -34,9 +34,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench._support import ROOT, database_url, redis_url, throwaway_database
+
 BIN = Path(sys.executable).parent
 BENCH_DB = "tender_bench_payments"
 MERCHANT_ID = "7b6f2a1c-0000-4000-8000-00000000be0c"
@@ -45,21 +45,6 @@ CONNECTIONS = (4, 16, 64)
 BODY = json.dumps({"amount": 50000, "currency": "INR", "method": "upi", "vpa": "bench@upi"})
 TARGET_SHARE = 0.70
 TARGET_P99_MS = 50.0
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _base_db_url() -> str:
-    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tender")
-
-
-def _redis_url(db: int) -> str:
-    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    parts = urlsplit(base)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
 def _sql(url: str, *statements: tuple[str, list]) -> None:
@@ -76,18 +61,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _env(db_url: str) -> dict[str, str]:
+def _env() -> dict[str, str]:
     redis_db = int(os.environ.get("PAYMENTS_BENCH_REDIS_DB", "12"))
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="bench._payments_settings",
-        DATABASE_URL=db_url,
+        DATABASE_URL=database_url(BENCH_DB),
         DEMO_MODE="true",
         TEST_MODE="true",
         LOG_LEVEL="WARNING",
         API_RATE_LIMIT_PER_SECOND="0",
-        REDIS_URL=_redis_url(redis_db),
-        CELERY_BROKER_URL=_redis_url(redis_db + 1),
+        REDIS_URL=redis_url(redis_db),
+        CELERY_BROKER_URL=redis_url(redis_db + 1),
         CHANNEL_LAYER_PREFIX="tender-bench-payments",
         PYTHONUNBUFFERED="1",
     )
@@ -241,15 +226,11 @@ def run() -> list[dict]:
     layouts = [x for x in os.environ.get("PAYMENTS_BENCH_LAYOUTS", "gunicorn,gthread,daphne").split(",") if x]
     binaries = {"gunicorn": "gunicorn", "gthread": "gunicorn", "daphne": "daphne"}
     layouts = [x for x in layouts if (BIN / binaries[x]).exists()]  # gunicorn comes from requirements.txt
-    admin_url = _with_db(_base_db_url(), "postgres")
-    db_url = _with_db(_base_db_url(), BENCH_DB)
-    _sql(admin_url, (f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)", []), (f"CREATE DATABASE {BENCH_DB}", []))
-    env = _env(db_url)
+    env = _env()
     rows: list[dict] = []
-    try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    with throwaway_database(BENCH_DB, env):
         _sql(
-            db_url,
+            database_url(BENCH_DB),
             (
                 "INSERT INTO merchants (id, name, email, is_active, created_at, updated_at)"
                 " VALUES (%s, 'Bench', 'bench@example.com', true, now(), now())",
@@ -280,8 +261,6 @@ def run() -> list[dict]:
                 _stop(proc)
                 _purge_queues(env)
             rows.extend(_rows(layout, results))
-    finally:
-        _sql(admin_url, (f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)", []))
     return rows
 
 

@@ -21,42 +21,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench._support import ROOT, database_url, run_child, throwaway_database
+
 BENCH_DB = "tender_bench_recon"
 TARGET_SECONDS = 60.0
 TARGET_MIB = 1024.0
 SAMPLE = 10_000
 
 
-def _base_url() -> str:
-    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tender")
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_with_db(_base_url(), "postgres"), autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def run() -> list[dict]:
     count = int(os.environ.get("RECON_BENCH_PAYMENTS", "1000000"))
-    _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {BENCH_DB}")
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=_with_db(_base_url(), BENCH_DB),
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url(BENCH_DB),
         DJANGO_SETTINGS_MODULE="config.settings",
         DEMO_MODE="true",
         LOG_LEVEL="WARNING",
@@ -64,19 +44,8 @@ def run() -> list[dict]:
         # a shared broker with thousands of messages for a database that is then dropped.
         CELERY_BROKER_URL="memory://",
     )
-    try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        result = subprocess.run(
-            [sys.executable, "-m", "bench.reconciliation", "--child", str(count)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    finally:
-        _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    with throwaway_database(BENCH_DB, env):
+        return run_child("bench.reconciliation", env, str(count))
 
 
 # --- the child: runs against the bench database -------------------------------------------

@@ -26,9 +26,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench._support import ROOT, database_url, redis_url, run_child, throwaway_database
+
 BENCH_DB = "tender_bench_webhooks"
 RATE = int(os.environ.get("BENCH_WEBHOOK_RATE", "100"))
 SECONDS = float(os.environ.get("BENCH_WEBHOOK_SECONDS", "10"))
@@ -37,33 +37,12 @@ TARGET_P99_MS = 250.0
 TARGET_RATIO = 0.5
 
 
-def _base_url() -> str:
-    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tender")
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _redis(db: int) -> str:
-    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    return base.rsplit("/", 1)[0] + f"/{db}"
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_with_db(_base_url(), "postgres"), autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=_with_db(_base_url(), BENCH_DB),
-        REDIS_URL=_redis(14),
-        CELERY_BROKER_URL=_redis(15),
+        DATABASE_URL=database_url(BENCH_DB),
+        REDIS_URL=redis_url(14),
+        CELERY_BROKER_URL=redis_url(15),
         DJANGO_SETTINGS_MODULE="config.settings",
         DEMO_MODE="true",
         LOG_LEVEL="WARNING",
@@ -73,23 +52,9 @@ def _env() -> dict[str, str]:
 
 
 def run() -> list[dict]:
-    _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {BENCH_DB}")
     env = _env()
-    try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        result = subprocess.run(
-            [sys.executable, "-m", "bench.webhooks_delivery", "--child"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    finally:
-        _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    sys.stderr.write(result.stderr[-2000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    with throwaway_database(BENCH_DB, env):
+        return run_child("bench.webhooks_delivery", env)
 
 
 # --- receiver process ---------------------------------------------------------------------

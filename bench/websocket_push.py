@@ -32,13 +32,14 @@ import sys
 import time
 from pathlib import Path
 
+from bench._support import ROOT, database_url, redis_url, run_child, throwaway_database
+
 CLIENTS = int(os.environ.get("BENCH_WS_CLIENTS", "200"))
 FANOUT_CLIENTS = int(os.environ.get("BENCH_WS_FANOUT_CLIENTS", "200"))
 FANOUT_EVENTS = int(os.environ.get("BENCH_WS_FANOUT_EVENTS", "10"))
 FANOUT_PACE_S = float(os.environ.get("BENCH_WS_FANOUT_PACE_MS", "200")) / 1000
 PACE_S = float(os.environ.get("BENCH_WS_PACE_MS", "5")) / 1000
 TARGET_P99_MS = 100.0
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -130,30 +131,13 @@ BENCH_DB = "tender_bench_realtime"
 REDIS_DB = int(os.environ.get("BENCH_WS_REDIS_DB", "2"))  # and the next one, for the broker
 
 
-def _with_db(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tender")
-    with psycopg.connect(_with_db(base, "postgres"), autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def _env() -> dict[str, str]:
     """A throwaway database and Redis databases of its own, so the run touches no one's data."""
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tender")
-    redis_base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
     return dict(
         os.environ,
-        DATABASE_URL=_with_db(base, BENCH_DB),
-        REDIS_URL=f"{redis_base}/{REDIS_DB}",
-        CELERY_BROKER_URL=f"{redis_base}/{REDIS_DB + 1}",
+        DATABASE_URL=database_url(BENCH_DB),
+        REDIS_URL=redis_url(REDIS_DB),
+        CELERY_BROKER_URL=redis_url(REDIS_DB + 1),
         CHANNEL_LAYER_PREFIX="tender-bench-realtime",
         DJANGO_SETTINGS_MODULE="config.settings",
         DEMO_MODE="true",
@@ -331,27 +315,13 @@ def _drain_outbox_backlog() -> None:
 
 def run() -> list[dict]:
     """Parent: create and migrate the throwaway database, measure in a child process."""
-    _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {BENCH_DB}")
-    env = _env()
-    try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        import redis
+    import redis
 
-        for db in (REDIS_DB, REDIS_DB + 1):
-            redis.Redis.from_url(env["REDIS_URL"].rsplit("/", 1)[0] + f"/{db}").flushdb()
-        result = subprocess.run(
-            [sys.executable, "-m", "bench.websocket_push", "--child"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    finally:
-        _admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    sys.stderr.write(result.stderr[-2000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    env = _env()
+    for db in (REDIS_DB, REDIS_DB + 1):
+        redis.Redis.from_url(redis_url(db)).flushdb()
+    with throwaway_database(BENCH_DB, env):
+        return run_child("bench.websocket_push", env)
 
 
 def _measure() -> list[dict]:
