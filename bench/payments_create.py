@@ -6,8 +6,10 @@ workers) the server is started with bench-only settings that add ``POST /bench/b
 (:mod:`bench._payments_urls`: the same four inserts, order + payment + timeline + event, in
 one transaction, with no auth, validation or DRF). ``wrk`` (or a Python load generator when
 wrk is not installed) then drives ``POST /api/v1/payments`` (UPI, implicit order) and the bare
-view at 4, 16 and 64 keep-alive connections. Rate limiting is off; the after-commit Celery
-enqueue of each payment is real (no worker consumes it; the queues are purged afterwards).
+view at 4, 16 and 64 keep-alive connections; at 16 also with a unique ``Idempotency-Key``
+per request (informational: the claim INSERT and the stored reply add two statements).
+Rate limiting is off; the after-commit outbox nudge of each payment is real (no worker
+consumes it; the queues are purged afterwards).
 
 Targets (issue 3): at 16 connections ≥ 70 % of the ceiling's throughput and p99 ≤ 50 ms.
 Each point is the median of PAYMENTS_BENCH_ROUNDS (default 3) interleaved slices of
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from bench._support import ROOT, database_url, redis_url, throwaway_database
@@ -43,6 +46,13 @@ MERCHANT_ID = "7b6f2a1c-0000-4000-8000-00000000be0c"
 KEY_ID, SECRET = "key_test_bench000001", "secret_test_bench_payments"  # throwaway bench DB
 CONNECTIONS = (4, 16, 64)
 BODY = json.dumps({"amount": 50000, "currency": "INR", "method": "upi", "vpa": "bench@upi"})
+# (label, path, unique Idempotency-Key per request): the ceiling, ours as the issue measures
+# it, and (at 16 connections, for information) ours as a careful merchant calls it.
+TARGETS = (
+    ("bare", "/bench/bare-payment", False),
+    ("ours", "/api/v1/payments", False),
+    ("keyed", "/api/v1/payments", True),
+)
 TARGET_SHARE = 0.70
 TARGET_P99_MS = 50.0
 
@@ -135,10 +145,24 @@ def _headers(path: str) -> dict[str, str]:
     return headers
 
 
-def _wrk(port: int, path: str, connections: int, seconds: int) -> dict[str, float]:
+# A unique Idempotency-Key per request (wrk runs one thread: a counter suffices).
+_KEYED_LUA = """
+local prefix = tostring(os.time()) .. "-" .. tostring(math.random(1, 1000000000))
+local counter = 0
+request = function()
+  counter = counter + 1
+  wrk.headers["Idempotency-Key"] = prefix .. "-" .. counter
+  return wrk.format(nil, nil, nil, nil)
+end
+"""
+
+
+def _wrk(port: int, path: str, connections: int, seconds: int, keyed: bool = False) -> dict[str, float]:
     lua = "wrk.method = 'POST'\nwrk.body = '" + BODY + "'\n"
     for name, value in _headers(path).items():
         lua += f"wrk.headers['{name}'] = '{value}'\n"
+    if keyed:
+        lua += _KEYED_LUA
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     try:
@@ -166,7 +190,7 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def _python_load(port: int, path: str, connections: int, seconds: int) -> dict[str, float]:
+def _python_load(port: int, path: str, connections: int, seconds: int, keyed: bool = False) -> dict[str, float]:
     """Fallback when wrk is missing: one keep-alive connection per thread (GIL-bound, so
     it understates throughput; install wrk for real numbers)."""
     latencies: list[float] = []
@@ -179,8 +203,9 @@ def _python_load(port: int, path: str, connections: int, seconds: int) -> dict[s
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         local: list[float] = []
         while time.monotonic() < stop_at:
+            sent = {**headers, "Idempotency-Key": uuid.uuid4().hex} if keyed else headers
             started = time.perf_counter()
-            conn.request("POST", path, BODY, headers)
+            conn.request("POST", path, BODY, sent)
             response = conn.getresponse()
             response.read()
             local.append(time.perf_counter() - started)
@@ -208,8 +233,8 @@ def _python_load(port: int, path: str, connections: int, seconds: int) -> dict[s
     }
 
 
-def _load(port: int, path: str, connections: int, seconds: int) -> dict[str, float]:
-    return (_wrk if shutil.which("wrk") else _python_load)(port, path, connections, seconds)
+def _load(port: int, path: str, connections: int, seconds: int, keyed: bool = False) -> dict[str, float]:
+    return (_wrk if shutil.which("wrk") else _python_load)(port, path, connections, seconds, keyed)
 
 
 def _purge_queues(env: dict[str, str]) -> None:
@@ -251,12 +276,13 @@ def run() -> list[dict]:
                 for connections in CONNECTIONS:
                     # Interleave short slices of ceiling and ours and keep the medians, so a
                     # load spike from anything else on the machine hits both sides alike.
+                    targets = TARGETS if connections == 16 else TARGETS[:2]
                     slices: dict[str, list[dict[str, float]]] = {}
                     for _ in range(rounds):
-                        for path in ("/bench/bare-payment", "/api/v1/payments"):
-                            slices.setdefault(path, []).append(_load(port, path, connections, seconds))
-                    for path, runs in slices.items():
-                        results[(path, connections)] = _median(runs)
+                        for label, path, keyed in targets:
+                            slices.setdefault(label, []).append(_load(port, path, connections, seconds, keyed))
+                    for label, runs in slices.items():
+                        results[(label, connections)] = _median(runs)
             finally:
                 _stop(proc)
                 _purge_queues(env)
@@ -276,7 +302,7 @@ def _rows(layout: str, results: dict[tuple[str, int], dict[str, float]]) -> list
     rows: list[dict] = []
     name = f"payments_create[{layout}]"
     for connections in CONNECTIONS:
-        ours, bare = results[("/api/v1/payments", connections)], results[("/bench/bare-payment", connections)]
+        ours, bare = results[("ours", connections)], results[("bare", connections)]
         gated = connections == 16
         share = ours["rps"] / bare["rps"] if bare["rps"] else 0.0
         rows += [
@@ -320,4 +346,27 @@ def _rows(layout: str, results: dict[tuple[str, int], dict[str, float]]) -> list
                     "ok": False,
                 }
             )
+        keyed = results.get(("keyed", connections))
+        if keyed is not None:
+            keyed_share = keyed["rps"] / bare["rps"] if bare["rps"] else 0.0
+            rows += [
+                {
+                    "benchmark": name,
+                    "metric": f"throughput c={connections}, Idempotency-Key",
+                    "value": round(keyed["rps"], 1),
+                    "unit": "req/s",
+                    "ceiling": round(bare["rps"], 1),
+                    "target": f"{keyed_share:.0%} of ceiling (info)",
+                    "ok": keyed["errors"] == 0,
+                },
+                {
+                    "benchmark": name,
+                    "metric": f"p99 c={connections}, Idempotency-Key",
+                    "value": round(keyed["p99"], 2),
+                    "unit": "ms",
+                    "ceiling": round(bare["p99"], 2),
+                    "target": "(info)",
+                    "ok": None,
+                },
+            ]
     return rows
