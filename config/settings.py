@@ -287,6 +287,11 @@ SIMULATOR_WEBHOOK_SECRET = os.environ.get("SIMULATOR_WEBHOOK_SECRET", "")
 PAYMENT_STUCK_AFTER_SECONDS = env_int("PAYMENT_STUCK_AFTER_SECONDS", 120)
 # A pending payment never handed to the provider (lost task) is re-queued after this long.
 PAYMENT_RESUBMIT_AFTER_SECONDS = env_int("PAYMENT_RESUBMIT_AFTER_SECONDS", 30)
+# A worker claims a payment/refund before calling the provider (outside any transaction);
+# the claim is its lease. Until it expires no other worker (nor the sweeper) submits it, so
+# keep it well above the provider client's longest call (connect + read timeout). An expired
+# claim means the worker died mid-call: the sweeper resubmits (the provider is idempotent).
+PAYMENT_SUBMISSION_LEASE_SECONDS = env_int("PAYMENT_SUBMISSION_LEASE_SECONDS", 60)
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 # An in-flight idempotency claim older than this belongs to a dead process; it may be reclaimed.
 IDEMPOTENCY_STALE_SECONDS = env_int("IDEMPOTENCY_STALE_SECONDS", 30)

@@ -158,7 +158,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = (
         "id", "merchant", "order", "amount", "currency", "method", "vpa", "card_network", "card_last4",
         "status", "captured", "error_code", "error_description", "version", "provider", "provider_reference",
-        "submitted_at", "callback_url", "created_at", "updated_at",
+        "submitted_at", "submission_claimed_at", "callback_url", "created_at", "updated_at",
     )  # fmt: skip
     actions = ["poll_provider"]
 
@@ -183,7 +183,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("merchant", "payment")
     readonly_fields = (
         "id", "merchant", "payment", "amount", "reason", "status", "version", "provider_reference",
-        "error_code", "error_description", "processed_at", "created_at", "updated_at",
+        "submission_claimed_at", "error_code", "error_description", "processed_at", "created_at", "updated_at",
     )  # fmt: skip
 
     @admin.display(description="amount", ordering="amount")

@@ -43,6 +43,10 @@ class Payment(models.Model):
     provider_reference = models.CharField(max_length=64, null=True, blank=True)
     # Set once the provider has the payment; a cancel is only possible before that.
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # A worker's lease on the provider call (set before it, cleared when it is recorded or
+    # fails). While set, the provider may already have the payment: no cancel, and no other
+    # worker submits until PAYMENT_SUBMISSION_LEASE_SECONDS have passed.
+    submission_claimed_at = models.DateTimeField(null=True, blank=True)
     callback_url = models.URLField(max_length=2048, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -83,7 +87,10 @@ class Refund(models.Model):
     reason = models.CharField(max_length=255, null=True, blank=True)
     status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
     version = models.PositiveIntegerField(default=1)
+    # Set once the provider has the refund ("not yet sent" is provider_reference IS NULL).
     provider_reference = models.CharField(max_length=64, null=True, blank=True)
+    # A worker's lease on the provider call, as Payment.submission_claimed_at.
+    submission_claimed_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=64, null=True, blank=True)
     error_description = models.CharField(max_length=255, null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)

@@ -4,7 +4,8 @@ process (the worker hands it to the provider), capture and cancel.
 State changes go through :mod:`payments.services.transitions`. Submission to the provider
 is driven by the committed ``payment.created`` event (the outbox consumer in
 :mod:`payments.services.submission`), and the stuck-payment sweeper re-derives any lost
-submission from PostgreSQL (``submitted_at IS NULL``).
+submission from PostgreSQL (``submitted_at IS NULL`` and no live claim). The provider call
+itself runs outside any transaction, between a claim and a record step.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -207,29 +209,91 @@ def payment_create(
     return payment
 
 
+# Submission step 1, the claim: one autocommit statement takes the worker's lease on the
+# provider call. Only a pending payment the provider does not have yet, with no live claim,
+# can be claimed; a cancel that won the row lock first has made it not pending.
+_PAYMENT_CLAIM_SQL = """
+UPDATE payments SET submission_claimed_at = %(now)s
+ WHERE id = %(id)s AND status = 'pending' AND submitted_at IS NULL
+   AND (submission_claimed_at IS NULL OR submission_claimed_at <= %(expired)s)
+RETURNING *
+"""
+
+
+def _payment_submission_claim(*, payment_id: str) -> Payment | None:
+    now = timezone.now()
+    expired = now - timedelta(seconds=settings.PAYMENT_SUBMISSION_LEASE_SECONDS)
+    claimed = Payment.objects.raw(_PAYMENT_CLAIM_SQL, {"id": payment_id, "now": now, "expired": expired})
+    return next(iter(claimed), None)
+
+
 def payment_process(*, payment_id: str) -> Payment | None:
     """Worker step: hand a pending payment to its provider exactly once.
 
-    Under the payment's row lock: skip anything not ``pending`` or already submitted
-    (a duplicate task), call ``provider.submit`` (idempotent per payment), then set
-    ``submitted_at`` + ``provider_reference`` and record ``payment.pending`` (version +1).
-    Holding the lock makes a concurrent cancel wait and then see ``submitted_at``."""
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
-        if payment is None or payment.status != PaymentStatus.PENDING or payment.submitted_at is not None:
-            return payment
+    Call it outside any transaction: the provider call (network I/O for a real acquirer)
+    must hold neither a connection in a transaction nor the payment's row lock.
+
+    1. Claim (one autocommit ``UPDATE … RETURNING``): set ``submission_claimed_at`` if the
+       payment is ``pending``, not submitted and not claimed by a live worker. Nothing
+       claimed (a duplicate task, another worker holds the lease, cancelled, final) →
+       return ``None``. From here on a cancel is refused.
+    2. ``provider.submit`` with no transaction open (idempotent per payment id). If it
+       raises, our claim is cleared (the sweeper resubmits later) and the error propagates.
+    3. Record under the row lock (:func:`_payment_submission_record`).
+
+    A worker that dies between 1 and 3 leaves its claim to expire after
+    ``PAYMENT_SUBMISSION_LEASE_SECONDS``; the sweeper then submits again."""
+    payment = _payment_submission_claim(payment_id=payment_id)
+    if payment is None:
+        return None
+    claimed_at = payment.submission_claimed_at
+    try:
         result = get_provider(payment.provider).submit(payment=payment)
+    except Exception:
+        # Only our own claim: if our lease expired and another worker re-claimed, its call is
+        # in flight and must stay protected from a second submit and from a cancel.
+        Payment.objects.filter(pk=payment_id, submission_claimed_at=claimed_at).update(submission_claimed_at=None)
+        raise
+    return _payment_submission_record(payment_id=payment_id, reference=result.reference)
+
+
+def _payment_submission_record(*, payment_id: str, reference: str) -> Payment:
+    """Submission step 3: store what the provider answered, under the row lock.
+
+    Still pending and not submitted: ``submitted_at`` + ``provider_reference``, version +1,
+    timeline row and ``payment.pending``, claim cleared. Anything else means the payment
+    moved on while the provider call was in flight (its notification was applied first, the
+    simulator can be that fast, or an overlapping worker recorded it): only a missing
+    ``submitted_at``/``provider_reference`` is filled in (neither is in the snapshot, so the
+    version stays) and no ``payment.pending`` is written, so no timeline steps back."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
         now = timezone.now()
+        if payment.status == PaymentStatus.PENDING and payment.submitted_at is None:
+            Payment.objects.filter(pk=payment_id).update(
+                submitted_at=now,
+                provider_reference=reference,
+                submission_claimed_at=None,
+                version=F("version") + 1,
+                updated_at=now,
+            )
+            payment.submitted_at, payment.provider_reference, payment.submission_claimed_at = now, reference, None
+            payment.version, payment.updated_at = payment.version + 1, now
+            payment_record_event(
+                payment=payment,
+                event_type="payment.pending",
+                from_status=PaymentStatus.PENDING,
+                detail="Submitted to the provider",
+                source="worker",
+            )
+            return payment
+        payment.submitted_at = payment.submitted_at or now
+        payment.provider_reference = payment.provider_reference or reference
+        payment.submission_claimed_at = None
         Payment.objects.filter(pk=payment_id).update(
-            submitted_at=now, provider_reference=result.reference, version=F("version") + 1, updated_at=now
-        )
-        payment.refresh_from_db()
-        payment_record_event(
-            payment=payment,
-            event_type="payment.pending",
-            from_status=PaymentStatus.PENDING,
-            detail="Submitted to the provider",
-            source="worker",
+            submitted_at=payment.submitted_at,
+            provider_reference=payment.provider_reference,
+            submission_claimed_at=None,
         )
     return payment
 
@@ -268,12 +332,16 @@ def payment_capture(*, merchant: Merchant, payment_id: str, source: str = "api")
 
 def payment_cancel(*, merchant: Merchant, payment_id: str, source: str = "api") -> Payment:
     """Cancel a payment the provider does not have yet; otherwise 409 ``CONFLICT_ERROR``
-    (``payment_not_cancellable``). The row lock orders it against ``payment_process``."""
+    (``payment_already_submitted`` once a worker has claimed or submitted it,
+    ``payment_not_cancellable`` when final). The row lock orders it against the claim of
+    ``payment_process``: a cancel that commits first makes the claim match nothing."""
     with transaction.atomic():
         payment = _locked_payment(merchant=merchant, payment_id=payment_id)
         if payment.status != PaymentStatus.PENDING:
             raise Conflict(f"Payment is {payment.status} and cannot be cancelled", reason="payment_not_cancellable")
-        if payment.submitted_at is not None:
+        # A claim means a worker is handing it over (or died doing so): the provider may have
+        # it already, so only a claim cleared by a failed submit makes it cancellable again.
+        if payment.submitted_at is not None or payment.submission_claimed_at is not None:
             raise Conflict(
                 "The provider already has this payment; it can no longer be cancelled",
                 reason="payment_already_submitted",

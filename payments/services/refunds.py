@@ -2,14 +2,19 @@
 
 The payment row is locked (``SELECT … FOR UPDATE``) while the already-refunded sum is
 read and the refund inserted, so two concurrent refunds cannot both pass the check.
+The worker's provider call runs outside any transaction, between a claim and a record step.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from payments.api.errors import BadRequest, NotFound
 from payments.models import Merchant, Payment, Refund, TimelineEntry
@@ -77,14 +82,40 @@ def refund_create(
     return refund
 
 
+# Submission step 1 for refunds, as for payments: one autocommit statement takes the lease.
+_REFUND_CLAIM_SQL = """
+UPDATE refunds SET submission_claimed_at = %(now)s
+ WHERE id = %(id)s AND status = 'pending' AND provider_reference IS NULL
+   AND (submission_claimed_at IS NULL OR submission_claimed_at <= %(expired)s)
+RETURNING *
+"""
+
+
 def refund_process(*, refund_id: str) -> Refund | None:
-    """Worker step: hand a pending refund to the provider once (``provider_reference`` set
-    under the row lock); the outcome arrives by provider webhook or status polling."""
-    with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("payment").filter(pk=refund_id).first()
-        if refund is None or refund.status != RefundStatus.PENDING or refund.provider_reference:
-            return refund
-        result = get_provider(refund.payment.provider).refund(refund=refund, payment=refund.payment)
-        Refund.objects.filter(pk=refund.pk).update(provider_reference=result.reference)
-        refund.provider_reference = result.reference
+    """Worker step: hand a pending refund to the provider once. Call it outside any
+    transaction; the outcome arrives by provider webhook or status polling.
+
+    Claim (autocommit ``UPDATE … RETURNING`` of ``submission_claimed_at``: pending, no
+    ``provider_reference``, no live claim; else return ``None``), then ``provider.refund``
+    with no transaction open (idempotent per refund id; on error our claim is cleared and
+    the error propagates), then one ``UPDATE`` that stores ``provider_reference`` unless the
+    refund already has one and clears the claim. A refund whose notification was applied
+    before that (already ``processed``) keeps its status; only the reference is filled in."""
+    now = timezone.now()
+    expired = now - timedelta(seconds=settings.PAYMENT_SUBMISSION_LEASE_SECONDS)
+    refund = next(iter(Refund.objects.raw(_REFUND_CLAIM_SQL, {"id": refund_id, "now": now, "expired": expired})), None)
+    if refund is None:
+        return None
+    claimed_at = refund.submission_claimed_at
+    try:
+        payment = Payment.objects.get(pk=refund.payment_id)
+        result = get_provider(payment.provider).refund(refund=refund, payment=payment)
+    except Exception:
+        # Only our own claim (see payment_process): a newer one belongs to a live worker.
+        Refund.objects.filter(pk=refund_id, submission_claimed_at=claimed_at).update(submission_claimed_at=None)
+        raise
+    Refund.objects.filter(pk=refund_id).update(
+        provider_reference=Coalesce(F("provider_reference"), Value(result.reference)), submission_claimed_at=None
+    )
+    refund.refresh_from_db()
     return refund

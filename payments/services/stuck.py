@@ -1,7 +1,9 @@
 """The stuck-payment sweeper (Beat): the fallback for lost messages.
 
-* A payment (or refund) never handed to the provider (the queue lost its task) is
-  processed again after ``PAYMENT_RESUBMIT_AFTER_SECONDS``.
+* A payment (or refund) never handed to the provider (the queue lost its task, or the
+  submit failed) is processed again after ``PAYMENT_RESUBMIT_AFTER_SECONDS``. One a worker
+  has claimed is skipped while the claim is live (that worker is calling the provider) and
+  taken up once it is older than ``PAYMENT_SUBMISSION_LEASE_SECONDS`` (the worker died).
 * A payment (or refund) the provider has had for ``PAYMENT_STUCK_AFTER_SECONDS`` without
   a notification is asked about with ``get_status``; a final answer is applied like a
   webhook, an unknown one leaves it ``pending`` (never ``failed``).
@@ -10,11 +12,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from payments.models import Payment, Refund
@@ -44,27 +47,32 @@ def payments_stuck_sweep(
     if resubmit_after is None:
         resubmit_after = timedelta(seconds=settings.PAYMENT_RESUBMIT_AFTER_SECONDS)
     report = SweepReport()
+    lease = timedelta(seconds=settings.PAYMENT_SUBMISSION_LEASE_SECONDS)
+    unclaimed = Q(submission_claimed_at__isnull=True) | Q(submission_claimed_at__lte=now - lease)
 
     unsubmitted = (
         Payment.objects.filter(
-            status=PaymentStatus.PENDING, submitted_at__isnull=True, created_at__lte=now - resubmit_after
+            unclaimed, status=PaymentStatus.PENDING, submitted_at__isnull=True, created_at__lte=now - resubmit_after
         )
         .order_by("created_at")  # the model's default is newest first
         .values_list("id", flat=True)[:limit]
     )
     for payment_id in unsubmitted:
-        payment_process(payment_id=payment_id)
-        report.resubmitted.append(payment_id)
+        if _resubmit(payment_process, payment_id=payment_id):
+            report.resubmitted.append(payment_id)
     unsent_refunds = (
         Refund.objects.filter(
-            status=RefundStatus.PENDING, provider_reference__isnull=True, created_at__lte=now - resubmit_after
+            unclaimed,
+            status=RefundStatus.PENDING,
+            provider_reference__isnull=True,
+            created_at__lte=now - resubmit_after,
         )
         .order_by("created_at")
         .values_list("id", flat=True)[:limit]
     )
     for refund_id in unsent_refunds:
-        refund_process(refund_id=refund_id)
-        report.resubmitted.append(refund_id)
+        if _resubmit(refund_process, refund_id=refund_id):
+            report.resubmitted.append(refund_id)
 
     stuck = (
         Payment.objects.filter(
@@ -85,6 +93,16 @@ def payments_stuck_sweep(
         report.polled.extend(object_id for object_id, _, _ in rows)
         report.settled.update(_poll(object_type=object_type, rows=rows))
     return report
+
+
+def _resubmit(process: Callable[..., object], **object_id: str) -> bool:
+    """Run one process step; ``False`` if another worker holds it or the provider failed
+    (the step has cleared its claim, so a later pass tries again)."""
+    try:
+        return process(**object_id) is not None
+    except Exception:  # one unreachable submission must not stop the sweep (nor the polls after it)
+        logger.exception("resubmission failed; the next sweep retries", extra=object_id)
+        return False
 
 
 def _poll(*, object_type: str, rows: Iterable[tuple[str, str, str]]) -> dict[str, str]:

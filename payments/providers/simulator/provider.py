@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments.models import Payment, Refund
@@ -56,45 +56,56 @@ class SimulatorProvider:
         settled_status, settled_amount = outcomes.settlement_for(
             config=config, outcome=decision.outcome, amount=payment.amount
         )
-        row = SimulatorTransaction.objects.create(
-            reference=new_reference(),
-            kind="payment",
-            payment_id=payment.id,
-            order_id=payment.order_id,
-            merchant_id=payment.merchant_id,
-            amount=payment.amount,
-            currency=payment.currency,
-            method=payment.method,
-            outcome=decision.outcome,
-            error_code=decision.error_code,
-            error_description=decision.error_description,
-            decide_at=timezone.now() + timedelta(milliseconds=decision.delay_ms),
-            settled_status=settled_status,
-            settled_amount=settled_amount,
+        row = _record_once(
+            SimulatorTransaction(
+                reference=new_reference(),
+                kind="payment",
+                payment_id=payment.id,
+                order_id=payment.order_id,
+                merchant_id=payment.merchant_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                method=payment.method,
+                outcome=decision.outcome,
+                error_code=decision.error_code,
+                error_description=decision.error_description,
+                decide_at=timezone.now() + timedelta(milliseconds=decision.delay_ms),
+                settled_status=settled_status,
+                settled_amount=settled_amount,
+            ),
         )
+        if row is None:  # an overlapping submit recorded it first
+            row = SimulatorTransaction.objects.get(kind="payment", payment_id=payment.id)
+            return SubmitResult(reference=row.reference)
         if decision.outcome != outcomes.TIMEOUT:
             transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
         return SubmitResult(reference=row.reference)
 
     def refund(self, *, refund: Refund, payment: Payment) -> SubmitResult:
+        """Record the refund and schedule its notification; idempotent per refund id."""
         existing = SimulatorTransaction.objects.filter(kind="refund", refund_id=refund.id).first()
         if existing is not None:
             return SubmitResult(reference=existing.reference)
         config = outcomes.simulator_config()
         decision = outcomes.decide(config=config, method="refund", vpa=None, card_network=None, card_last4=None)
-        row = SimulatorTransaction.objects.create(
-            reference=new_reference(),
-            kind="refund",
-            payment_id=payment.id,
-            refund_id=refund.id,
-            order_id=payment.order_id,
-            merchant_id=payment.merchant_id,
-            amount=refund.amount,
-            currency=payment.currency,
-            method=payment.method,
-            outcome="processed",  # the simulated acquirer always honours refunds
-            decide_at=timezone.now() + timedelta(milliseconds=decision.delay_ms),
+        row = _record_once(
+            SimulatorTransaction(
+                reference=new_reference(),
+                kind="refund",
+                payment_id=payment.id,
+                refund_id=refund.id,
+                order_id=payment.order_id,
+                merchant_id=payment.merchant_id,
+                amount=refund.amount,
+                currency=payment.currency,
+                method=payment.method,
+                outcome="processed",  # the simulated acquirer always honours refunds
+                decide_at=timezone.now() + timedelta(milliseconds=decision.delay_ms),
+            )
         )
+        if row is None:  # an overlapping refund call recorded it first
+            row = SimulatorTransaction.objects.get(kind="refund", refund_id=refund.id)
+            return SubmitResult(reference=row.reference)
         transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
         return SubmitResult(reference=row.reference)
 
@@ -144,6 +155,18 @@ class SimulatorProvider:
             )
         except (ValueError, KeyError, TypeError):
             raise InvalidSignature("signed body is not a simulator notification") from None
+
+
+def _record_once(row: SimulatorTransaction) -> SimulatorTransaction | None:
+    """Insert ``row``; ``None`` if this payment/refund is already recorded. The caller runs
+    outside any transaction, so two overlapping submits (a worker whose lease ran out and
+    the one that took over) can both pass the lookup: the unique constraint decides."""
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return row
 
 
 def notification_body(row: SimulatorTransaction, *, status: str, event_suffix: str) -> bytes:
