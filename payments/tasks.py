@@ -17,11 +17,6 @@ from payments.services.stuck import payments_stuck_sweep
 logger = logging.getLogger("tender.tasks")
 
 
-@shared_task(name="payments.tasks.payment_process_task", ignore_result=True)
-def payment_process_task(payment_id: str) -> None:
-    payment_process(payment_id=payment_id)
-
-
 @shared_task(name="payments.tasks.payment_process_batch", ignore_result=True)
 def payment_process_batch(items: list[list[str | None]]) -> None:
     """Submit a batch of payments (one per outbox dispatch batch), each under the
@@ -42,11 +37,6 @@ def refund_process_batch(items: list[list[str | None]]) -> None:
                 refund_process(refund_id=refund_id)
             except Exception:
                 logger.exception("refund submission failed; the sweeper retries", extra={"refund_id": refund_id})
-
-
-@shared_task(name="payments.tasks.refund_process_task", ignore_result=True)
-def refund_process_task(refund_id: str) -> None:
-    refund_process(refund_id=refund_id)
 
 
 @shared_task(name="payments.tasks.payments_stuck_sweep", ignore_result=True)

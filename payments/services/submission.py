@@ -9,7 +9,7 @@ payment: its only after-commit work is the (gated, coalesced) outbox nudge.
 Every item carries its event's correlation id, so the worker logs under the id of the
 request that created the object. A lost publish is re-derived from PostgreSQL by the
 stuck-payment sweeper (``submitted_at IS NULL`` / ``provider_reference IS NULL``); a
-duplicate is a no-op (the process step re-checks under the row lock).
+duplicate is a no-op (the process step claims the row first; see payment_process).
 """
 
 from __future__ import annotations

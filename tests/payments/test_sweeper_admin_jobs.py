@@ -135,13 +135,13 @@ def test_jobs_status_counts(alice, redis_client):
 @pytest.mark.worker
 def test_jobs_status_sees_queue_depth_and_worker(alice, redis_client, tmp_path):
     from config.celery import app
-    from payments.tasks import payment_process_task
+    from payments.tasks import payment_process_batch
     from tests.support.processes import celery_worker, wait_for
 
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("payments")
     for _ in range(3):
-        payment_process_task.delay("pay_doesnotexist0000")
+        payment_process_batch.delay([["pay_doesnotexist0000", None]])
     body = alice.client.get("/api/v1/test/jobs/status").json()
     assert body["queues"]["payments"] == 3
     assert body["pending"] >= 3
