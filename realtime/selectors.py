@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.db.models.expressions import RawSQL
 
+from payments.api.errors import BadRequest
+from payments.ids import is_public_id
 from payments.models import ApiKey, Event, Merchant, Order, Payment
 from payments.money import format_amount
 from payments.selectors.events import event_list_for_merchant
 from payments.snapshots import iso, payment_snapshot
+from payments.states import PaymentStatus
 from realtime.models import MerchantUser
 from realtime.push import merchant_event_message
 
 RESUME_LIMIT = 500
+PAYMENT_PAGE_SIZE = 100  # transactions table: first page and every "Load older"
+STATUS_ALL = "all"
+CURSOR_MAX_LENGTH = 200
+CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 EVENT_PAGE = 100
 # Same visibility rule as payments.selectors.events (every older transaction has finished).
 VISIBLE_XMIN = RawSQL("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint", ())
@@ -95,10 +105,83 @@ def merchant_stats(*, merchant: Merchant) -> MerchantStats:
     return MerchantStats(total_transactions=total, total_amount=formatted, success_rate=f"{rate}%")
 
 
-def payment_rows_for_merchant(*, merchant: Merchant, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest payments of a merchant for the transactions table."""
-    payments = Payment.objects.filter(merchant=merchant).order_by("-created_at")[:limit]
-    return [payment_row(payment_snapshot(p)) for p in payments]
+@dataclass(frozen=True)
+class PaymentPage:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None  # None: nothing older
+
+    def as_json(self) -> dict[str, Any]:
+        return {"data": self.rows, "next_cursor": self.next_cursor, "has_more": self.next_cursor is not None}
+
+
+def payment_cursor_encode(*, created_at: datetime, payment_id: str) -> str:
+    """An opaque position in the table's order. Built from the model's microsecond
+    ``created_at``: snapshots carry milliseconds only, which would skip or repeat rows."""
+    raw = f"{created_at.astimezone(UTC).isoformat()}|{payment_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def payment_cursor_decode(cursor: str) -> tuple[datetime, str]:
+    """(created_at, id) of a cursor from ``payment_cursor_encode``; BadRequest otherwise."""
+    invalid = BadRequest("before is not a valid cursor", field="before", reason="invalid_cursor")
+    if not cursor or len(cursor) > CURSOR_MAX_LENGTH or not CURSOR_ALPHABET.fullmatch(cursor):
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, payment_id = raw.split("|")
+        created_at = datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        created_at = created_at.astimezone(UTC)
+    # binascii.Error and UnicodeDecodeError are ValueErrors; OverflowError: year 1 at +14:00.
+    except (ValueError, OverflowError) as exc:
+        raise invalid from exc
+    if not is_public_id(payment_id, "pay"):
+        raise invalid
+    return created_at, payment_id
+
+
+def payment_status_filter(value: str | None) -> str | None:
+    """The status a table filter names (None = all); BadRequest for anything else."""
+    if value in (None, "", STATUS_ALL):
+        return None
+    if value not in PaymentStatus.values:
+        raise BadRequest(
+            f"status must be one of {', '.join([STATUS_ALL, *PaymentStatus.values])}",
+            field="status",
+            reason="invalid_status",
+        )
+    return value
+
+
+def payment_page_for_merchant(
+    *, merchant: Merchant, status: str | None = None, before: str | None = None, limit: int = PAYMENT_PAGE_SIZE
+) -> PaymentPage:
+    """One page of the transactions table, newest first in (created_at, id) order: the
+    newest ``limit`` payments, or the next ``limit`` older than cursor ``before``. ``status``
+    (None = all) filters server-side. Raises BadRequest for a malformed cursor.
+
+    Keyset, not OFFSET: a page costs the same however deep it is, and payments created
+    meanwhile neither shift nor repeat rows. ``created_at <= c`` is the index condition on
+    payments_merchant_created (merchant, created_at DESC); the id tie-break is a filter on
+    the few rows sharing ``c``. With ``status`` the scan also steps over the other
+    statuses' rows (no (merchant, status, created_at) index), so a rare status costs more."""
+    queryset = Payment.objects.filter(merchant=merchant)
+    if status is not None:
+        queryset = queryset.filter(status=status)
+    if before is not None:
+        created_at, payment_id = payment_cursor_decode(before)
+        queryset = queryset.filter(created_at__lte=created_at).filter(
+            Q(created_at__lt=created_at) | Q(id__lt=payment_id)
+        )
+    payments = list(queryset.order_by("-created_at", "-id")[: limit + 1])
+    has_more = len(payments) > limit
+    payments = payments[:limit]
+    last = payments[-1] if has_more else None
+    return PaymentPage(
+        rows=[payment_row(payment_snapshot(p)) for p in payments],
+        next_cursor=payment_cursor_encode(created_at=last.created_at, payment_id=last.id) if last else None,
+    )
 
 
 def payment_row(snapshot: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ urlpatterns: list = [
     path("dashboard/docs", dashboard.docs, name="dashboard-docs"),
     path("dashboard/api/ticket", dashboard.api_ticket, name="dashboard-api-ticket"),
     path("dashboard/api/payments", dashboard.api_payments, name="dashboard-api-payments"),
+    path("dashboard/api/payments/older", dashboard.api_payments_older, name="dashboard-api-payments-older"),
+    path("dashboard/api/stats", dashboard.api_stats, name="dashboard-api-stats"),
     path("dashboard/api/webhooks/config", dashboard_webhooks.api_webhook_config),
     path("dashboard/api/webhooks/regenerate-secret", dashboard_webhooks.api_webhook_regenerate_secret),
     path("dashboard/api/webhooks/test", dashboard_webhooks.api_webhook_test),

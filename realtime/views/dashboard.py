@@ -6,6 +6,7 @@ ticket issued to the logged-in session (``POST /dashboard/api/ticket``, CSRF-che
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import wraps
 from typing import Any
 
@@ -18,10 +19,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from payments.api.errors import envelope
+from payments.api.errors import ApiError, envelope
 from payments.demo import TEST_API_SECRET
 from payments.services.api_keys import secret_hash
 from payments.snapshots import iso
+from payments.states import PaymentStatus
 from realtime import selectors
 from realtime.services import ticket_create
 
@@ -100,8 +102,20 @@ def home(request: HttpRequest) -> HttpResponse:
 @merchant_required
 @ensure_csrf_cookie
 def transactions(request: HttpRequest) -> HttpResponse:
-    rows = selectors.payment_rows_for_merchant(merchant=request.merchant)
-    return render(request, "realtime/dashboard/transactions.html", {"nav": "transactions", "rows": rows})
+    """The newest page of payments (``?status=`` filters; an unknown one shows all)."""
+    try:
+        status = selectors.payment_status_filter(request.GET.get("status"))
+    except ApiError:
+        status = None
+    page = selectors.payment_page_for_merchant(merchant=request.merchant, status=status)
+    context = {
+        "nav": "transactions",
+        "rows": page.rows,
+        "next_cursor": page.next_cursor,
+        "status": status or selectors.STATUS_ALL,
+        "status_options": [selectors.STATUS_ALL, *PaymentStatus.values],
+    }
+    return render(request, "realtime/dashboard/transactions.html", context)
 
 
 @require_GET
@@ -127,8 +141,36 @@ def api_ticket(request: HttpRequest) -> JsonResponse:
     )
 
 
+def _payment_page(request: HttpRequest, *, before: str | None) -> JsonResponse:
+    try:
+        status = selectors.payment_status_filter(request.GET.get("status"))
+        page = selectors.payment_page_for_merchant(merchant=request.merchant, status=status, before=before)
+    except ApiError as exc:
+        return JsonResponse(
+            envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=exc.status_code
+        )
+    return JsonResponse(page.as_json())
+
+
 @require_GET
 @merchant_required
 def api_payments(request: HttpRequest) -> JsonResponse:
-    """The transactions table's rows, for a re-sync after a reconnect or a version gap."""
-    return JsonResponse({"data": selectors.payment_rows_for_merchant(merchant=request.merchant)})
+    """The newest page of the transactions table (``?status=`` filters): for a re-sync after
+    a reconnect or a version gap, and when the filter changes.
+    ``{data, next_cursor, has_more}``; pass ``next_cursor`` to ``api_payments_older``."""
+    return _payment_page(request, before=None)
+
+
+@require_GET
+@merchant_required
+def api_payments_older(request: HttpRequest) -> JsonResponse:
+    """The "Load older" page: the payments after cursor ``?before=`` (required; opaque, from
+    ``next_cursor``), same ``?status=`` and shape as ``api_payments``. Bad cursor → 400."""
+    return _payment_page(request, before=request.GET.get("before", ""))
+
+
+@require_GET
+@merchant_required
+def api_stats(request: HttpRequest) -> JsonResponse:
+    """The overview's stats, re-fetched by the page when payment events arrive."""
+    return JsonResponse(asdict(selectors.merchant_stats(merchant=request.merchant)))

@@ -82,15 +82,30 @@
     });
   }
 
-  /* ---- transactions table ---- */
+  /* ---- transactions table ----
+   * The table always holds a gap-free prefix of the merchant's payments that match the
+   * filter, newest first by (created_at, id): the pages loaded so far plus live upserts.
+   * A live row older than every loaded row is left for "Load older" to bring. */
   var table = document.getElementById("transactions-table");
   if (table) {
     var tbody = table.querySelector("tbody");
+    var filter = document.getElementById("status-filter");
+    var olderButton = document.getElementById("load-older");
+    var olderError = document.getElementById("load-older-error");
+    var emptyNote = document.getElementById("empty-note");
+    var activeStatus = filter.value;
+    // Cursor of the next older page; null = everything older is loaded; undefined while a
+    // new filter's first page is loading.
+    var nextCursor = olderButton.getAttribute("data-next-cursor") || null;
+    var generation = 0; // bumps on a filter change, so answers for the old filter are dropped
+    var known = {}; // payment id -> newest snapshot seen, so a late or replayed one never regresses a row
+
     var renderRow = function (p) {
       var tr = document.createElement("tr");
       tr.setAttribute("data-test-id", "transaction-row");
       tr.setAttribute("data-payment-id", p.id);
       tr.setAttribute("data-version", p.version);
+      tr.setAttribute("data-created-at", p.created_at || "");
       tr.appendChild(cell("payment-id", p.id, true));
       tr.appendChild(cell("order-id", p.order_id, true));
       tr.appendChild(cell("amount", formatAmount(p.amount, p.currency)));
@@ -101,21 +116,122 @@
       tr.appendChild(cell("created-at", (p.created_at || "").slice(0, 19).replace("T", " ")));
       return tr;
     };
-    var upsert = function (p) {
+    var showState = function () {
+      emptyNote.textContent = activeStatus === "all"
+        ? "No payments yet. New payments appear here as they happen."
+        : "No " + activeStatus + " payments.";
+      emptyNote.hidden = nextCursor === undefined || tbody.firstElementChild !== null;
+      olderButton.hidden = !nextCursor;
+    };
+    // Snapshot timestamps are fixed-width ISO strings (milliseconds, Z): string order is time order.
+    var newerThan = function (p, tr) {
+      var created = tr.getAttribute("data-created-at") || "";
+      var pc = p.created_at || "";
+      return pc > created || (pc === created && p.id > tr.getAttribute("data-payment-id"));
+    };
+    var upsert = function (incoming, fromPage) {
+      var p = incoming;
+      var seen = known[p.id];
+      if (seen && seen.version >= p.version) p = seen;
+      else known[p.id] = p;
       var existing = tbody.querySelector('tr[data-payment-id="' + CSS.escape(p.id) + '"]');
       if (existing && Number(existing.getAttribute("data-version")) >= p.version) return;
+      if (activeStatus !== "all" && p.status !== activeStatus) {
+        // It no longer matches the filter: the row leaves (nothing new is inserted).
+        if (existing) { existing.remove(); showState(); }
+        return;
+      }
       var row = renderRow(p);
-      if (existing) tbody.replaceChild(row, existing);
-      else tbody.insertBefore(row, tbody.firstChild);
-      document.getElementById("empty-note").hidden = true;
+      if (existing) { tbody.replaceChild(row, existing); return; }
+      // Pages land at the bottom and live rows near the top: check the ends before walking.
+      var last = tbody.lastElementChild;
+      var next = last && newerThan(p, last) ? tbody.firstElementChild : null;
+      while (next && !newerThan(p, next)) next = next.nextElementSibling;
+      if (next) tbody.insertBefore(row, next);
+      else if (fromPage || nextCursor === null) tbody.appendChild(row);
+      else return; // older than every loaded row: it arrives with "Load older"
+      showState();
+    };
+    var query = function (extra) {
+      var q = activeStatus === "all" ? "" : "status=" + encodeURIComponent(activeStatus);
+      if (extra) q = q ? q + "&" + extra : extra;
+      return q ? "?" + q : "";
+    };
+    var loadFirstPage = function () {
+      var mine = generation;
+      return request("GET", "/dashboard/api/payments" + query()).then(function (r) {
+        if (mine !== generation) return;
+        // A re-sync (cursor known) only merges into the loaded prefix; after a filter change
+        // the table starts empty, so this page may append and it sets the cursor.
+        var fresh = nextCursor === undefined;
+        r.data.forEach(function (p) { upsert(p, fresh); });
+        if (fresh) nextCursor = r.next_cursor;
+        showState();
+      });
+    };
+    filter.addEventListener("change", function () {
+      generation += 1;
+      activeStatus = filter.value;
+      nextCursor = undefined;
+      olderButton.disabled = false; // an older page still in flight belongs to the old filter
+      olderError.textContent = "";
+      tbody.replaceChildren();
+      showState();
+      history.replaceState(null, "", location.pathname + query());
+      loadFirstPage().catch(function (err) { olderError.textContent = err.message; });
+    });
+    olderButton.addEventListener("click", function () {
+      if (!nextCursor || olderButton.disabled) return;
+      var mine = generation;
+      olderButton.disabled = true;
+      olderError.textContent = "";
+      request("GET", "/dashboard/api/payments/older" + query("before=" + encodeURIComponent(nextCursor)))
+        .then(function (r) {
+          if (mine !== generation) return;
+          r.data.forEach(function (p) { upsert(p, true); });
+          nextCursor = r.next_cursor;
+          olderButton.disabled = false;
+          showState();
+        })
+        .catch(function (err) {
+          if (mine !== generation) return;
+          olderError.textContent = err.message;
+          olderButton.disabled = false;
+        });
+    });
+    handlers.push({
+      event: function (e) { if (e.object_type === "payment" && e.data && e.data.payment) upsert(e.data.payment, false); },
+      resync: function () { loadFirstPage().catch(function () {}); }
+    });
+  }
+
+  /* ---- overview stats: re-fetched (at most once a second) when payment events arrive ---- */
+  var stats = document.querySelector('[data-test-id="stats-container"]');
+  if (stats) {
+    var statsTimer = null;
+    var statsLastRun = 0;
+    var statsAsked = 0;
+    var statsShown = 0;
+    var fetchStats = function () {
+      statsTimer = null;
+      statsLastRun = Date.now();
+      var mine = ++statsAsked;
+      request("GET", "/dashboard/api/stats").then(function (s) {
+        if (mine < statsShown) return; // an older answer that arrived late
+        statsShown = mine;
+        ["total_transactions", "total_amount", "success_rate"].forEach(function (key) {
+          stats.querySelector('[data-test-id="' + key.replace(/_/g, "-") + '"]').textContent = s[key];
+        });
+      }).catch(function () {});
+    };
+    // Trailing throttle: a burst of events costs one fetch a second, and the last event
+    // of a burst is always followed by a fetch that sees it (pushes come after commit).
+    var scheduleStats = function () {
+      if (statsTimer === null) statsTimer = setTimeout(fetchStats, Math.max(0, statsLastRun + 1000 - Date.now()));
     };
     handlers.push({
-      event: function (e) { if (e.object_type === "payment" && e.data && e.data.payment) upsert(e.data.payment); },
-      resync: function () {
-        request("GET", "/dashboard/api/payments").then(function (r) {
-          r.data.slice().reverse().forEach(upsert);
-        }).catch(function () {});
-      }
+      event: function (e) { if (e.object_type === "payment") scheduleStats(); },
+      resync: scheduleStats
     });
   }
 

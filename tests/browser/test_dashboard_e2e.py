@@ -1,17 +1,19 @@
-"""Merchant dashboard in chromium: login, live transactions, webhook settings and logs
-(real daphne, real Celery worker, a real HTTP receiver on loopback)."""
+"""Merchant dashboard in chromium: login, live stats, live transactions with "Load older"
+and the status filter, webhook settings and logs (real daphne, real Celery worker, a real
+HTTP receiver on loopback)."""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from payments.models import Payment
 from realtime.services import merchant_user_link
-from tests.realtime.helpers import make_payment, settle
+from tests.realtime.helpers import bulk_payments, make_payment, settle
 from tests.support.processes import wait_for
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services.endpoints import endpoint_default_set_url
@@ -73,6 +75,121 @@ def test_new_payment_appears_and_settles_live_without_reload(live, page: Page, o
     assert Payment.objects.get(pk=payment_id).status == "success"
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     assert row(page, "data-payment-id", theirs.id).count() == 0
+
+
+def pay(owner, *, amount: int, vpa: str) -> str:
+    """A payment through the merchant API; the real worker takes it from there."""
+    order = owner.client.post("/api/v1/orders", {"amount": amount}, format="json").json()
+    created = owner.client.post(
+        "/api/v1/payments", {"order_id": order["id"], "method": "upi", "vpa": vpa}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    return created.json()["id"]
+
+
+def test_home_stats_update_live_as_payments_are_created_and_succeed(live, page: Page, owner, bob):
+    bulk_payments(merchant=owner.merchant, created_at=[datetime(2024, 5, 1, tzinfo=UTC)], statuses=["failed"])
+    login(page, live)
+    stats = page.locator('[data-test-id="stats-container"]')
+    total = stats.locator('[data-test-id="total-transactions"]')
+    amount = stats.locator('[data-test-id="total-amount"]')
+    rate = stats.locator('[data-test-id="success-rate"]')
+    expect(total).to_have_text("1")
+    expect(amount).to_have_text("₹0")
+    expect(rate).to_have_text("0%")
+    expect(page.locator("#live-indicator")).to_have_class(re.compile(r"\bon\b"))  # socket up
+    page.evaluate("window.__sameDocument = true")
+
+    # The simulator never answers for timeout@upi: only payment.created changes the stats.
+    stuck = pay(owner, amount=30000, vpa="timeout@upi")
+    expect(total).to_have_text("2")
+    expect(amount).to_have_text("₹0")
+    expect(rate).to_have_text("0%")
+    make_payment(merchant=bob.merchant, amount=99900)  # another merchant's: never counted
+
+    settled = pay(owner, amount=75000, vpa="success@upi")
+    expect(amount).to_have_text("₹750")
+    expect(total).to_have_text("3")
+    expect(rate).to_have_text("33%")
+    assert Payment.objects.get(pk=settled).status == "success"
+    assert Payment.objects.get(pk=stuck).status == "pending"
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+
+
+def row_ids(page: Page) -> list[str]:
+    return page.locator('[data-test-id="transaction-row"]').evaluate_all(
+        "rows => rows.map(r => r.getAttribute('data-payment-id'))"
+    )
+
+
+def newest_first(payments: list[Payment]) -> list[str]:
+    return [p.id for p in sorted(payments, key=lambda p: (p.created_at, p.id), reverse=True)]
+
+
+def test_load_older_until_exhausted_shows_every_payment_once(live, page: Page, owner, bob):
+    # Interleaved in time with another merchant's payments, 1 s apart, in the past.
+    stamps = [datetime(2024, 5, 1, tzinfo=UTC) + timedelta(seconds=i) for i in range(280)]
+    mine = bulk_payments(merchant=owner.merchant, created_at=stamps[:230])
+    theirs = bulk_payments(merchant=bob.merchant, created_at=stamps[230:])
+    login(page, live, "/dashboard/transactions")
+    rows = page.locator('[data-test-id="transaction-row"]')
+    older = page.locator('[data-test-id="load-older-button"]')
+    expect(rows).to_have_count(100)
+    expect(older).to_be_visible()
+    older.click()
+    expect(rows).to_have_count(200)
+    expect(older).to_be_visible()
+    older.click()
+    expect(rows).to_have_count(230)
+    expect(older).to_be_hidden()
+    assert row_ids(page) == newest_first(mine)  # each once, newest first
+    assert not set(row_ids(page)) & {p.id for p in theirs}
+    last = rows.last
+    expect(last.locator('[data-test-id="amount"]')).to_have_text("₹100.00")  # the oldest: 10000 minor units
+    expect(last.locator('[data-test-id="status"]')).to_have_text("pending")
+
+
+def test_status_filter_shows_only_matching_rows_live_and_in_older_pages(live, page: Page, owner):
+    stamps = [datetime(2024, 5, 1, tzinfo=UTC) + timedelta(seconds=i) for i in range(260)]
+    payments = bulk_payments(merchant=owner.merchant, created_at=stamps, statuses=["failed", "success"] * 130)
+    failed = newest_first([p for p in payments if p.status == "failed"])
+    login(page, live, "/dashboard/transactions")
+    expect(page.locator("#live-indicator")).to_have_class(re.compile(r"\bon\b"))  # socket up
+    rows = page.locator('[data-test-id="transaction-row"]')
+    statuses = rows.locator('[data-test-id="status"]')
+    older = page.locator('[data-test-id="load-older-button"]')
+
+    page.locator('[data-test-id="status-filter"]').select_option("failed")
+    expect(page).to_have_url(f"{live}/dashboard/transactions?status=failed")
+    expect(rows).to_have_count(100)
+    assert row_ids(page) == failed[:100]
+    older.click()
+    expect(rows).to_have_count(130)
+    expect(older).to_be_hidden()
+    assert row_ids(page) == failed
+    assert set(statuses.all_inner_texts()) == {"failed"}
+
+    # Live: a payment that succeeds is never inserted; one that fails appears at the top.
+    succeeded = pay(owner, amount=75000, vpa="success@upi")
+    wait_for(lambda: Payment.objects.get(pk=succeeded).status == "success", timeout=15, message="success")
+    declined = pay(owner, amount=42000, vpa="failure@upi")
+    expect(rows.first).to_have_attribute("data-payment-id", declined)
+    expect(rows.first.locator('[data-test-id="status"]')).to_have_text("failed")
+    expect(rows).to_have_count(131)
+    assert row(page, "data-payment-id", succeeded).count() == 0
+    assert set(statuses.all_inner_texts()) == {"failed"}
+
+    # The filter survives a reload (server-rendered first page) and "all" shows everything.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator('[data-test-id="status-filter"]')).to_have_value("failed")
+    expect(rows).to_have_count(100)
+    assert row_ids(page) == [declined, *failed[:99]]
+    page.locator('[data-test-id="status-filter"]').select_option("all")
+    expect(page).to_have_url(f"{live}/dashboard/transactions")
+    expect(rows.first).to_have_attribute("data-payment-id", declined)
+    expect(rows).to_have_count(100)
+    assert row_ids(page)[:2] == [declined, succeeded]
 
 
 def delivered(receiver, event_type: str) -> list[dict]:

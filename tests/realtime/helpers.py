@@ -4,7 +4,11 @@ Celery worker runs it in production; here the test process plays that worker).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from django.db import transaction
+from django.test import Client
 
 from payments.models import Merchant, Order, Payment
 from payments.outbox import outbox_dispatch_all
@@ -36,3 +40,49 @@ def settle(payment: Payment, to_status: str = "success") -> Payment:
     settled = payment_transition(payment_id=payment.id, to_status=to_status, source="worker").obj
     outbox_dispatch_all()
     return settled
+
+
+def bulk_payments(
+    *,
+    merchant: Merchant,
+    created_at: Sequence[datetime],
+    statuses: Sequence[str] | None = None,
+    ids: Sequence[str] | None = None,
+) -> list[Payment]:
+    """One payment per ``created_at`` (its orders too), written directly: no events, so no
+    worker ever processes them. For paging tests that need hundreds of rows at chosen
+    times (``auto_now_add`` is overridden by a bulk update)."""
+    count = len(created_at)
+    statuses = statuses or ["pending"] * count
+    orders = Order.objects.bulk_create(
+        [Order(merchant=merchant, amount=10000 + i, currency="INR") for i in range(count)]
+    )
+    payments = [
+        Payment(
+            merchant=merchant,
+            order=order,
+            amount=order.amount,
+            currency="INR",
+            method="upi",
+            vpa="success@upi",
+            status=statuses[i],
+            **({"id": ids[i]} if ids else {}),
+        )
+        for i, order in enumerate(orders)
+    ]
+    Payment.objects.bulk_create(payments)
+    for payment, stamp in zip(payments, created_at, strict=True):
+        payment.created_at = stamp
+    Payment.objects.bulk_update(payments, ["created_at"])
+    return payments
+
+
+def logged_in(email: str, password: str) -> Client:
+    """A dashboard session (CSRF enforced, as in a browser)."""
+    client = Client(enforce_csrf_checks=True)
+    client.get("/login")
+    response = client.post(
+        "/login", {"email": email, "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"].value}
+    )
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    return client

@@ -14,7 +14,7 @@ from payments.services.api_keys import api_key_create
 from realtime.checkout import callback_signature
 from realtime.models import RealtimeTicket
 from realtime.services import merchant_user_link
-from tests.realtime.helpers import make_payment, settle
+from tests.realtime.helpers import logged_in, make_payment, settle
 
 CHECKOUT_IDS = [
     "checkout-container",
@@ -128,16 +128,6 @@ def test_checkout_js_serves_the_sdk(db):
 def alice_user(alice):
     merchant_user_link(merchant=alice.merchant, email="owner@alice.example", password="alice-pass-123")
     return alice
-
-
-def logged_in(email: str, password: str) -> Client:
-    client = Client(enforce_csrf_checks=True)
-    client.get("/login")
-    response = client.post(
-        "/login", {"email": email, "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"].value}
-    )
-    assert response.status_code == 302 and response["Location"] == "/dashboard/"
-    return client
 
 
 def test_dashboard_requires_login(db):
