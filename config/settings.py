@@ -264,6 +264,13 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKey": [], "ApiSecret": []}, {"BasicAuth": []}],
+    # Each status set appears in several components (Payment, PaymentPublic, the status
+    # timeline, ...); name the shared enums instead of letting them collide on "status".
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "payments.states.OrderStatus",
+        "PaymentStatusEnum": "payments.states.PaymentStatus",
+        "RefundStatusEnum": "payments.states.RefundStatus",
+    },
 }
 
 # ---------------------------------------------------------------------------

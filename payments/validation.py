@@ -113,8 +113,11 @@ def validate_vpa(value: Any) -> str:
         raise BadRequest("vpa is required for method upi", field="vpa", reason="required")
     if not isinstance(value, str):
         raise BadRequest("vpa must be a string", field="vpa", reason="invalid_type")
-    if len(value) > MAX_VPA_LENGTH or not VPA_RE.match(value):
-        raise BadRequest("vpa is not a valid UPI address (name@bank)", code=INVALID_VPA, field="vpa")
+    # fullmatch: with match(), "$" also matches before a trailing newline ("a@bank\n").
+    if len(value) > MAX_VPA_LENGTH or not VPA_RE.fullmatch(value):
+        raise BadRequest(
+            "vpa is not a valid UPI address (name@bank)", code=INVALID_VPA, field="vpa", reason="invalid_vpa"
+        )
     return value
 
 
@@ -144,16 +147,29 @@ def card_network(digits: str) -> str:
     return CardNetwork.UNKNOWN
 
 
-def _int_field(value: Any, name: str) -> int:
-    if isinstance(value, bool):
-        raise BadRequest(f"{name} must be a number", field=name, reason="invalid_type")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 4:
-        return int(value)
+def _expiry_part(value: Any, name: str, *, reason: str, message: str) -> tuple[int, int]:
+    """An expiry month/year sent as a JSON integer or a digit string (the seed API sent
+    strings): its value and its number of digits. A well-typed but impossible value (more
+    than 4 digits, negative) is ``INVALID_CARD`` like any other bad expiry."""
     if value is None:
         raise BadRequest(f"{name} is required", field=name, reason="required")
-    raise BadRequest(f"{name} must be a number", field=name, reason="invalid_type")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        digits = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        digits = str(value)
+    else:
+        raise BadRequest(f"{name} must be a number", field=name, reason="invalid_type")
+    if not digits.isdigit() or len(digits) > 4:
+        raise BadRequest(message, code=INVALID_CARD, field=name, reason=reason)
+    return int(digits), len(digits)
+
+
+def _required_str(value: Any, name: str) -> str:
+    if value is None:
+        raise BadRequest(f"{name} is required", field=name, reason="required")
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string", field=name, reason="invalid_type")
+    return value
 
 
 def validate_card(value: Any, *, now: datetime) -> CardDetails:
@@ -162,31 +178,33 @@ def validate_card(value: Any, *, now: datetime) -> CardDetails:
         raise BadRequest("card is required for method card", field="card", reason="required")
     if not isinstance(value, dict):
         raise BadRequest("card must be an object", field="card", reason="invalid_type")
-    number = value.get("number")
-    if not isinstance(number, str):
-        raise BadRequest("card.number must be a string", field="card.number", reason="invalid_type")
+    number = _required_str(value.get("number"), "card.number")
     digits = _SEPARATORS.sub("", number)
     if not (digits.isascii() and digits.isdigit()) or not 13 <= len(digits) <= 19:
-        raise BadRequest("card number must be 13-19 digits", code=INVALID_CARD, field="card.number")
+        raise BadRequest(
+            "card number must be 13-19 digits", code=INVALID_CARD, field="card.number", reason="invalid_number"
+        )
     if not luhn_valid(digits):
-        raise BadRequest("card number is invalid", code=INVALID_CARD, field="card.number")
-    month = _int_field(value.get("expiry_month"), "card.expiry_month")
+        raise BadRequest("card number is invalid", code=INVALID_CARD, field="card.number", reason="luhn_check_failed")
+    month_message = "card expiry_month must be 1-12"
+    month, _ = _expiry_part(
+        value.get("expiry_month"), "card.expiry_month", reason="invalid_expiry_month", message=month_message
+    )
     if not 1 <= month <= 12:
-        raise BadRequest("card expiry_month must be 1-12", code=INVALID_CARD, field="card.expiry_month")
-    raw_year = value.get("expiry_year")
-    year = _int_field(raw_year, "card.expiry_year")
-    year_digits = len(raw_year) if isinstance(raw_year, str) else len(str(year))
+        raise BadRequest(month_message, code=INVALID_CARD, field="card.expiry_month", reason="invalid_expiry_month")
+    year_message = "card expiry_year must have 2 or 4 digits"
+    year, year_digits = _expiry_part(
+        value.get("expiry_year"), "card.expiry_year", reason="invalid_expiry_year", message=year_message
+    )
     if year_digits == 2:
         year += 2000
     elif year_digits != 4:
-        raise BadRequest("card expiry_year must have 2 or 4 digits", code=INVALID_CARD, field="card.expiry_year")
+        raise BadRequest(year_message, code=INVALID_CARD, field="card.expiry_year", reason="invalid_expiry_year")
     if (year, month) < (now.year, now.month):
-        raise BadRequest("card has expired", code=EXPIRED_CARD, field="card.expiry_year")
-    cvv = value.get("cvv")
-    if not isinstance(cvv, str):
-        raise BadRequest("card.cvv must be a string", field="card.cvv", reason="invalid_type")
+        raise BadRequest("card has expired", code=EXPIRED_CARD, field="card.expiry_year", reason="card_expired")
+    cvv = _required_str(value.get("cvv"), "card.cvv")
     if not (cvv.isascii() and cvv.isdigit() and 3 <= len(cvv) <= 4):
-        raise BadRequest("card cvv must be 3 or 4 digits", code=INVALID_CARD, field="card.cvv")
+        raise BadRequest("card cvv must be 3 or 4 digits", code=INVALID_CARD, field="card.cvv", reason="invalid_cvv")
     holder = value.get("holder_name")
     if holder is not None and (not isinstance(holder, str) or len(holder) > MAX_HOLDER_NAME_LENGTH):
         raise BadRequest(

@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 
 from payments.api import schema
 from payments.api.http import json_response, query_int
-from payments.api.payments import ERRORS
 from payments.models import Event
 from payments.selectors.events import MAX_LIMIT, event_get_for_merchant, event_list_for_merchant
 from payments.snapshots import iso
@@ -40,7 +39,7 @@ class EventsApi(APIView):
             OpenApiParameter("type", str, description="exact type or family, e.g. payment.*"),
             OpenApiParameter("object_id", str),
         ],
-        responses={200: schema.EventPage, 400: schema.Error, 401: schema.Error},
+        responses={200: schema.EventPage, **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         page = event_list_for_merchant(
@@ -56,6 +55,6 @@ class EventsApi(APIView):
 
 
 class EventDetailApi(APIView):
-    @extend_schema(tags=["events"], operation_id="events_get", responses={200: schema.Event, **ERRORS})
+    @extend_schema(tags=["events"], operation_id="events_get", responses={200: schema.Event, **schema.READ_ERRORS})
     def get(self, request: Request, event_id: str) -> HttpResponse:
         return json_response(event_body(event_get_for_merchant(merchant=request.user, event_id=event_id)))

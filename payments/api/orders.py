@@ -15,16 +15,14 @@ from payments.selectors.payments import order_get_for_merchant, order_get_public
 from payments.services.orders import order_create
 from payments.snapshots import order_public_snapshot, order_snapshot
 
-ERRORS = {400: schema.Error, 401: schema.Error, 404: schema.Error, 409: schema.Error}
-
 
 class OrdersApi(APIView):
     @extend_schema(
         tags=["orders"],
         operation_id="orders_create",
-        request=schema.OrderCreateRequest,
+        request=schema.OrderCreate,
         parameters=[schema.IDEMPOTENCY_HEADER],
-        responses={201: schema.Order, **ERRORS},
+        responses={201: schema.Order, **schema.errors(400, 401, 409, 413, 415, 429)},
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
@@ -43,14 +41,17 @@ class OrdersApi(APIView):
         return mutate(request, merchant=request.user, body=body, action=action)
 
     @extend_schema(
-        tags=["orders"], operation_id="orders_list", responses={200: schema.page_of("OrderPage", schema.Order)}
+        tags=["orders"],
+        operation_id="orders_list",
+        parameters=schema.PAGE_PARAMETERS,
+        responses={200: schema.page_of("OrderPage", schema.Order), **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         return paginated(request, order_list_for_merchant(merchant=request.user), order_snapshot)
 
 
 class OrderDetailApi(APIView):
-    @extend_schema(tags=["orders"], operation_id="orders_get", responses={200: schema.Order, **ERRORS})
+    @extend_schema(tags=["orders"], operation_id="orders_get", responses={200: schema.Order, **schema.READ_ERRORS})
     def get(self, request: Request, order_id: str) -> HttpResponse:
         return json_response(order_snapshot(order_get_for_merchant(merchant=request.user, order_id=order_id)))
 
@@ -62,7 +63,10 @@ class OrderPublicApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        tags=["checkout"], operation_id="orders_public_get", auth=[], responses={200: schema.OrderPublic, **ERRORS}
+        tags=["checkout"],
+        operation_id="orders_public_get",
+        auth=[],
+        responses={200: schema.OrderPublic, **schema.PUBLIC_READ_ERRORS},
     )
     def get(self, request: Request, order_id: str) -> HttpResponse:
         return json_response(order_public_snapshot(order_get_public(order_id=order_id)))

@@ -32,7 +32,6 @@ from payments.services.refunds import refund_create
 from payments.snapshots import iso, payment_public_snapshot, payment_snapshot
 from payments.validation import validate_card
 
-ERRORS = {400: schema.Error, 401: schema.Error, 404: schema.Error, 409: schema.Error}
 MAX_WAIT_SECONDS = 30
 POLL_INTERVAL_SECONDS = 0.2
 
@@ -104,9 +103,9 @@ class PaymentsApi(APIView):
     @extend_schema(
         tags=["payments"],
         operation_id="payments_create",
-        request=schema.PaymentCreateRequest,
+        request=schema.PaymentCreate,
         parameters=[schema.IDEMPOTENCY_HEADER],
-        responses={201: schema.Payment, **ERRORS},
+        responses={201: schema.PaymentCreated, **schema.WRITE_ERRORS},
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
@@ -121,10 +120,9 @@ class PaymentsApi(APIView):
             OpenApiParameter("order_id", str),
             OpenApiParameter("created_after", str, description="ISO-8601, inclusive"),
             OpenApiParameter("created_before", str, description="ISO-8601, exclusive"),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
+            *schema.PAGE_PARAMETERS,
         ],
-        responses={200: schema.page_of("PaymentPage", schema.Payment), 400: schema.Error},
+        responses={200: schema.page_of("PaymentPage", schema.Payment), **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         filterset = PaymentFilter(request.query_params, queryset=payment_list_for_merchant(merchant=request.user))
@@ -135,7 +133,9 @@ class PaymentsApi(APIView):
 
 
 class PaymentDetailApi(APIView):
-    @extend_schema(tags=["payments"], operation_id="payments_get", responses={200: schema.Payment, **ERRORS})
+    @extend_schema(
+        tags=["payments"], operation_id="payments_get", responses={200: schema.Payment, **schema.READ_ERRORS}
+    )
     def get(self, request: Request, payment_id: str) -> HttpResponse:
         return json_response(payment_snapshot(payment_get_for_merchant(merchant=request.user, payment_id=payment_id)))
 
@@ -151,7 +151,7 @@ class PaymentStatusApi(APIView):
             OpenApiParameter("wait", int, description="seconds to wait for a change (0-30)"),
             OpenApiParameter("after_version", int, description="answer once version > this"),
         ],
-        responses={200: schema.PaymentStatus, **ERRORS},
+        responses={200: schema.PaymentStatus, **schema.errors(400, 401, 404, 429)},
     )
     def get(self, request: Request, payment_id: str) -> HttpResponse:
         wait = query_int(request, "wait", default=0, minimum=0, maximum=MAX_WAIT_SECONDS)
@@ -190,7 +190,7 @@ class PaymentCaptureApi(APIView):
         operation_id="payments_capture",
         request=None,
         parameters=[schema.IDEMPOTENCY_HEADER],
-        responses={200: schema.Payment, **ERRORS},
+        responses={200: schema.Payment, **schema.WRITE_ERRORS},
     )
     def post(self, request: Request, payment_id: str) -> HttpResponse:
         body = parse_json_body(request)
@@ -207,7 +207,7 @@ class PaymentCancelApi(APIView):
         operation_id="payments_cancel",
         request=None,
         parameters=[schema.IDEMPOTENCY_HEADER],
-        responses={200: schema.Payment, **ERRORS},
+        responses={200: schema.Payment, **schema.WRITE_ERRORS},
     )
     def post(self, request: Request, payment_id: str) -> HttpResponse:
         body = parse_json_body(request)
@@ -239,9 +239,9 @@ class PaymentRefundsApi(APIView):
     @extend_schema(
         tags=["refunds"],
         operation_id="payments_refunds_create",
-        request=schema.RefundCreateRequest,
+        request=schema.RefundCreate,
         parameters=[schema.IDEMPOTENCY_HEADER],
-        responses={201: schema.Refund, **ERRORS},
+        responses={201: schema.RefundCreated, **schema.WRITE_ERRORS},
     )
     def post(self, request: Request, payment_id: str) -> HttpResponse:
         return create_refund_response(request, payment_id=payment_id, body=parse_json_body(request))
@@ -257,9 +257,9 @@ class PaymentPublicCreateApi(APIView):
         tags=["checkout"],
         operation_id="payments_public_create",
         auth=[],
-        request=schema.PublicPaymentCreateRequest,
+        request=schema.PublicPaymentCreate,
         parameters=[schema.IDEMPOTENCY_HEADER],
-        responses={201: schema.Payment, **ERRORS},
+        responses={201: schema.PaymentPublic, **schema.PUBLIC_WRITE_ERRORS},
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
@@ -275,7 +275,10 @@ class PaymentPublicApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        tags=["checkout"], operation_id="payments_public_get", auth=[], responses={200: schema.Payment, **ERRORS}
+        tags=["checkout"],
+        operation_id="payments_public_get",
+        auth=[],
+        responses={200: schema.PaymentPublic, **schema.PUBLIC_READ_ERRORS},
     )
     def get(self, request: Request, payment_id: str) -> HttpResponse:
         return json_response(payment_public_snapshot(payment_get_public(payment_id=payment_id)))

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from payments.api import schema
 from payments.api.http import json_response, parse_json_body
-from payments.api.payments import ERRORS, create_refund_response
+from payments.api.payments import create_refund_response
 from payments.selectors.payments import refund_get_for_merchant
 from payments.snapshots import refund_snapshot
 
@@ -18,9 +18,9 @@ class RefundsApi(APIView):
     @extend_schema(
         tags=["refunds"],
         operation_id="refunds_create",
-        request=schema.RefundCreateAliasRequest,
+        request=schema.RefundCreateAlias,
         parameters=[schema.IDEMPOTENCY_HEADER],
-        responses={201: schema.Refund, **ERRORS},
+        responses={201: schema.RefundCreated, **schema.WRITE_ERRORS},
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
@@ -28,6 +28,6 @@ class RefundsApi(APIView):
 
 
 class RefundDetailApi(APIView):
-    @extend_schema(tags=["refunds"], operation_id="refunds_get", responses={200: schema.Refund, **ERRORS})
+    @extend_schema(tags=["refunds"], operation_id="refunds_get", responses={200: schema.Refund, **schema.READ_ERRORS})
     def get(self, request: Request, refund_id: str) -> HttpResponse:
         return json_response(refund_snapshot(refund_get_for_merchant(merchant=request.user, refund_id=refund_id)))

@@ -1,19 +1,42 @@
 """OpenAPI shapes for drf-spectacular. Documentation only: the views validate with
-:mod:`payments.validation` and render plain dicts from :mod:`payments.snapshots`."""
+:mod:`payments.validation` and render plain dicts from :mod:`payments.snapshots`, and
+``tests/payments/test_contract.py`` checks every real response against these shapes
+(exact field sets, declared status codes), so keep both sides in step."""
 
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import serializers
+
+from payments import states
+from payments.models import CardNetwork
+from payments.validation import (
+    MAX_HOLDER_NAME_LENGTH,
+    MAX_NOTE_VALUE_LENGTH,
+    MAX_NOTES_KEYS,
+    MAX_REASON_LENGTH,
+    MAX_RECEIPT_LENGTH,
+    MAX_VPA_LENGTH,
+    VPA_RE,
+)
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     str,
     OpenApiParameter.HEADER,
     required=False,
-    description="Merchant-scoped key kept 24 h: a retry returns the stored response byte for byte.",
+    description=(
+        "1-255 printable ASCII characters, merchant-scoped, kept 24 h: a retry returns the stored status "
+        "and body byte for byte (header `Idempotent-Replayed: true`). While the first request is in flight: "
+        "409 CONFLICT_ERROR `idempotency_key_in_flight` with `Retry-After`. The same key with another "
+        "method, path or body: 400 `idempotency_key_reused`."
+    ),
 )
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="1-100, default 20"),
+    OpenApiParameter("offset", int, description="0-1000000000, default 0"),
+]
 
 Error = inline_serializer(
     "Error",
@@ -21,36 +44,88 @@ Error = inline_serializer(
         "error": inline_serializer(
             "ErrorBody",
             {
-                "code": serializers.CharField(),
+                "code": serializers.ChoiceField(
+                    [
+                        "BAD_REQUEST_ERROR",
+                        "AUTHENTICATION_ERROR",
+                        "NOT_FOUND_ERROR",
+                        "INVALID_VPA",
+                        "INVALID_CARD",
+                        "EXPIRED_CARD",
+                        "CONFLICT_ERROR",
+                        "RATE_LIMIT_ERROR",
+                        "SERVER_ERROR",
+                    ]
+                ),
                 "description": serializers.CharField(),
-                "field": serializers.CharField(allow_null=True),
-                "reason": serializers.CharField(allow_null=True),
-                "correlation_id": serializers.CharField(),
+                "field": serializers.CharField(allow_null=True, help_text="the offending input, dotted (card.cvv)"),
+                "reason": serializers.CharField(allow_null=True, help_text="finer, stable cause"),
+                "correlation_id": serializers.CharField(help_text="also in the X-Correlation-ID header"),
             },
         )
     },
 )
 
+_ERROR_DESCRIPTIONS = {
+    400: "BAD_REQUEST_ERROR (on payment create also INVALID_VPA, INVALID_CARD, EXPIRED_CARD); `reason` has the "
+    "finer cause (`idempotency_key_reused`, `refund_exceeds_available`, `payment_not_capturable`, ...)",
+    401: "AUTHENTICATION_ERROR: missing or invalid X-Api-Key/X-Api-Secret (or HTTP Basic)",
+    404: "NOT_FOUND_ERROR: unknown id, or another merchant's object",
+    409: "CONFLICT_ERROR: Idempotency-Key still in flight (with Retry-After), or an invalid state transition",
+    413: "BAD_REQUEST_ERROR `body_too_large`: the body exceeds API_MAX_BODY_BYTES (64 KiB)",
+    415: "BAD_REQUEST_ERROR `unsupported_media_type`: send application/json",
+    429: "RATE_LIMIT_ERROR with Retry-After",
+}
 
-class OrderCreateRequest(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=100, help_text="minor units")
-    currency = serializers.CharField(default="INR")
-    receipt = serializers.CharField(required=False, allow_null=True)
-    notes = serializers.DictField(child=serializers.CharField(), required=False)
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The error responses an operation can give, each in the envelope."""
+    return {status: OpenApiResponse(response=Error, description=_ERROR_DESCRIPTIONS[status]) for status in statuses}
+
+
+# Error sets by kind of operation (API-key operations can also be rate limited).
+READ_ERRORS = errors(401, 404, 429)
+LIST_ERRORS = errors(400, 401, 429)
+WRITE_ERRORS = errors(400, 401, 404, 409, 413, 415, 429)
+PUBLIC_READ_ERRORS = errors(404)
+PUBLIC_WRITE_ERRORS = errors(400, 404, 409, 413, 415)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]{1,4}$"}],
+        "description": "an integer or a string of digits",
+    }
+)
+class IntegerOrDigitsField(serializers.Field):
+    """Card expiry parts arrive as numbers or as digit strings (the seed API sent strings)."""
+
+
+# Request shapes are named without a suffix: COMPONENT_SPLIT_REQUEST names their components
+# "<name>Request" (PaymentCreateRequest, CardRequest, ...).
+class OrderCreate(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=100, max_value=10**12, help_text="minor units, at least 100")
+    currency = serializers.CharField(default="INR", min_length=3, max_length=3, help_text="ISO 4217, upper case")
+    receipt = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=MAX_RECEIPT_LENGTH)
+    notes = serializers.DictField(
+        child=serializers.CharField(max_length=MAX_NOTE_VALUE_LENGTH),
+        required=False,
+        help_text=f"at most {MAX_NOTES_KEYS} keys; string (or integer) values",
+    )
     callback_url = serializers.URLField(
-        required=False, allow_null=True, help_text="http(s); the checkout returns the browser here"
+        required=False, allow_null=True, max_length=2048, help_text="http(s); the checkout returns the browser here"
     )
 
 
 class Order(serializers.Serializer):
-    id = serializers.CharField()
+    id = serializers.CharField(help_text="order_ + 16 alphanumerics")
     merchant_id = serializers.UUIDField()
     amount = serializers.IntegerField()
     currency = serializers.CharField()
     receipt = serializers.CharField(allow_null=True)
-    notes = serializers.DictField()
+    notes = serializers.DictField(child=serializers.CharField())
     callback_url = serializers.URLField(allow_null=True)
-    status = serializers.ChoiceField(["created", "attempted", "paid"])
+    status = serializers.ChoiceField(states.OrderStatus.choices)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -59,46 +134,74 @@ class OrderPublic(serializers.Serializer):
     id = serializers.CharField()
     amount = serializers.IntegerField()
     currency = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(states.OrderStatus.choices)
 
 
-class CardRequest(serializers.Serializer):
-    number = serializers.CharField()
-    expiry_month = serializers.IntegerField()
-    expiry_year = serializers.IntegerField()
-    cvv = serializers.CharField()
-    holder_name = serializers.CharField(required=False)
+class Card(serializers.Serializer):
+    number = serializers.CharField(help_text="13-19 digits (spaces and dashes ignored), Luhn-valid; never stored")
+    expiry_month = IntegerOrDigitsField(help_text="1-12")
+    expiry_year = IntegerOrDigitsField(help_text="2 or 4 digits (25 = 2025); valid through its month")
+    cvv = serializers.RegexField(r"^[0-9]{3,4}$", help_text="3 or 4 digits, a string; never stored")
+    holder_name = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=MAX_HOLDER_NAME_LENGTH
+    )
 
 
-class PaymentCreateRequest(serializers.Serializer):
-    order_id = serializers.CharField(required=False)
-    amount = serializers.IntegerField(required=False, help_text="without order_id: creates the order")
-    currency = serializers.CharField(required=False)
+_VPA_HELP = "UPI address name@bank; required for method upi"
+
+
+class PaymentCreate(serializers.Serializer):
+    order_id = serializers.CharField(required=False, help_text="an order of yours that is not paid")
+    amount = serializers.IntegerField(
+        required=False, min_value=100, help_text="without order_id: creates the order; with it: must match"
+    )
+    currency = serializers.CharField(required=False, help_text="ISO 4217, default INR; with order_id: must match")
     method = serializers.ChoiceField(["upi", "card"])
-    vpa = serializers.CharField(required=False)
-    card = CardRequest(required=False)
-    callback_url = serializers.URLField(required=False)
+    vpa = serializers.RegexField(VPA_RE.pattern, max_length=MAX_VPA_LENGTH, required=False, help_text=_VPA_HELP)
+    card = Card(required=False, help_text="required for method card")
+    callback_url = serializers.URLField(required=False, max_length=2048, help_text="overrides the order's")
 
 
-class PublicPaymentCreateRequest(serializers.Serializer):
-    order_id = serializers.CharField()
+class PublicPaymentCreate(serializers.Serializer):
+    order_id = serializers.CharField(help_text="the capability: pays this order")
     method = serializers.ChoiceField(["upi", "card"])
-    vpa = serializers.CharField(required=False)
-    card = CardRequest(required=False)
+    vpa = serializers.RegexField(VPA_RE.pattern, max_length=MAX_VPA_LENGTH, required=False, help_text=_VPA_HELP)
+    card = Card(required=False, help_text="required for method card")
 
 
-class Payment(serializers.Serializer):
-    id = serializers.CharField()
+class PaymentCreated(serializers.Serializer):
+    """The 201 answer of ``POST /payments``: exactly PRODUCT.md §3's fields."""
+
+    id = serializers.CharField(help_text="pay_ + 16 alphanumerics")
     order_id = serializers.CharField()
-    merchant_id = serializers.UUIDField()
     amount = serializers.IntegerField()
     currency = serializers.CharField()
-    method = serializers.CharField()
-    vpa = serializers.CharField(required=False)
-    card_network = serializers.CharField(required=False)
-    card_last4 = serializers.CharField(required=False)
-    status = serializers.ChoiceField(["pending", "success", "failed", "cancelled"])
+    method = serializers.ChoiceField(["upi", "card"])
+    vpa = serializers.CharField(required=False, help_text="method upi only")
+    card_network = serializers.ChoiceField(CardNetwork.values, required=False, help_text="method card only")
+    card_last4 = serializers.CharField(required=False, help_text="method card only")
+    status = serializers.ChoiceField(states.PaymentStatus.choices)
+    created_at = serializers.DateTimeField()
+
+
+class Payment(PaymentCreated):
+    merchant_id = serializers.UUIDField()
     captured = serializers.BooleanField()
+    error_code = serializers.CharField(allow_null=True)
+    error_description = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField(help_text="+1 on every change")
+    updated_at = serializers.DateTimeField()
+
+
+class PaymentPublic(serializers.Serializer):
+    """What the hosted checkout sees: no merchant internals, no instrument details."""
+
+    id = serializers.CharField()
+    order_id = serializers.CharField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    method = serializers.ChoiceField(["upi", "card"])
+    status = serializers.ChoiceField(states.PaymentStatus.choices)
     error_code = serializers.CharField(allow_null=True)
     error_description = serializers.CharField(allow_null=True)
     version = serializers.IntegerField()
@@ -107,54 +210,66 @@ class Payment(serializers.Serializer):
 
 
 class PaymentStatusEntry(serializers.Serializer):
-    status = serializers.CharField()
+    status = serializers.ChoiceField(states.PaymentStatus.choices)
     timestamp = serializers.DateTimeField()
-    detail = serializers.CharField()
+    detail = serializers.CharField(allow_blank=True)
     version = serializers.IntegerField()
 
 
 class PaymentStatus(serializers.Serializer):
     payment_id = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(states.PaymentStatus.choices)
     last_updated = serializers.DateTimeField()
     version = serializers.IntegerField()
-    events = PaymentStatusEntry(many=True)
+    events = PaymentStatusEntry(many=True, help_text="the whole timeline, oldest first")
 
 
-class RefundCreateRequest(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1)
-    reason = serializers.CharField(required=False)
+class RefundCreate(serializers.Serializer):
+    amount = serializers.IntegerField(
+        min_value=1, help_text="minor units; pending + processed refunds + this must not exceed the payment"
+    )
+    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=MAX_REASON_LENGTH)
 
 
-class RefundCreateAliasRequest(RefundCreateRequest):
+class RefundCreateAlias(RefundCreate):
     payment_id = serializers.CharField()
 
 
-class Refund(serializers.Serializer):
-    id = serializers.CharField()
+class RefundCreated(serializers.Serializer):
+    """The 201 answer of both refund-create paths: exactly PRODUCT.md §3's fields."""
+
+    id = serializers.CharField(help_text="rfnd_ + 16 alphanumerics")
     payment_id = serializers.CharField()
     amount = serializers.IntegerField()
     reason = serializers.CharField(allow_null=True)
-    status = serializers.ChoiceField(["pending", "processed", "failed"])
-    version = serializers.IntegerField()
+    status = serializers.ChoiceField(states.RefundStatus.choices)
     created_at = serializers.DateTimeField()
+
+
+class Refund(RefundCreated):
+    merchant_id = serializers.UUIDField()
+    version = serializers.IntegerField()
+    error_code = serializers.CharField(allow_null=True)
+    error_description = serializers.CharField(allow_null=True)
     processed_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
 
 
 class Event(serializers.Serializer):
-    id = serializers.CharField()
-    type = serializers.CharField()
+    id = serializers.CharField(help_text="evt_ + 24 alphanumerics")
+    type = serializers.CharField(help_text="payment.created, payment.success, refund.processed, ...")
     object_type = serializers.CharField()
     object_id = serializers.CharField()
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
-    data = serializers.DictField()
+    correlation_id = serializers.CharField(allow_null=True)
+    data = serializers.DictField(help_text='the resource snapshot, e.g. {"payment": {...}}')
 
 
 class EventPage(serializers.Serializer):
     data = Event(many=True)
     has_more = serializers.BooleanField()
-    next_cursor = serializers.CharField(allow_null=True)
+    next_cursor = serializers.CharField(allow_null=True, help_text="pass as ?after= for the next page")
 
 
 def page_of(name: str, item: type[serializers.Serializer]) -> serializers.Serializer:

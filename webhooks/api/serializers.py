@@ -47,6 +47,7 @@ class DeliverySerializer(serializers.Serializer):
     last_attempt_at = serializers.DateTimeField(allow_null=True)
     next_retry_at = serializers.DateTimeField(allow_null=True)
     response_code = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField(allow_null=True)
     endpoint_id = serializers.CharField()
 
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payments.api.errors import BadRequest
+from payments.api.schema import errors
 from webhooks import selectors
 from webhooks.api.serializers import (
     DeliverySerializer,
@@ -74,7 +75,28 @@ ENDPOINT_SCHEMA = inline_serializer(
         "enabled": serializers.BooleanField(),
         "is_default": serializers.BooleanField(),
         "disabled_reason": serializers.CharField(allow_null=True),
+        "disabled_at": serializers.DateTimeField(allow_null=True),
+        "failing_since": serializers.DateTimeField(allow_null=True),
+        "previous_secret_expires_at": serializers.DateTimeField(allow_null=True),
+        "created_at": serializers.DateTimeField(),
+        "updated_at": serializers.DateTimeField(),
         "secret": serializers.CharField(required=False, help_text="only in the create and rotate answers"),
+    },
+)
+ENDPOINT_LIST_SCHEMA = inline_serializer(
+    "WebhookEndpointList", {"data": ENDPOINT_SCHEMA.__class__(many=True), "total": serializers.IntegerField()}
+)
+ATTEMPT_SCHEMA = inline_serializer(
+    "WebhookAttempt",
+    {
+        "number": serializers.IntegerField(),
+        "attempted_at": serializers.DateTimeField(),
+        "url": serializers.CharField(),
+        "status_code": serializers.IntegerField(allow_null=True),
+        "latency_ms": serializers.IntegerField(),
+        "response_body": serializers.CharField(allow_blank=True, help_text="truncated to 8 KiB"),
+        "error_class": serializers.CharField(allow_null=True),
+        "error": serializers.CharField(allow_null=True),
     },
 )
 LOG_LIST_SCHEMA = inline_serializer(
@@ -98,7 +120,11 @@ LOG_PARAMETERS = [
 
 
 class EndpointListApi(APIView):
-    @extend_schema(tags=["webhooks"], operation_id="webhook_endpoints_list", responses={200: ENDPOINT_SCHEMA})
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhook_endpoints_list",
+        responses={200: ENDPOINT_LIST_SCHEMA, **errors(401, 429)},
+    )
     def get(self, request: Request) -> Response:
         items = [endpoint_snapshot(e) for e in selectors.endpoint_list_for_merchant(merchant=request.user)]
         return Response({"data": items, "total": len(items)})
@@ -107,7 +133,7 @@ class EndpointListApi(APIView):
         tags=["webhooks"],
         operation_id="webhook_endpoints_create",
         request=EndpointCreateSerializer,
-        responses={201: ENDPOINT_SCHEMA},
+        responses={201: ENDPOINT_SCHEMA, **errors(400, 401, 415, 429)},
     )
     def post(self, request: Request) -> Response:
         data = _valid(EndpointCreateSerializer, request.data)
@@ -116,7 +142,11 @@ class EndpointListApi(APIView):
 
 
 class EndpointDetailApi(APIView):
-    @extend_schema(tags=["webhooks"], operation_id="webhook_endpoints_get", responses={200: ENDPOINT_SCHEMA})
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhook_endpoints_get",
+        responses={200: ENDPOINT_SCHEMA, **errors(401, 404, 429)},
+    )
     def get(self, request: Request, endpoint_id: str) -> Response:
         return Response(endpoint_snapshot(selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)))
 
@@ -124,7 +154,7 @@ class EndpointDetailApi(APIView):
         tags=["webhooks"],
         operation_id="webhook_endpoints_update",
         request=EndpointUpdateSerializer,
-        responses={200: ENDPOINT_SCHEMA},
+        responses={200: ENDPOINT_SCHEMA, **errors(400, 401, 404, 415, 429)},
     )
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
@@ -132,7 +162,11 @@ class EndpointDetailApi(APIView):
         endpoint = endpoint_services.endpoint_update(endpoint=endpoint, actor=_actor(request), **data)
         return Response(endpoint_snapshot(endpoint))
 
-    @extend_schema(tags=["webhooks"], operation_id="webhook_endpoints_delete", responses={204: None})
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhook_endpoints_delete",
+        responses={204: None, **errors(400, 401, 404, 429)},
+    )
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
         endpoint_services.endpoint_delete(endpoint=endpoint, actor=_actor(request))
@@ -144,7 +178,7 @@ class EndpointRotateSecretApi(APIView):
         tags=["webhooks"],
         operation_id="webhook_endpoints_rotate_secret",
         request=RotateSecretSerializer,
-        responses={200: ENDPOINT_SCHEMA},
+        responses={200: ENDPOINT_SCHEMA, **errors(400, 401, 404, 415, 429)},
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
@@ -160,7 +194,17 @@ class EndpointTestApi(APIView):
         tags=["webhooks"],
         operation_id="webhook_endpoints_test",
         request=None,
-        responses={202: inline_serializer("WebhookTest", {"event_id": serializers.CharField()})},
+        responses={
+            202: inline_serializer(
+                "WebhookTest",
+                {
+                    "endpoint_id": serializers.CharField(),
+                    "event_id": serializers.CharField(),
+                    "message": serializers.CharField(),
+                },
+            ),
+            **errors(401, 404, 409, 429),
+        },
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
@@ -175,7 +219,17 @@ class EndpointRecoverApi(APIView):
         tags=["webhooks"],
         operation_id="webhook_endpoints_recover",
         request=RecoverSerializer,
-        responses={200: inline_serializer("WebhookRecover", {"recovered": serializers.IntegerField()})},
+        responses={
+            200: inline_serializer(
+                "WebhookRecover",
+                {
+                    "endpoint_id": serializers.CharField(),
+                    "recovered": serializers.IntegerField(),
+                    "message": serializers.CharField(),
+                },
+            ),
+            **errors(400, 401, 404, 409, 415, 429),
+        },
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
@@ -186,7 +240,10 @@ class EndpointRecoverApi(APIView):
 
 class DeliveryListApi(APIView):
     @extend_schema(
-        tags=["webhooks"], operation_id="webhooks_list", parameters=LOG_PARAMETERS, responses={200: LOG_LIST_SCHEMA}
+        tags=["webhooks"],
+        operation_id="webhooks_list",
+        parameters=LOG_PARAMETERS,
+        responses={200: LOG_LIST_SCHEMA, **errors(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
         status = request.query_params.get("status") or None
@@ -211,14 +268,31 @@ class DeliveryListApi(APIView):
 
 class DeliveryLogsAliasApi(DeliveryListApi):
     @extend_schema(
-        tags=["webhooks"], operation_id="webhooks_logs", parameters=LOG_PARAMETERS, responses={200: LOG_LIST_SCHEMA}
+        tags=["webhooks"],
+        operation_id="webhooks_logs",
+        parameters=LOG_PARAMETERS,
+        responses={200: LOG_LIST_SCHEMA, **errors(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
         return super().get(request)
 
 
 class DeliveryDetailApi(APIView):
-    @extend_schema(tags=["webhooks"], operation_id="webhooks_get", responses={200: DeliverySerializer})
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhooks_get",
+        responses={
+            200: inline_serializer(
+                "WebhookDeliveryDetail",
+                {
+                    **DeliverySerializer().get_fields(),
+                    "payload": serializers.DictField(help_text="the signed body as sent"),
+                    "attempt_log": ATTEMPT_SCHEMA.__class__(many=True),
+                },
+            ),
+            **errors(401, 404, 429),
+        },
+    )
     def get(self, request: Request, delivery_id: str) -> Response:
         delivery = selectors.delivery_get(merchant=request.user, delivery_id=delivery_id)
         attempts = [attempt_render(a) for a in selectors.attempts_for_delivery(delivery=delivery)]
@@ -233,7 +307,21 @@ def _payload(delivery) -> dict[str, Any]:
 
 
 class DeliveryAttemptsApi(APIView):
-    @extend_schema(tags=["webhooks"], operation_id="webhooks_attempts", responses={200: None})
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="webhooks_attempts",
+        responses={
+            200: inline_serializer(
+                "WebhookAttemptList",
+                {
+                    "id": serializers.CharField(),
+                    "data": ATTEMPT_SCHEMA.__class__(many=True),
+                    "total": serializers.IntegerField(),
+                },
+            ),
+            **errors(401, 404, 429),
+        },
+    )
     def get(self, request: Request, delivery_id: str) -> Response:
         delivery = selectors.delivery_get(merchant=request.user, delivery_id=delivery_id)
         attempts = [attempt_render(a) for a in selectors.attempts_for_delivery(delivery=delivery)]
@@ -249,7 +337,8 @@ class DeliveryRetryApi(APIView):
             200: inline_serializer(
                 "WebhookRetry",
                 {"id": serializers.CharField(), "status": serializers.CharField(), "message": serializers.CharField()},
-            )
+            ),
+            **errors(401, 404, 409, 429),
         },
     )
     def post(self, request: Request, delivery_id: str) -> Response:
