@@ -239,6 +239,13 @@ REST_FRAMEWORK = {
 }
 # Requests per second allowed per API key (atomic Redis counter); 0 disables the limit.
 API_RATE_LIMIT_PER_SECOND = env_int("API_RATE_LIMIT_PER_SECOND", 100)
+# The public checkout create has no API key: it is limited per client IP and per order, so
+# the hosted checkout cannot be used to test stolen cards at speed. 0 disables a limit.
+# Behind a reverse proxy set REST_FRAMEWORK NUM_PROXIES (via TRUSTED_PROXY_COUNT) so the
+# client IP comes from X-Forwarded-For.
+CHECKOUT_RATE_LIMIT_PER_MINUTE = env_int("CHECKOUT_RATE_LIMIT_PER_MINUTE", 30)
+CHECKOUT_ATTEMPTS_PER_ORDER_PER_HOUR = env_int("CHECKOUT_ATTEMPTS_PER_ORDER_PER_HOUR", 10)
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("TRUSTED_PROXY_COUNT", 0) or None
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
 
 SPECTACULAR_SETTINGS = {

@@ -18,4 +18,6 @@ os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"tender-test-{_redis_db}")
 from config.settings import *  # noqa: E402,F403
 
 API_RATE_LIMIT_PER_SECOND = 0  # rate-limit tests turn it on explicitly
+CHECKOUT_RATE_LIMIT_PER_MINUTE = 0
+CHECKOUT_ATTEMPTS_PER_ORDER_PER_HOUR = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user fixtures

@@ -7,6 +7,7 @@ Services raise :class:`ApiError` (or a subclass); DRF's own exceptions are trans
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -133,7 +134,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             headers={"WWW-Authenticate": 'Basic realm="tender"'},
         )
     if isinstance(exc, drf_exceptions.Throttled):
-        wait = max(1, int(exc.wait or 1))
+        wait = max(1, math.ceil(exc.wait or 1))  # never invite a retry before the window ends
         return Response(
             envelope(RATE_LIMIT_ERROR, "Too many requests", reason="rate_limited"),
             status=429,

@@ -18,6 +18,7 @@ from payments.api.errors import BadRequest, NotFound
 from payments.api.filters import PaymentFilter
 from payments.api.http import json_response, mutate, parse_json_body, query_int
 from payments.api.lists import paginated
+from payments.api.throttling import CheckoutIpRateLimit, checkout_attempt_register
 from payments.models import Merchant, Payment
 from payments.selectors.payments import (
     order_get_public,
@@ -252,6 +253,7 @@ class PaymentPublicCreateApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [CheckoutIpRateLimit]
 
     @extend_schema(
         tags=["checkout"],
@@ -267,6 +269,7 @@ class PaymentPublicCreateApi(APIView):
         if order_id is None:
             raise BadRequest("order_id is required", field="order_id", reason="required")
         order = order_get_public(order_id=order_id)
+        checkout_attempt_register(order_id=order.id)
         return _create_payment(request, merchant=order.merchant, body=body, source="checkout", public=True)
 
 

@@ -88,7 +88,7 @@ READ_ERRORS = errors(401, 404, 429)
 LIST_ERRORS = errors(400, 401, 429)
 WRITE_ERRORS = errors(400, 401, 404, 409, 413, 415, 429)
 PUBLIC_READ_ERRORS = errors(404)
-PUBLIC_WRITE_ERRORS = errors(400, 404, 409, 413, 415)
+PUBLIC_WRITE_ERRORS = errors(400, 404, 409, 413, 415, 429)  # 429: per client IP and per order
 
 
 @extend_schema_field(

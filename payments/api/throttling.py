@@ -1,12 +1,17 @@
-"""Per-API-key rate limit on an atomic Redis counter (INCR + EXPIRE in one pipeline).
+"""Rate limits on atomic Redis counters (INCR + EXPIRE in one pipeline, fixed windows).
 
-DRF's built-in throttles read-modify-write a cache entry and are not a hard limit; this is.
+* per API key, per second, on every authenticated API request;
+* on the public checkout create (no API key): per client IP per minute, and per order per
+  hour (``checkout_attempt_register``), so the hosted checkout is no card-testing oracle.
+
+DRF's built-in throttles read-modify-write a cache entry and are not a hard limit; these are.
 A Redis outage fails open: PostgreSQL, not Redis, protects money, and the API stays up.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from django.conf import settings
@@ -14,7 +19,31 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from payments.api.errors import RATE_LIMIT_ERROR, ApiError
+
 logger = logging.getLogger("tender.ratelimit")
+
+
+def _over_limit(name: str, *, limit: int, window_seconds: int) -> float | None:
+    """Count one hit of ``name`` in the current fixed window; return the seconds until the
+    window ends when the count exceeds ``limit``, else None (also when Redis is down)."""
+    if not limit:
+        return None
+    now = time.time()
+    window = int(now // window_seconds)
+    key = f"tender:ratelimit:{name}:{window}"
+    try:
+        client = cache._cache.get_client(key, write=True)  # the raw redis-py client
+        pipe = client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, window_seconds + 1)
+        count, _ = pipe.execute()
+    except Exception:  # noqa: BLE001 - fail open, loudly
+        logger.warning("rate limiter unavailable; allowing request", extra={"limit_name": name.split(":")[0]})
+        return None
+    if count > limit:
+        return max(0.001, (window + 1) * window_seconds - now)
+    return None
 
 
 class ApiKeyRateLimit(BaseThrottle):
@@ -22,26 +51,50 @@ class ApiKeyRateLimit(BaseThrottle):
         self._wait = 1.0
 
     def allow_request(self, request: Request, view: object) -> bool:
-        limit = settings.API_RATE_LIMIT_PER_SECOND
         api_key = getattr(request, "auth", None)
-        if not limit or api_key is None or not hasattr(api_key, "key_id"):
+        if api_key is None or not hasattr(api_key, "key_id"):
             return True
-        now = time.time()
-        window = int(now)
-        key = f"tender:ratelimit:{api_key.key_id}:{window}"
-        try:
-            client = cache._cache.get_client(key, write=True)  # the raw redis-py client
-            pipe = client.pipeline()
-            pipe.incr(key)
-            pipe.expire(key, 2)
-            count, _ = pipe.execute()
-        except Exception:  # noqa: BLE001 - fail open, loudly
-            logger.warning("rate limiter unavailable; allowing request")
+        wait = _over_limit(f"key:{api_key.key_id}", limit=settings.API_RATE_LIMIT_PER_SECOND, window_seconds=1)
+        if wait is None:
             return True
-        if count > limit:
-            self._wait = max(0.001, window + 1 - now)
-            return False
-        return True
+        self._wait = wait
+        return False
 
     def wait(self) -> float:
         return self._wait
+
+
+class CheckoutIpRateLimit(BaseThrottle):
+    """Public checkout creates per client IP per minute (``CHECKOUT_RATE_LIMIT_PER_MINUTE``)."""
+
+    def __init__(self) -> None:
+        self._wait = 60.0
+
+    def allow_request(self, request: Request, view: object) -> bool:
+        ident = self.get_ident(request)  # honours REST_FRAMEWORK NUM_PROXIES
+        wait = _over_limit(f"checkout-ip:{ident}", limit=settings.CHECKOUT_RATE_LIMIT_PER_MINUTE, window_seconds=60)
+        if wait is None:
+            return True
+        self._wait = wait
+        return False
+
+    def wait(self) -> float:
+        return self._wait
+
+
+def checkout_attempt_register(*, order_id: str) -> None:
+    """Count a public payment attempt on ``order_id``; raise 429 ``RATE_LIMIT_ERROR``
+    (reason ``too_many_attempts``) past ``CHECKOUT_ATTEMPTS_PER_ORDER_PER_HOUR``. A real
+    customer retries a declined card a few times; a card tester tries hundreds."""
+    wait = _over_limit(
+        f"checkout-order:{order_id}", limit=settings.CHECKOUT_ATTEMPTS_PER_ORDER_PER_HOUR, window_seconds=3600
+    )
+    if wait is not None:
+        raise ApiError(
+            "Too many payment attempts for this order; try again later",
+            code=RATE_LIMIT_ERROR,
+            status=429,
+            field="order_id",
+            reason="too_many_attempts",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
