@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,8 +62,11 @@ def celery_worker(
     concurrency: int = 2,
     env: dict[str, str] | None = None,
     log_path: Path | None = None,
+    pool: str | None = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen]:
-    """A real ``celery worker`` process; waits for its heartbeat before yielding."""
+    """A real ``celery worker`` process; waits for its heartbeat before yielding. ``pool``
+    (e.g. ``"threads"``) and ``extra_args`` reproduce a Procfile line's other options."""
     import redis
 
     from config.celery import HEARTBEAT_KEY_PREFIX
@@ -84,6 +87,8 @@ def celery_worker(
             hostname,
             "--without-gossip",
             "--without-mingle",
+            *([f"--pool={pool}"] if pool else []),
+            *extra_args,
         ],
         cwd=ROOT,
         env=process_env(**(env or {})),

@@ -18,7 +18,7 @@ from payments.models import Merchant, Order, Payment
 from payments.outbox import event_record, outbox_dispatch_all
 from payments.services.transitions import payment_transition
 from payments.snapshots import payment_snapshot
-from tests.support.processes import BIN, ROOT, process_env, stop_process, wait_for
+from tests.support.processes import BIN, ROOT, celery_worker, process_env, stop_process, wait_for
 from webhooks.services.delivery import deliveries_sweep
 
 
@@ -43,6 +43,32 @@ def payment_make(merchant: Merchant, *, amount: int = 50000) -> Payment:
 def payment_succeed(merchant: Merchant) -> Payment:
     payment = payment_make(merchant)
     return payment_transition(payment_id=payment.id, to_status="success", source="test").obj
+
+
+# The Procfile's webhooks worker runs `--pool=threads --concurrency=32`; 16 threads in tests
+# keep a test's share of the machine's 100 PostgreSQL connections small.
+WEBHOOKS_POOL = "threads"
+WEBHOOKS_CONCURRENCY = 16
+
+
+@contextmanager
+def procfile_workers(
+    *, env: dict[str, str] | None = None, webhooks_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """The Procfile's webhook path as real processes: the outbox dispatcher (prefork, 1
+    process) and the dedicated webhooks worker, which is yielded (to kill or inspect).
+    ``env`` goes to both, ``webhooks_env`` to the webhooks worker only (e.g. PGAPPNAME,
+    which libpq reports as the application_name of its PostgreSQL sessions)."""
+    with (
+        celery_worker(queues="outbox", concurrency=1, env=env),
+        celery_worker(
+            queues="webhooks,webhook_retries",
+            pool=WEBHOOKS_POOL,
+            concurrency=WEBHOOKS_CONCURRENCY,
+            env={**(env or {}), **(webhooks_env or {})},
+        ) as webhooks,
+    ):
+        yield webhooks
 
 
 @contextmanager
@@ -115,7 +141,11 @@ def throwaway_redis(port: int) -> Iterator[subprocess.Popen]:
 
 @contextmanager
 def celery_process(kind: str, env: dict[str, str], log: Path | None = None) -> Iterator[subprocess.Popen]:
-    """A real ``celery worker`` or ``celery beat`` process with ``env`` (e.g. another Redis)."""
+    """A real ``celery worker`` or ``celery beat`` process with ``env`` (e.g. another Redis).
+    ``worker`` serves every webhook queue (prefork); ``outbox`` and ``webhooks`` are the
+    Procfile's two workers of the webhook path."""
+    name = f"{kind}-{os.getpid()}-{time.monotonic_ns()}@localhost"
+    tail = ["-n", name, "--without-gossip", "--without-mingle"]
     args = {
         "worker": [
             "worker",
@@ -127,6 +157,16 @@ def celery_process(kind: str, env: dict[str, str], log: Path | None = None) -> I
             f"outage-{os.getpid()}-{time.monotonic_ns()}@localhost",
             "--without-gossip",
             "--without-mingle",
+        ],
+        "outbox": ["worker", "--loglevel=WARNING", "--concurrency=1", "-Q", "outbox", *tail],
+        "webhooks": [
+            "worker",
+            "--loglevel=WARNING",
+            f"--pool={WEBHOOKS_POOL}",
+            f"--concurrency={WEBHOOKS_CONCURRENCY}",
+            "-Q",
+            "webhooks,webhook_retries",
+            *tail,
         ],
         "beat": ["beat", "--loglevel=WARNING", "--max-interval=1"],
     }[kind]

@@ -1,6 +1,6 @@
 """A real loopback HTTP receiver for webhook tests: records every request (time, headers,
 raw body) and answers according to a small script (fail the first N attempts of each
-webhook-id, always fail, sleep, Retry-After, 410)."""
+webhook-id, always fail, sleep, hold until the test releases it, Retry-After, 410)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ class Script:
     fail_status: int = 500
     always_status: int | None = None
     sleep: float = 0.0
+    # Hold every request open until the test sets this event (a hanging merchant server);
+    # bounded so a failed test cannot leave server threads behind for long.
+    hold: threading.Event | None = None
+    hold_max_seconds: float = 60.0
     retry_after: str | None = None
     response_body: bytes = b'{"received":true}'
 
@@ -84,6 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, receiver: Receiver, script: Script, seen: int) -> None:
         if script.sleep:
             time.sleep(script.sleep)
+        if script.hold is not None:
+            script.hold.wait(timeout=script.hold_max_seconds)
         if script.always_status is not None:
             status = script.always_status
         elif seen <= script.fail_first:

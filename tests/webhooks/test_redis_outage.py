@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from contextlib import ExitStack
 
 import pytest
 
@@ -42,17 +43,20 @@ def _successes() -> int:
     return WebhookDelivery.objects.filter(status="success").count()
 
 
-def test_deliveries_survive_lost_messages_and_a_stopped_redis(alice, tmp_path):
+@pytest.mark.parametrize("workers", [["worker"], ["outbox", "webhooks"]], ids=["one", "procfile"])
+def test_deliveries_survive_lost_messages_and_a_stopped_redis(alice, tmp_path, workers):
+    """``one``: a single prefork worker on every webhook queue; ``procfile``: the outbox
+    dispatcher plus the dedicated threads-pool webhooks worker."""
     port = free_port()
     env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/1"}
     _beat_jobs()
     with running_receiver() as receiver:
         endpoint_create(merchant=alice.merchant, url=receiver.url, event_types=["payment.created"], actor="t")
-        with (
-            throwaway_redis(port) as redis_proc,
-            celery_process("worker", env, tmp_path / "worker.log"),
-            celery_process("beat", env, tmp_path / "beat.log"),
-        ):
+        with ExitStack() as stack:
+            redis_proc = stack.enter_context(throwaway_redis(port))
+            for kind in workers:
+                stack.enter_context(celery_process(kind, env, tmp_path / f"{kind}.log"))
+            stack.enter_context(celery_process("beat", env, tmp_path / "beat.log"))
             for _ in range(3):
                 payment_make(alice.merchant)  # its nudges go to another Redis: lost for this worker
             wait_for(lambda: _successes() == 3, timeout=30, message="deliveries re-derived by Beat sweeps")

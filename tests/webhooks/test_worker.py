@@ -1,6 +1,7 @@
 """Delivery through REAL Celery workers and loopback receivers: the test retry schedule,
-exhaustion and manual retry, a SIGKILLed worker plus a flushed Redis, and fairness between
-a hanging endpoint and a fast one. A thread does what Beat does in production."""
+exhaustion and manual retry, a SIGKILLed worker plus a flushed Redis (a single prefork
+worker, and the Procfile's threads-pool webhooks worker), and fairness between a hanging
+endpoint and a fast one. A thread does what Beat does in production."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import json
 import os
 import signal
 import statistics
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
@@ -18,7 +22,7 @@ from svix.webhooks import Webhook as SvixWebhook
 
 from payments.models import Event
 from tests.support.processes import celery_worker, wait_for
-from tests.webhooks.conftest import payment_make, payment_succeed, sweeper
+from tests.webhooks.conftest import payment_make, payment_succeed, procfile_workers, sweeper
 from tests.webhooks.receiver import Script, running_receiver
 from webhooks.models import WebhookDelivery
 from webhooks.services.endpoints import endpoint_create
@@ -73,11 +77,24 @@ def test_test_schedule_then_exhaustion_then_manual_retry(alice, flush_test_redis
         assert flaky.max_in_flight_per_id == dead.max_in_flight_per_id == 1
 
 
-def test_sigkill_mid_delivery_and_flushed_redis_lose_nothing(alice, flush_test_redis):
+@contextmanager
+def _workers(layout: str, env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """``one``: a single prefork worker on every webhook queue; ``procfile``: the outbox
+    dispatcher plus the dedicated threads-pool webhooks worker (yielded)."""
+    if layout == "one":
+        with celery_worker(queues=QUEUES, env=env) as proc:
+            yield proc
+    else:
+        with procfile_workers(env=env) as proc:
+            yield proc
+
+
+@pytest.mark.parametrize("layout", ["one", "procfile"])
+def test_sigkill_mid_delivery_and_flushed_redis_lose_nothing(alice, flush_test_redis, layout):
     env = {"WEBHOOK_TOTAL_TIMEOUT": "4", "WEBHOOK_DELIVERY_LEASE_SECONDS": "9"}
     with running_receiver(Script(sleep=1.5)) as receiver:
         endpoint_create(merchant=alice.merchant, url=receiver.url, event_types=["payment.created"], actor="t")
-        with celery_worker(queues=QUEUES, env=env) as first:
+        with _workers(layout, env) as first:
             for _ in range(4):
                 payment_make(alice.merchant)
             wait_for(lambda: receiver.count() >= 1, timeout=30, message="first request in flight")
@@ -88,7 +105,7 @@ def test_sigkill_mid_delivery_and_flushed_redis_lose_nothing(alice, flush_test_r
             payment_make(alice.merchant)
         flush_test_redis()
         assert WebhookDelivery.objects.filter(status="success").count() < 6
-        with celery_worker(queues=QUEUES, env=env), sweeper():
+        with _workers(layout, env), sweeper():
             wait_for(
                 lambda: WebhookDelivery.objects.filter(status="success").count() == 6,
                 timeout=90,

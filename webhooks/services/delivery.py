@@ -270,25 +270,29 @@ def endpoint_drain(*, endpoint_id: str, time_budget: float | None = None) -> Dra
     return DrainResult(attempted=attempted, succeeded=succeeded)
 
 
-_executor: ThreadPoolExecutor | None = None
-_executor_pid: int | None = None
+_local = threading.local()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """Threads for the HTTP requests of one claim (created lazily, per process: safe in
-    Celery's prefork children)."""
-    global _executor, _executor_pid
-    if _executor is None or _executor_pid != os.getpid():
-        _executor = ThreadPoolExecutor(max_workers=settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS)
-        _executor_pid = os.getpid()
-    return _executor
+    """Helper threads for the HTTP requests of one claim, one small executor per calling
+    thread: a prefork child has one, a ``--pool=threads`` worker one per slot. Shared, a
+    hanging endpoint's requests would occupy threads another slot's claim waits for.
+    Created lazily and tied to the process (a forked child never uses its parent's)."""
+    executor = getattr(_local, "executor", None)
+    if executor is None or _local.pid != os.getpid():
+        executor = ThreadPoolExecutor(
+            max_workers=max(1, settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS - 1), thread_name_prefix="webhook-send"
+        )
+        _local.executor, _local.pid = executor, os.getpid()
+    return executor
 
 
 def _send_claimed(*, claim: Claim, secrets_active: list[str], send_until: float) -> list[Sent]:
     """Send a claim's deliveries, up to WEBHOOK_ENDPOINT_PARALLEL_REQUESTS at a time (one
-    worker slot, a few sockets: a hanging endpoint still holds only this slot). No attempt
-    starts once the lease could lapse before it ends; a 410 stops the batch. Threads only
-    do HTTP; every database write stays in the calling thread."""
+    worker slot and its own helper threads: a hanging endpoint still holds only this slot).
+    No attempt starts once the lease could lapse before it ends; a 410 stops the batch.
+    Helper threads only do HTTP and never open a database connection (nothing would close
+    it); every database access stays in the calling thread."""
     parallel = max(1, min(settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS, len(claim.deliveries)))
     queue = iter(claim.deliveries)
     lock = threading.Lock()
@@ -309,11 +313,13 @@ def _send_claimed(*, claim: Claim, secrets_active: list[str], send_until: float)
                 if result.result.gone:
                     state["stop"] = True
 
-    if parallel == 1:
-        loop()
-    else:
-        for future in [_pool().submit(loop) for _ in range(parallel)]:
-            future.result()
+    # The calling thread sends too, so a claim needs parallel - 1 helper threads. If its own
+    # sending is interrupted (a prefork child's SIGTERM raises SystemExit in it) the task
+    # ends without waiting for the helpers' requests: the lease returns their rows.
+    futures = [_pool().submit(loop) for _ in range(parallel - 1)]
+    loop()
+    for future in futures:
+        future.result()
     return sent
 
 
