@@ -1,9 +1,9 @@
 """Webhook delivery: event committed -> receiver got it, and sustained deliveries/s.
 
 A throwaway database (``tender_bench_webhooks``) and Redis databases 14/15 keep the run
-apart from everything else. The child process commits events; a real Celery worker
-(prefork, 2 processes, queues outbox + webhooks + webhook_retries, as in the Procfile)
-does outbox dispatch, fan-out and delivery; a loopback receiver in its own process
+apart from everything else. The child process commits events; real Celery workers laid
+out as in the Procfile (``outbox``: prefork, 1 process; ``webhooks`` + ``webhook_retries``:
+thread pool, 32 threads) do outbox dispatch, fan-out and delivery; a loopback receiver in its own process
 records the arrival time of each ``webhook-id``.
 
 1. Latency: ``pending -> success`` transitions through ``payment_transition`` at
@@ -145,18 +145,24 @@ def _child() -> list[dict]:
     merchant = Merchant.objects.create(name="Bench", email="bench-webhooks@example.com")
     endpoint_create(merchant=merchant, url=url, actor="bench")
 
-    worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            *("-A", "config", "worker", "--loglevel=WARNING", "--concurrency=2"),
-            *("-Q", "outbox,webhooks,webhook_retries", "--without-gossip", "--without-mingle"),
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    workers = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                *("-A", "config", "worker", "--loglevel=WARNING", *args),
+                *("--without-gossip", "--without-mingle", "-n", f"bench-{name}-{os.getpid()}@localhost"),
+            ],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for name, args in (
+            ("outbox", ("--concurrency=1", "-Q", "outbox")),
+            ("webhooks", ("--pool=threads", "--concurrency=32", "-Q", "webhooks,webhook_retries")),
+        )
+    ]
     rows: list[dict] = []
     try:
         time.sleep(4)  # worker start-up
@@ -268,11 +274,13 @@ def _child() -> list[dict]:
             ),
         ]
     finally:
-        os.killpg(worker.pid, 15)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, 9)
+        for worker in workers:
+            os.killpg(worker.pid, 15)
+        for worker in workers:
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, 9)
         cmd_parent.send("stop")
         receiver.join(timeout=5)
     return rows
