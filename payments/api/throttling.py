@@ -46,40 +46,51 @@ def _over_limit(name: str, *, limit: int, window_seconds: int) -> float | None:
     return None
 
 
-class ApiKeyRateLimit(BaseThrottle):
+class _FixedWindowThrottle(BaseThrottle):
+    """A DRF throttle over ``_over_limit``: subclasses name the counter and its limit."""
+
+    window_seconds = 1
+
     def __init__(self) -> None:
-        self._wait = 1.0
+        self._wait = float(self.window_seconds)
+
+    def counter(self, request: Request) -> tuple[str, int] | None:
+        """(counter name, limit) for this request, or None when it is not limited."""
+        raise NotImplementedError
 
     def allow_request(self, request: Request, view: object) -> bool:
+        counter = self.counter(request)
+        if counter is None:
+            return True
+        name, limit = counter
+        wait = _over_limit(name, limit=limit, window_seconds=self.window_seconds)
+        if wait is None:
+            return True
+        self._wait = wait
+        return False
+
+    def wait(self) -> float:
+        return self._wait
+
+
+class ApiKeyRateLimit(_FixedWindowThrottle):
+    """Authenticated API requests per API key per second (``API_RATE_LIMIT_PER_SECOND``)."""
+
+    def counter(self, request: Request) -> tuple[str, int] | None:
         api_key = getattr(request, "auth", None)
         if api_key is None or not hasattr(api_key, "key_id"):
-            return True
-        wait = _over_limit(f"key:{api_key.key_id}", limit=settings.API_RATE_LIMIT_PER_SECOND, window_seconds=1)
-        if wait is None:
-            return True
-        self._wait = wait
-        return False
-
-    def wait(self) -> float:
-        return self._wait
+            return None
+        return f"key:{api_key.key_id}", settings.API_RATE_LIMIT_PER_SECOND
 
 
-class CheckoutIpRateLimit(BaseThrottle):
+class CheckoutIpRateLimit(_FixedWindowThrottle):
     """Public checkout creates per client IP per minute (``CHECKOUT_RATE_LIMIT_PER_MINUTE``)."""
 
-    def __init__(self) -> None:
-        self._wait = 60.0
+    window_seconds = 60
 
-    def allow_request(self, request: Request, view: object) -> bool:
-        ident = self.get_ident(request)  # honours REST_FRAMEWORK NUM_PROXIES
-        wait = _over_limit(f"checkout-ip:{ident}", limit=settings.CHECKOUT_RATE_LIMIT_PER_MINUTE, window_seconds=60)
-        if wait is None:
-            return True
-        self._wait = wait
-        return False
-
-    def wait(self) -> float:
-        return self._wait
+    def counter(self, request: Request) -> tuple[str, int] | None:
+        # get_ident honours REST_FRAMEWORK NUM_PROXIES (TRUSTED_PROXY_COUNT)
+        return f"checkout-ip:{self.get_ident(request)}", settings.CHECKOUT_RATE_LIMIT_PER_MINUTE
 
 
 def checkout_attempt_register(*, order_id: str) -> None:
