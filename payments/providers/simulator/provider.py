@@ -56,7 +56,7 @@ class SimulatorProvider:
         settled_status, settled_amount = outcomes.settlement_for(
             config=config, outcome=decision.outcome, amount=payment.amount
         )
-        row = _record_once(
+        row, created = _record_once(
             SimulatorTransaction(
                 reference=new_reference(),
                 kind="payment",
@@ -73,11 +73,10 @@ class SimulatorProvider:
                 settled_status=settled_status,
                 settled_amount=settled_amount,
             ),
+            kind="payment",
+            payment_id=payment.id,
         )
-        if row is None:  # an overlapping submit recorded it first
-            row = SimulatorTransaction.objects.get(kind="payment", payment_id=payment.id)
-            return SubmitResult(reference=row.reference)
-        if decision.outcome != outcomes.TIMEOUT:
+        if created and decision.outcome != outcomes.TIMEOUT:
             transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
         return SubmitResult(reference=row.reference)
 
@@ -88,7 +87,7 @@ class SimulatorProvider:
             return SubmitResult(reference=existing.reference)
         config = outcomes.simulator_config()
         decision = outcomes.decide(config=config, method="refund", vpa=None, card_network=None, card_last4=None)
-        row = _record_once(
+        row, created = _record_once(
             SimulatorTransaction(
                 reference=new_reference(),
                 kind="refund",
@@ -101,12 +100,12 @@ class SimulatorProvider:
                 method=payment.method,
                 outcome="processed",  # the simulated acquirer always honours refunds
                 decide_at=timezone.now() + timedelta(milliseconds=decision.delay_ms),
-            )
+            ),
+            kind="refund",
+            refund_id=refund.id,
         )
-        if row is None:  # an overlapping refund call recorded it first
-            row = SimulatorTransaction.objects.get(kind="refund", refund_id=refund.id)
-            return SubmitResult(reference=row.reference)
-        transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
+        if created:
+            transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
         return SubmitResult(reference=row.reference)
 
     def get_status(self, *, reference: str) -> ProviderStatus:
@@ -157,16 +156,17 @@ class SimulatorProvider:
             raise InvalidSignature("signed body is not a simulator notification") from None
 
 
-def _record_once(row: SimulatorTransaction) -> SimulatorTransaction | None:
-    """Insert ``row``; ``None`` if this payment/refund is already recorded. The caller runs
-    outside any transaction, so two overlapping submits (a worker whose lease ran out and
-    the one that took over) can both pass the lookup: the unique constraint decides."""
+def _record_once(row: SimulatorTransaction, **identity: str) -> tuple[SimulatorTransaction, bool]:
+    """Insert ``row`` unless the payment/refund it records (``identity``) already is; return
+    the ledger row and whether it is new. The caller runs outside any transaction, so two
+    overlapping submits (a worker whose lease ran out and the one that took over) can both
+    pass the lookup: the unique constraint decides, and the loser gets the winner's row."""
     try:
         with transaction.atomic():
             row.save(force_insert=True)
     except IntegrityError:
-        return None
-    return row
+        return SimulatorTransaction.objects.get(**identity), False
+    return row, True
 
 
 def notification_body(row: SimulatorTransaction, *, status: str, event_suffix: str) -> bytes:
