@@ -65,18 +65,14 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         self.client = None
 
     def start(self, worker):
-        import redis
         from django.conf import settings
 
         from config.checks import require_production_secrets
+        from config.redis import redis_client
 
         require_production_secrets()  # a worker refuses to run with the placeholder SECRET_KEY
 
-        self.client = redis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        )
+        self.client = redis_client()
         name = HEARTBEAT_KEY_PREFIX + (worker.hostname or socket.gethostname())
         ttl = settings.WORKER_HEARTBEAT_TTL
 

@@ -3,22 +3,12 @@ worker heartbeat. Each probe has a short timeout so the endpoint never hangs."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from config.celery import HEARTBEAT_KEY_PREFIX
-
-
-def redis_client():
-    import redis
-
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-    )
+from config.redis import redis_client
 
 
 def database_status() -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config.redis import redis_client
 from payments.correlation import get_correlation_id
 from payments.models import Event
 
@@ -101,21 +102,6 @@ DISPATCH_QUEUED_KEY = "tender:outbox:dispatch-queued"
 # A lost dispatch message holds nudges back for at most this long; a held-back nudge is
 # retried after it.
 DISPATCH_QUEUED_TTL_SECONDS = 2
-_redis_clients: dict[str, Any] = {}
-
-
-def _redis() -> Any:
-    import redis
-    from django.conf import settings
-
-    client = _redis_clients.get(settings.REDIS_URL)
-    if client is None:
-        client = _redis_clients[settings.REDIS_URL] = redis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        )
-    return client
 
 
 def _publish_nudge() -> bool:
@@ -123,7 +109,7 @@ def _publish_nudge() -> bool:
     from payments.outbox_tasks import outbox_dispatch
 
     try:
-        if not _redis().set(DISPATCH_QUEUED_KEY, "1", nx=True, ex=DISPATCH_QUEUED_TTL_SECONDS):
+        if not redis_client().set(DISPATCH_QUEUED_KEY, "1", nx=True, ex=DISPATCH_QUEUED_TTL_SECONDS):
             return False  # a queued dispatch starts draining after this point: it sees our events
     except Exception:  # noqa: BLE001 - Redis unreachable: publish regardless
         logger.warning("could not check for a queued outbox dispatch; publishing one")
@@ -137,7 +123,7 @@ def _publish_nudge() -> bool:
 def _dispatch_starting() -> None:
     """Clear the queued-dispatch flag before draining, so any later commit nudges anew."""
     try:
-        _redis().delete(DISPATCH_QUEUED_KEY)
+        redis_client().delete(DISPATCH_QUEUED_KEY)
     except Exception:  # noqa: BLE001 - the flag expires on its own
         logger.warning("could not clear the queued-dispatch flag")
 

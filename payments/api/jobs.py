@@ -40,18 +40,6 @@ def _depth(conn: object, name: str) -> int:
         return 0  # never declared / empty (Redis deletes empty lists)
 
 
-def worker_running() -> bool:
-    import redis
-
-    from config.celery import HEARTBEAT_KEY_PREFIX
-
-    try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=settings.REDIS_SOCKET_TIMEOUT)
-        return next(iter(client.scan_iter(match=HEARTBEAT_KEY_PREFIX + "*", count=100)), None) is not None
-    except Exception:  # noqa: BLE001
-        return False
-
-
 class JobsStatusApi(APIView):
     @extend_schema(
         tags=["test"],
@@ -71,7 +59,10 @@ class JobsStatusApi(APIView):
         },
     )
     def get(self, request: Request) -> HttpResponse:
+        from config.health import redis_and_worker_status  # the same worker check as /health
+
         depths = broker_queue_depths()
+        _, worker = redis_and_worker_status()
         counts = dict(Payment.objects.values_list("status").annotate(n=Count("id")).order_by())
         return json_response(
             {
@@ -81,7 +72,7 @@ class JobsStatusApi(APIView):
                 "processing": counts.get("pending", 0),
                 "completed": counts.get("success", 0),
                 "failed": counts.get("failed", 0),
-                "worker_status": "running" if worker_running() else "stopped",
+                "worker_status": "running" if worker == "running" else "stopped",
                 "queues": depths or {},
             }
         )
