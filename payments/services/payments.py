@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -26,6 +25,7 @@ from payments.ids import new_event_id, new_order_id, new_payment_id
 from payments.models import Event, Merchant, Payment, PaymentMethod
 from payments.outbox import outbox_nudge_after_commit
 from payments.providers import get_provider
+from payments.services.submission import submission_claim
 from payments.services.transitions import payment_record_event, payment_transition
 from payments.snapshots import payment_snapshot
 from payments.states import OrderStatus, PaymentStatus
@@ -209,24 +209,6 @@ def payment_create(
     return payment
 
 
-# Submission step 1, the claim: one autocommit statement takes the worker's lease on the
-# provider call. Only a pending payment the provider does not have yet, with no live claim,
-# can be claimed; a cancel that won the row lock first has made it not pending.
-_PAYMENT_CLAIM_SQL = """
-UPDATE payments SET submission_claimed_at = %(now)s
- WHERE id = %(id)s AND status = 'pending' AND submitted_at IS NULL
-   AND (submission_claimed_at IS NULL OR submission_claimed_at <= %(expired)s)
-RETURNING *
-"""
-
-
-def _payment_submission_claim(*, payment_id: str) -> Payment | None:
-    now = timezone.now()
-    expired = now - timedelta(seconds=settings.PAYMENT_SUBMISSION_LEASE_SECONDS)
-    claimed = Payment.objects.raw(_PAYMENT_CLAIM_SQL, {"id": payment_id, "now": now, "expired": expired})
-    return next(iter(claimed), None)
-
-
 def payment_process(*, payment_id: str) -> Payment | None:
     """Worker step: hand a pending payment to its provider exactly once.
 
@@ -243,7 +225,7 @@ def payment_process(*, payment_id: str) -> Payment | None:
 
     A worker that dies between 1 and 3 leaves its claim to expire after
     ``PAYMENT_SUBMISSION_LEASE_SECONDS``; the sweeper then submits again."""
-    payment = _payment_submission_claim(payment_id=payment_id)
+    payment = submission_claim(Payment, object_id=payment_id, unsent_column="submitted_at")
     if payment is None:
         return None
     claimed_at = payment.submission_claimed_at

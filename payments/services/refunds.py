@@ -8,18 +8,16 @@ The worker's provider call runs outside any transaction, between a claim and a r
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from payments.api.errors import BadRequest, NotFound
 from payments.models import Merchant, Payment, Refund, TimelineEntry
 from payments.outbox import event_record
 from payments.providers import get_provider
+from payments.services.submission import submission_claim
 from payments.snapshots import refund_snapshot
 from payments.states import PaymentStatus, RefundStatus
 from payments.validation import validate_amount, validate_reason
@@ -82,15 +80,6 @@ def refund_create(
     return refund
 
 
-# Submission step 1 for refunds, as for payments: one autocommit statement takes the lease.
-_REFUND_CLAIM_SQL = """
-UPDATE refunds SET submission_claimed_at = %(now)s
- WHERE id = %(id)s AND status = 'pending' AND provider_reference IS NULL
-   AND (submission_claimed_at IS NULL OR submission_claimed_at <= %(expired)s)
-RETURNING *
-"""
-
-
 def refund_process(*, refund_id: str) -> Refund | None:
     """Worker step: hand a pending refund to the provider once. Call it outside any
     transaction; the outcome arrives by provider webhook or status polling.
@@ -101,9 +90,7 @@ def refund_process(*, refund_id: str) -> Refund | None:
     the error propagates), then one ``UPDATE`` that stores ``provider_reference`` unless the
     refund already has one and clears the claim. A refund whose notification was applied
     before that (already ``processed``) keeps its status; only the reference is filled in."""
-    now = timezone.now()
-    expired = now - timedelta(seconds=settings.PAYMENT_SUBMISSION_LEASE_SECONDS)
-    refund = next(iter(Refund.objects.raw(_REFUND_CLAIM_SQL, {"id": refund_id, "now": now, "expired": expired})), None)
+    refund = submission_claim(Refund, object_id=refund_id, unsent_column="provider_reference")
     if refund is None:
         return None
     claimed_at = refund.submission_claimed_at

@@ -26,6 +26,7 @@ from payments.providers.base import ProviderError
 from payments.services.payments import payment_process
 from payments.services.provider_events import provider_outcome_apply
 from payments.services.refunds import refund_process
+from payments.services.submission import submission_claims_expired_before
 from payments.states import PaymentStatus, RefundStatus
 
 logger = logging.getLogger("tender.stuck")
@@ -47,8 +48,9 @@ def payments_stuck_sweep(
     if resubmit_after is None:
         resubmit_after = timedelta(seconds=settings.PAYMENT_RESUBMIT_AFTER_SECONDS)
     report = SweepReport()
-    lease = timedelta(seconds=settings.PAYMENT_SUBMISSION_LEASE_SECONDS)
-    unclaimed = Q(submission_claimed_at__isnull=True) | Q(submission_claimed_at__lte=now - lease)
+    unclaimed = Q(submission_claimed_at__isnull=True) | Q(
+        submission_claimed_at__lte=submission_claims_expired_before(now)
+    )
 
     unsubmitted = (
         Payment.objects.filter(
