@@ -52,6 +52,11 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "") or INSECURE_SECRET_KEY
 # Serving processes (ASGI, WSGI, Celery) refuse to start with the placeholder key unless
 # DEBUG or DEMO_MODE is on; see config.checks. Tooling commands (makemigrations) still run.
 
+# Fernet keys for secrets at rest (payments.encryption), newest first: the first encrypts,
+# all decrypt. Rotate by prepending a key and running `manage.py encryption_rotate`.
+# Unset in demo/debug mode: one key derived from SECRET_KEY. Required in production.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list(
     "CSRF_TRUSTED_ORIGINS",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from payments.encryption import EncryptedTextField
 from payments.ids import new_public_id
 from payments.models import Event, Merchant
 
@@ -38,9 +39,10 @@ class WebhookEndpoint(models.Model):
     enabled = models.BooleanField(default=True)
     # The seed API's merchant-level webhook_url/webhook_secret map onto this endpoint.
     is_default = models.BooleanField(default=False)
-    secret = models.CharField(max_length=128)
+    # Signing secrets are encrypted at rest (payments.encryption); never filter on them.
+    secret = EncryptedTextField()
     # During a rotation the previous secret keeps signing until it expires.
-    previous_secret = models.CharField(max_length=128, blank=True, default="")
+    previous_secret = EncryptedTextField(blank=True, default="")
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=16, choices=DisabledReason.choices, blank=True, default="")
     disabled_at = models.DateTimeField(null=True, blank=True)
