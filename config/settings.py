@@ -368,3 +368,11 @@ LOGGING = {
         "django.server": {"level": "WARNING", "propagate": True},
     },
 }
+
+# ---------------------------------------------------------------------------
+# Site root (realtime/views/root.py): what `GET /` shows depends on the port the client
+# typed (the Host header's port, so it works behind a proxy that preserves Host and directly
+# under daphne). Any other port gets the API index.
+# ---------------------------------------------------------------------------
+DASHBOARD_PORTS = env_list("DASHBOARD_PORTS", "3000")
+CHECKOUT_PORTS = env_list("CHECKOUT_PORTS", "3001")

@@ -78,6 +78,10 @@ def merchant_for_user(*, user: Any) -> Merchant | None:
 
 
 def order_for_checkout(*, order_id: str) -> Order | None:
+    """The order a checkout link names, or None. Anything not shaped like an order id (NUL
+    bytes included, which PostgreSQL refuses) is unknown without asking the database."""
+    if not is_public_id(order_id, "order"):
+        return None
     return Order.objects.filter(pk=order_id, merchant__is_active=True).first()
 
 

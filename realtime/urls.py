@@ -1,11 +1,12 @@
-"""Page routes (checkout, checkout.js, dashboard), mounted at the site root."""
+"""Page routes (the root index, checkout, checkout.js, dashboard), mounted at the site root."""
 
 from django.urls import path
 from django.views.generic import RedirectView
 
-from realtime.views import checkout, dashboard, dashboard_webhooks, static
+from realtime.views import checkout, dashboard, dashboard_webhooks, root, static
 
 urlpatterns: list = [
+    path("", root.site_root, name="site-root"),
     path("checkout", checkout.checkout_page, name="checkout"),
     path("checkout/payments/<str:payment_id>", checkout.checkout_payment_status, name="checkout-payment-status"),
     path("checkout.js", checkout.checkout_js, name="checkout-js"),

@@ -12,6 +12,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from payments.api import schema
+from payments.api.demo import DemoModeOnly
 from payments.api.http import json_response
 from payments.models import Payment
 
@@ -41,9 +43,15 @@ def _depth(conn: object, name: str) -> int:
 
 
 class JobsStatusApi(APIView):
+    """Queue counts (demo mode only, no credentials, as the seed gateway serves them)."""
+
+    authentication_classes: list = []
+    permission_classes = [DemoModeOnly]
+
     @extend_schema(
         tags=["test"],
         operation_id="test_jobs_status",
+        auth=[],
         responses={
             200: inline_serializer(
                 "JobsStatus",
@@ -55,7 +63,8 @@ class JobsStatusApi(APIView):
                     "worker_status": serializers.ChoiceField(["running", "stopped"]),
                     "queues": serializers.DictField(child=serializers.IntegerField()),
                 },
-            )
+            ),
+            **schema.errors(404),
         },
     )
     def get(self, request: Request) -> HttpResponse:

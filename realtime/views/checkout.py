@@ -12,6 +12,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
 from payments.api.errors import envelope
+from payments.ids import is_public_id
 from payments.models import ApiKey, Payment
 from payments.money import format_amount
 from payments.snapshots import order_public_snapshot, payment_snapshot
@@ -28,12 +29,15 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
     """``GET /checkout?order_id=…[&embedded=true&parent_origin=…&key=…]``."""
     embedded = request.GET.get("embedded") == "true"
     parent_origin = parent_origin_clean(request.GET.get("parent_origin")) if embedded else None
-    order = order_for_checkout(order_id=request.GET.get("order_id", ""))
+    order_id = request.GET.get("order_id", "")
+    order = order_for_checkout(order_id=order_id)
     key = request.GET.get("key")
-    if order is not None and key and not ApiKey.objects.filter(key_id=key, merchant_id=order.merchant_id).exists():
+    if order is not None and key and not _key_of_merchant(key, order.merchant_id):
         order = None  # the SDK's key must belong to the order's merchant
     context = {"embedded": embedded}
     if order is None:
+        # A person followed a broken or stale link: a page that says so, with status 404.
+        context["order_id_given"] = bool(order_id)
         response = render(request, "realtime/checkout_missing.html", context, status=404)
     else:
         config = {
@@ -50,11 +54,16 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _key_of_merchant(key: str, merchant_id: object) -> bool:
+    # A NUL byte cannot be in any stored key (and PostgreSQL refuses it in a query).
+    return "\x00" not in key and ApiKey.objects.filter(key_id=key, merchant_id=merchant_id).exists()
+
+
 @require_GET
 def checkout_payment_status(request: HttpRequest, payment_id: str) -> JsonResponse:
     """``GET /checkout/payments/{id}``: the public snapshot plus, once final, the signed
     redirect to the payment's ``callback_url``. The checkout polls this every 2 s."""
-    payment = Payment.objects.filter(pk=payment_id).first()
+    payment = Payment.objects.filter(pk=payment_id).first() if is_public_id(payment_id, "pay") else None
     if payment is None:
         return JsonResponse(envelope("NOT_FOUND_ERROR", "The requested resource does not exist"), status=404)
     return JsonResponse(

@@ -73,4 +73,4 @@ def test_revoke_action(staff_client, alice):
     assert response.status_code == 200
     api_key.refresh_from_db()
     assert api_key.revoked_at is not None
-    assert alice.client.get("/api/v1/test/merchant").status_code == 401
+    assert alice.client.get("/api/v1/orders").status_code == 401

@@ -67,8 +67,8 @@ def test_rate_limit_is_429_with_retry_after(alice, redis_client, monkeypatch):
 
     monkeypatch.setattr(throttling.time, "time", lambda: 1_800_000_000.25)  # one fixed window
     with override_settings(API_RATE_LIMIT_PER_SECOND=3):
-        statuses = [alice.client.get("/api/v1/test/merchant").status_code for _ in range(3)]
-        limited = alice.client.get("/api/v1/test/merchant")
+        statuses = [alice.client.get("/api/v1/orders").status_code for _ in range(3)]
+        limited = alice.client.get("/api/v1/orders")
     assert 429 not in statuses
     assert limited.status_code == 429
     assert limited.json()["error"]["code"] == "RATE_LIMIT_ERROR"
@@ -90,5 +90,5 @@ def test_rate_limit_fails_open_when_redis_is_down(alice):
         from django.core.cache import caches
 
         caches._settings = None
-        statuses = {alice.client.get("/api/v1/test/merchant").status_code for _ in range(3)}
+        statuses = {alice.client.get("/api/v1/orders").status_code for _ in range(3)}
     assert 429 not in statuses

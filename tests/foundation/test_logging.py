@@ -10,13 +10,13 @@ from payments.logging import JsonFormatter
 
 
 @pytest.mark.django_db
-def test_one_log_record_per_request_with_correlation_id(alice, demo, caplog):
+def test_one_log_record_per_request_with_correlation_id(alice, caplog):
     caplog.set_level(logging.INFO, logger="tender.request")
-    alice.client.get("/api/v1/test/merchant", HTTP_X_CORRELATION_ID="corr-42")
+    alice.client.get("/api/v1/orders", HTTP_X_CORRELATION_ID="corr-42")
     records = [r for r in caplog.records if r.name == "tender.request"]
     assert len(records) == 1
     record = records[0]
-    assert record.path == "/api/v1/test/merchant"
+    assert record.path == "/api/v1/orders"
     assert record.status == 200
     assert record.merchant_id == str(alice.merchant.id)
     line = JsonFormatter().format(_filtered(record, "corr-42"))
