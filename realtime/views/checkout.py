@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
@@ -20,7 +19,8 @@ from realtime.checkout import checkout_redirect_url, parent_origin_clean
 from realtime.push import public_payment
 from realtime.selectors import order_for_checkout
 
-SDK_PATH = Path(settings.BASE_DIR) / "static" / "checkout.js"
+# Next to the code, not under settings.BASE_DIR (tests point BASE_DIR at a scratch directory).
+SDK_PATH = Path(__file__).resolve().parents[2] / "static" / "checkout.js"
 
 
 @require_GET
