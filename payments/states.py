@@ -1,8 +1,14 @@
 """The state machines of payments and refunds: which moves are allowed, and from where.
 
 Only :mod:`payments.services.transitions` applies them. Normal moves leave ``pending``;
-*corrections* (failed → success, success → failed) exist only for reconciliation and staff,
-because a provider notification must never move a payment backwards.
+*corrections* (failed/cancelled → success or duplicate, success → failed) exist only for
+reconciliation and staff, because a provider notification must never move a payment
+backwards.
+
+``duplicate`` is a payment the provider charged for an order another payment had already
+paid: the money moved, the order keeps only the first payment's money, and this one is
+refunded in full automatically (reason ``duplicate_payment``). It is neither a second sale
+(``success``: at most one per order, a database constraint) nor a failure (no money moved).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ class PaymentStatus(models.TextChoices):
     SUCCESS = "success"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    DUPLICATE = "duplicate"
 
 
 class RefundStatus(models.TextChoices):
@@ -30,16 +37,25 @@ class OrderStatus(models.TextChoices):
 
 
 PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    PaymentStatus.PENDING: frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CANCELLED}),
+    PaymentStatus.PENDING: frozenset(
+        {PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.DUPLICATE}
+    ),
     PaymentStatus.SUCCESS: frozenset(),
     PaymentStatus.FAILED: frozenset(),
     PaymentStatus.CANCELLED: frozenset(),
+    PaymentStatus.DUPLICATE: frozenset(),
 }
+# The provider settled a payment we hold as failed or cancelled: it was charged after all.
 PAYMENT_CORRECTIONS: dict[str, frozenset[str]] = {
-    PaymentStatus.FAILED: frozenset({PaymentStatus.SUCCESS}),
+    PaymentStatus.FAILED: frozenset({PaymentStatus.SUCCESS, PaymentStatus.DUPLICATE}),
+    PaymentStatus.CANCELLED: frozenset({PaymentStatus.SUCCESS, PaymentStatus.DUPLICATE}),
     PaymentStatus.SUCCESS: frozenset({PaymentStatus.FAILED}),
 }
-PAYMENT_FINAL = frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CANCELLED})
+PAYMENT_FINAL = frozenset(
+    {PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.DUPLICATE}
+)
+# The provider took the money for these (a refund is possible); only ``success`` keeps it.
+PAYMENT_CHARGED = frozenset({PaymentStatus.SUCCESS, PaymentStatus.DUPLICATE})
 
 REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
     RefundStatus.PENDING: frozenset({RefundStatus.PROCESSED, RefundStatus.FAILED}),
@@ -51,6 +67,7 @@ PAYMENT_EVENT_FOR_STATUS = {
     PaymentStatus.SUCCESS: "payment.success",
     PaymentStatus.FAILED: "payment.failed",
     PaymentStatus.CANCELLED: "payment.cancelled",
+    PaymentStatus.DUPLICATE: "payment.duplicate",
 }
 REFUND_EVENT_FOR_STATUS = {
     RefundStatus.PROCESSED: "refund.processed",
@@ -77,6 +94,7 @@ EVENT_TYPES = (
     "payment.success",
     "payment.failed",
     "payment.cancelled",
+    "payment.duplicate",
     "payment.captured",
     "refund.created",
     "refund.processed",

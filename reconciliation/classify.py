@@ -3,7 +3,9 @@ every payment of the period in SQL. No Python loop touches individual rows here.
 
 ``recon_items`` (a temporary table dropped at commit) holds one row per item: a primary
 settlement line with the payment it names, a payment of the period no line names, or a
-duplicate line. The CASE below gives each item exactly one class; counts, discrepancies
+duplicate line. The CASE below gives each item exactly one class (a ``duplicate`` payment
+was charged like a ``success``, so it matches a success line: its automatic refund is a
+refund, and refunds are not in the settlement file); counts, discrepancies
 and their links are then derived from that table with INSERT … SELECT.
 """
 
@@ -72,22 +74,22 @@ SELECT i.*,
            WHEN i.rn > 1 THEN 'duplicate_line'
            WHEN i.line_id IS NOT NULL AND i.payment_id IS NULL THEN 'unknown_to_us'
            WHEN i.line_id IS NULL THEN
-               CASE i.our_status
-                   WHEN 'success' THEN 'ours_success_provider_not'
-                   WHEN 'pending' THEN 'pending_unsettled'
+               CASE
+                   WHEN i.our_status IN ('success', 'duplicate') THEN 'ours_success_provider_not'
+                   WHEN i.our_status = 'pending' THEN 'pending_unsettled'
                    ELSE 'both_failed'
                END
            WHEN i.line_status = 'success' THEN
                CASE
                    WHEN i.line_currency <> i.our_currency THEN 'currency_mismatch'
                    WHEN i.line_amount <> i.our_amount THEN 'amount_mismatch'
-                   WHEN i.our_status = 'success' THEN 'matched'
+                   WHEN i.our_status IN ('success', 'duplicate') THEN 'matched'
                    ELSE 'provider_settled_ours_not'
                END
            ELSE
-               CASE i.our_status
-                   WHEN 'success' THEN 'ours_success_provider_not'
-                   WHEN 'pending' THEN 'provider_failed_ours_pending'
+               CASE
+                   WHEN i.our_status IN ('success', 'duplicate') THEN 'ours_success_provider_not'
+                   WHEN i.our_status = 'pending' THEN 'provider_failed_ours_pending'
                    ELSE 'both_failed'
                END
        END AS klass

@@ -116,7 +116,7 @@ class PaymentsApi(APIView):
         tags=["payments"],
         operation_id="payments_list",
         parameters=[
-            OpenApiParameter("status", str, enum=["pending", "success", "failed", "cancelled"]),
+            OpenApiParameter("status", str, enum=["pending", "success", "failed", "cancelled", "duplicate"]),
             OpenApiParameter("method", str, enum=["upi", "card"]),
             OpenApiParameter("order_id", str),
             OpenApiParameter("created_after", str, description="ISO-8601, inclusive"),

@@ -2,7 +2,9 @@
 
 Both paths end in :func:`provider_outcome_apply`, which only ever moves ``pending`` to a
 final state through the state machine (compare-and-set), so a duplicate, late or stale
-report changes nothing and no timeline steps backwards.
+report changes nothing and no timeline steps backwards. A success is a charge and is
+recorded by :func:`payments.services.charges.payment_charge_record`: on an order another
+payment already paid it becomes ``duplicate`` and is refunded automatically.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from payments.models import Payment, ProviderNotification, Refund
 from payments.providers import get_provider
+from payments.services.charges import payment_charge_record
 from payments.services.transitions import payment_transition, refund_transition
 from payments.states import PaymentStatus, RefundStatus
 
@@ -55,28 +58,20 @@ def provider_outcome_apply(
             return Result.IGNORED, f"non-final status {status!r}"
         if not Payment.objects.filter(pk=object_id).exists():
             return Result.UNKNOWN_OBJECT, "no such payment"
-        try:
-            with transaction.atomic():
-                moved = payment_transition(
-                    payment_id=object_id,
-                    to_status=status,
-                    source=source,
-                    detail=f"Provider reported {status}",
-                    error_code=error_code,
-                    error_description=error_description,
-                )
-        except IntegrityError:
-            # A second success for an order that is already paid. The customer was charged:
-            # record the payment failed here; reconciliation sees the settlement and refunds.
-            payment_transition(
+        if status == PaymentStatus.SUCCESS:
+            # Charged: success, or duplicate + automatic refund when the order is already paid.
+            moved = payment_charge_record(payment_id=object_id, source=source, detail="Provider reported success")
+        else:
+            moved = payment_transition(
                 payment_id=object_id,
-                to_status=PaymentStatus.FAILED,
+                to_status=status,
                 source=source,
-                detail="Provider reported success for an order already paid",
-                error_code="order_already_paid",
-                error_description="Another payment of this order already succeeded",
+                detail=f"Provider reported {status}",
+                error_code=error_code,
+                error_description=error_description,
             )
-            return Result.CONFLICT, "order already paid"
+        if moved.changed and moved.obj.status == PaymentStatus.DUPLICATE:
+            return Result.CONFLICT, "order already paid: recorded duplicate, refunded automatically"
         if not moved.changed:
             return Result.IGNORED, f"payment already {moved.obj.status}"
         return Result.APPLIED, f"payment {status}"

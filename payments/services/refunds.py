@@ -1,4 +1,5 @@
-"""Refunds: full or partial, of ``success`` payments only, never above what is left.
+"""Refunds: full or partial, of charged payments only (``success``, or ``duplicate``, whose
+automatic refund comes from :mod:`payments.services.charges`), never above what is left.
 
 The payment row is locked (``SELECT … FOR UPDATE``) while the already-refunded sum is
 read and the refund inserted, so two concurrent refunds cannot both pass the check.
@@ -19,10 +20,27 @@ from payments.outbox import event_record
 from payments.providers import get_provider
 from payments.services.submission import submission_claim
 from payments.snapshots import refund_snapshot
-from payments.states import PaymentStatus, RefundStatus
+from payments.states import PAYMENT_CHARGED, RefundStatus
 from payments.validation import validate_amount, validate_reason
 
 logger = logging.getLogger("tender.refunds")
+
+
+def _committed_refunds(payment_id: str) -> int:
+    """Minor units already promised back: pending and processed refunds of the payment."""
+    committed = Refund.objects.filter(
+        payment_id=payment_id, status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED]
+    ).aggregate(total=Sum("amount"))["total"]
+    return committed or 0
+
+
+def payment_refundable_amount(*, payment_id: str) -> int:
+    """What is left to refund of a payment: its amount minus pending and processed refunds
+    (0 for a payment that was not charged). Under the payment's row lock it is exact."""
+    payment = Payment.objects.filter(pk=payment_id).values_list("amount", "status").first()
+    if payment is None or payment[1] not in PAYMENT_CHARGED:
+        return 0
+    return payment[0] - _committed_refunds(payment_id)
 
 
 def refund_create(
@@ -32,7 +50,7 @@ def refund_create(
     it for the provider (services/submission.py).
 
     Raises ``NotFound`` (unknown or another merchant's payment), ``BadRequest`` with
-    ``payment_not_refundable`` (not ``success``) or ``refund_exceeds_available``
+    ``payment_not_refundable`` (not ``success``/``duplicate``) or ``refund_exceeds_available``
     (pending + processed + this > payment amount)."""
     amount = validate_amount(amount, minimum=1)
     reason = validate_reason(reason)
@@ -40,18 +58,12 @@ def refund_create(
         payment = Payment.objects.select_for_update().filter(pk=payment_id, merchant=merchant).first()
         if payment is None:
             raise NotFound("Payment not found", field="payment_id")
-        if payment.status != PaymentStatus.SUCCESS:
+        if payment.status not in PAYMENT_CHARGED:
             raise BadRequest(
                 f"Only successful payments can be refunded (status is {payment.status})",
                 reason="payment_not_refundable",
             )
-        committed = (
-            Refund.objects.filter(
-                payment_id=payment.pk, status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED]
-            ).aggregate(total=Sum("amount"))["total"]
-            or 0
-        )
-        available = payment.amount - committed
+        available = payment.amount - _committed_refunds(payment.pk)
         if amount > available:
             raise BadRequest(
                 f"Refund amount exceeds the refundable amount ({available})",

@@ -10,11 +10,14 @@ runs repeat or race.
 
 Policies:
 
-* scenario 1 (provider settled, ours failed/pending): ``accept`` moves the payment to
-  ``success`` (``correction=True`` from failed). ``refund`` first does the same — the money
-  *was* taken, and refunds exist only for successful payments — then creates a refund of
-  the full refundable amount through the normal refund path (``refund.created`` now,
-  ``refund.processed`` when the provider confirms).
+* scenario 1 (provider settled, ours failed/pending/cancelled): ``accept`` records the
+  charge with ``payment_charge_record`` (``correction=True`` from failed or cancelled):
+  ``success``, or — when another payment of the order already keeps the money —
+  ``duplicate`` with its automatic full refund. ``refund`` first does the same — the money
+  *was* taken, and refunds exist only for charged payments — then creates a refund of the
+  full refundable amount through the normal refund path (``refund.created`` now,
+  ``refund.processed`` when the provider confirms); for a duplicate, whose automatic refund
+  already covers it, that step is audited ``skipped``.
 * scenario 3 (ours success, provider failed or absent): ``flag`` leaves it to staff;
   ``confirm_and_fail`` asks the provider again (``get_status``) and moves the payment to
   ``failed`` only if the provider answers ``failed``. Anything else keeps it in the queue.
@@ -30,15 +33,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from payments.api.errors import ApiError, BadRequest
 from payments.models import Payment, Refund
 from payments.providers import get_provider
 from payments.providers.base import ProviderError
+from payments.services.charges import DUPLICATE_PAYMENT, payment_charge_record
 from payments.services.transitions import payment_transition
-from payments.states import PaymentStatus, RefundStatus
+from payments.states import PAYMENT_CHARGED, PaymentStatus
 from reconciliation.events import discrepancy_event_record
 from reconciliation.models import Action, ActionKind, Discrepancy, Klass, ReconciliationPolicy, RunDiscrepancy
 
@@ -188,9 +191,7 @@ def _apply_one(*, discrepancy: Discrepancy, kind: str, actor: str, run_id: str |
             if kind in (ActionKind.ACCEPT, ActionKind.MARK_FAILED):
                 return _move(discrepancy=discrepancy, action=action, kind=kind, source=source, detail=detail)
             if kind == ActionKind.REFUND:
-                action.refund = _refund_full(discrepancy=discrepancy, source=source)
-                action.save(update_fields=["refund"])
-                return True
+                return _refund_full(discrepancy=discrepancy, action=action, source=source)
         except IntegrityError as exc:
             # e.g. the order already has another successful payment (one per order).
             raise ActionNotApplicable(f"the database refused it: {exc}".splitlines()[0]) from None
@@ -198,48 +199,63 @@ def _apply_one(*, discrepancy: Discrepancy, kind: str, actor: str, run_id: str |
 
 
 def _move(*, discrepancy: Discrepancy, action: Action, kind: str, source: str, detail: str) -> bool:
-    target = PaymentStatus.SUCCESS if kind == ActionKind.ACCEPT else PaymentStatus.FAILED
-    failed = target == PaymentStatus.FAILED
+    """``accept`` records the charge (success, or duplicate + automatic refund on an order
+    another payment already paid); ``mark_failed`` moves the payment to failed."""
     with transaction.atomic():
-        result = payment_transition(
-            payment_id=discrepancy.payment_id,
-            to_status=target,
-            source=source,
-            detail=detail,
-            error_code="RECONCILIATION" if failed else None,
-            error_description="Marked failed by reconciliation with the provider's settlement" if failed else None,
-            correction=True,
-        )
-    if not result.changed and result.obj.status != target:
-        raise ActionNotApplicable(f"payment is {result.obj.status}; cannot move it to {target}")
+        if kind == ActionKind.ACCEPT:
+            result = payment_charge_record(
+                payment_id=discrepancy.payment_id, source=source, detail=detail, correction=True
+            )
+            targets = PAYMENT_CHARGED
+        else:
+            result = payment_transition(
+                payment_id=discrepancy.payment_id,
+                to_status=PaymentStatus.FAILED,
+                source=source,
+                detail=detail,
+                error_code="RECONCILIATION",
+                error_description="Marked failed by reconciliation with the provider's settlement",
+                correction=True,
+            )
+            targets = frozenset({PaymentStatus.FAILED})
+    if not result.changed and result.obj.status not in targets:
+        raise ActionNotApplicable(f"payment is {result.obj.status}; cannot {kind} it")
     if not result.changed:
         # Already where the provider says (e.g. its late notification arrived meanwhile).
         action.status = Action.Status.SKIPPED
-        action.detail = f"already {target}"
+        action.detail = f"already {result.obj.status}"
         action.save(update_fields=["status", "detail"])
         return False
+    if result.obj.status == PaymentStatus.DUPLICATE:
+        action.refund = Refund.objects.filter(payment_id=result.obj.pk, reason=DUPLICATE_PAYMENT).first()
+        action.detail = "the order was already paid: recorded duplicate, refunded automatically"
+        action.save(update_fields=["refund", "detail"])
     return True
 
 
-def _refund_full(*, discrepancy: Discrepancy, source: str) -> Refund:
-    from payments.services.refunds import refund_create
+def _refund_full(*, discrepancy: Discrepancy, action: Action, source: str) -> bool:
+    """Refund what is left of the payment; a duplicate's automatic refund already covers it."""
+    from payments.services.refunds import payment_refundable_amount, refund_create
 
     payment = Payment.objects.get(pk=discrepancy.payment_id)
-    taken = (
-        Refund.objects.filter(
-            payment_id=payment.id, status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED]
-        ).aggregate(total=Sum("amount"))["total"]
-        or 0
-    )
-    if payment.amount - taken <= 0:
+    remaining = payment_refundable_amount(payment_id=payment.id)
+    if remaining <= 0 and payment.status == PaymentStatus.DUPLICATE:
+        action.status = Action.Status.SKIPPED
+        action.refund = Refund.objects.filter(payment_id=payment.id, reason=DUPLICATE_PAYMENT).first()
+        action.detail = "already refunded automatically as a duplicate"
+        action.save(update_fields=["status", "refund", "detail"])
+        return False
+    if remaining <= 0:
         raise ActionNotApplicable("nothing left to refund")
-    return refund_create(
+    action.refund = refund_create(
         merchant=payment.merchant,
         payment_id=payment.id,
-        amount=payment.amount - taken,
+        amount=remaining,
         reason=f"reconciliation {discrepancy.id}",
         source=source,
     )
+    action.save(update_fields=["refund"])
+    return True
 
 
 def _provider_confirms_failed(*, discrepancy: Discrepancy, run_id: str) -> bool:

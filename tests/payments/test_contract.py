@@ -754,6 +754,7 @@ def test_documented_event_types_are_the_ones_emitted():
         "payment.success",
         "payment.failed",
         "payment.cancelled",
+        "payment.duplicate",
         "payment.captured",
         "refund.created",
         "refund.processed",

@@ -160,7 +160,7 @@ def test_refund_notification_processes_refund(anon, alice):
     assert Event.objects.get().type == "refund.processed"
 
 
-def test_second_success_for_a_paid_order_becomes_conflict(anon, alice, simulator):
+def test_second_success_for_a_paid_order_is_recorded_duplicate_and_refunded(anon, alice, simulator):
     order = OrderFactory(merchant=alice.merchant)
     first = PaymentFactory(order=order)
     second = PaymentFactory(order=order)
@@ -168,7 +168,11 @@ def test_second_success_for_a_paid_order_becomes_conflict(anon, alice, simulator
     response = notify(anon, payload(second, "success", event_id="e2"))
     assert response.json()["result"] == "conflict"
     second.refresh_from_db()
-    assert (second.status, second.error_code) == ("failed", "order_already_paid")
+    assert (second.status, second.error_code) == ("duplicate", "duplicate_payment")
+    assert first.id in second.error_description
+    refund = second.refunds.get()
+    assert (refund.amount, refund.reason, refund.status) == (second.amount, "duplicate_payment", "pending")
+    assert ProviderNotification.objects.get(event_id="e2").result == "conflict"
 
 
 def test_get_status_follows_decision_time(submitted, settings):

@@ -194,7 +194,7 @@ def test_an_unknown_status_is_a_400(alice_user, path):
     assert response.status_code == 400
     error = response.json()["error"]
     assert (error["code"], error["field"], error["reason"]) == ("BAD_REQUEST_ERROR", "status", "invalid_status")
-    assert error["description"] == "status must be one of all, pending, success, failed, cancelled"
+    assert error["description"] == "status must be one of all, pending, success, failed, cancelled, duplicate"
 
 
 def test_api_pages_follow_the_cursor_with_the_filter(alice_user, bob):

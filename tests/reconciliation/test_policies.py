@@ -126,16 +126,20 @@ def test_provider_failed_ours_pending_is_marked_failed(alice):
 
 @pytest.mark.django_db
 def test_an_action_that_cannot_apply_is_audited_and_stays_in_the_queue(alice):
-    cancelled = payment_make(alice.merchant, status="cancelled")
-    _run([line_for(cancelled)])
-    cancelled.refresh_from_db()
-    assert cancelled.status == "cancelled"
-    (action,) = Action.objects.all()
-    assert (action.kind, action.status) == ("accept", "failed")
-    assert action.detail == "payment is cancelled; cannot move it to success"
+    # A duplicate (charged, refunded automatically) the provider now reports failed: marking
+    # it failed would hide a refund that is already under way, so the state machine refuses.
+    ReconciliationPolicy.objects.create(merchant=alice.merchant, ours_success_provider_not="confirm_and_fail")
+    duplicate = payment_make(alice.merchant, status="duplicate")
+    _ledger(duplicate, "failed")
+    _run([line_for(duplicate, status="failed")])
+    duplicate.refresh_from_db()
+    assert duplicate.status == "duplicate"
+    action = Action.objects.get(kind="mark_failed")
+    assert action.status == "failed"
+    assert action.detail == "payment is duplicate; cannot mark_failed it"
     discrepancy = Discrepancy.objects.get()
     assert discrepancy.status == "open"
-    assert discrepancy.note == "accept failed: payment is cancelled; cannot move it to success"
+    assert discrepancy.note == "mark_failed failed: payment is duplicate; cannot mark_failed it"
 
 
 @pytest.mark.django_db
