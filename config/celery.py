@@ -70,7 +70,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         from config.checks import require_production_secrets
         from config.redis import redis_client
 
-        require_production_secrets()  # a worker refuses to run with the placeholder SECRET_KEY
+        require_production_secrets()  # a worker refuses to run without the production secrets
 
         self.client = redis_client()
         name = HEARTBEAT_KEY_PREFIX + (worker.hostname or socket.gethostname())

@@ -49,12 +49,13 @@ DEMO_MODE = env_bool("DEMO_MODE", TEST_MODE)
 
 INSECURE_SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = os.environ.get("SECRET_KEY", "") or INSECURE_SECRET_KEY
-# Serving processes (ASGI, WSGI, Celery) refuse to start with the placeholder key unless
-# DEBUG or DEMO_MODE is on; see config.checks. Tooling commands (makemigrations) still run.
+# Outside demo mode, servers, workers and Beat refuse to start unless SECRET_KEY,
+# PROVIDER_WEBHOOK_SECRET and FIELD_ENCRYPTION_KEYS are set (config.checks); tooling
+# commands (makemigrations, check) only warn.
 
 # Fernet keys for secrets at rest (payments.encryption), newest first: the first encrypts,
 # all decrypt. Rotate by prepending a key and running `manage.py encryption_rotate`.
-# Unset in demo/debug mode: one key derived from SECRET_KEY. Required in production.
+# Unset in demo mode: one key derived from SECRET_KEY. Required outside demo mode.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
@@ -198,7 +199,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.tasks.*": {"queue": "webhook_retries", "routing_key": "webhook_retries"},
     "reconciliation.tasks.*": {"queue": "reconciliation", "routing_key": "reconciliation"},
 }
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat:CheckedDatabaseScheduler"  # django-celery-beat, refusing without secrets
 CELERY_TIMEZONE = "UTC"
 # A worker writes a heartbeat to Redis this often; /health calls it stopped after the TTL.
 WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 5)
@@ -300,8 +301,10 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEMO_M
 PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulator")
 # Where the simulator posts its signed notifications (defaults to this gateway).
 SIMULATOR_CALLBACK_BASE_URL = os.environ.get("SIMULATOR_CALLBACK_BASE_URL", "").rstrip("/") or PUBLIC_BASE_URL
-# Shared secret of simulator notifications; derived from SECRET_KEY unless set.
-SIMULATOR_WEBHOOK_SECRET = os.environ.get("SIMULATOR_WEBHOOK_SECRET", "")
+# Shared secret of inbound provider notifications (the simulator signs with it). Its own
+# secret, never derived from SECRET_KEY: required outside demo mode; demo mode falls back to
+# a documented demo value.
+PROVIDER_WEBHOOK_SECRET = os.environ.get("PROVIDER_WEBHOOK_SECRET", "")
 # A pending payment the provider has had this long is asked about by the Beat job.
 PAYMENT_STUCK_AFTER_SECONDS = env_int("PAYMENT_STUCK_AFTER_SECONDS", 120)
 # A pending payment never handed to the provider (lost task) is re-queued after this long.

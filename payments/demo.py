@@ -1,6 +1,10 @@
 """Demo mode seeding. The core seeds the test merchant of PRODUCT.md §3 and a staff user;
 other apps register their own idempotent seeders (e.g. the default webhook endpoint) in
-their ``AppConfig.ready`` so this module never imports them."""
+their ``AppConfig.ready`` so this module never imports them.
+
+Demo credentials are published, so they exist only in demo mode: seeding refuses to run
+outside it (``DemoModeOff``), and the API refuses the demo key there even if the row is
+still in the database (``payments.api.authentication``)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,11 @@ TEST_API_SECRET = "secret_test_xyz789"  # noqa: S105 - documented demo secret
 TEST_WEBHOOK_SECRET = "whsec_test_abc123"  # noqa: S105 - documented demo secret
 ADMIN_USERNAME = "admin"
 
+
+class DemoModeOff(Exception):
+    """Demo seeding was asked for while DEMO_MODE is off."""
+
+
 DemoSeeder = Callable[[Merchant, dict[str, Any]], None]
 _seeders: list[DemoSeeder] = []
 
@@ -50,7 +59,10 @@ def _stored_credentials() -> dict[str, Any]:
 def demo_seed() -> dict[str, Any]:
     """Create or repair the demo merchant, its API key and a staff superuser. Idempotent:
     running it again changes nothing but restores the documented key and secret. Returns
-    the credentials to print."""
+    the credentials to print. Refuses (``DemoModeOff``) outside demo mode: it would create
+    a superuser and an API key whose credentials are public."""
+    if not settings.DEMO_MODE:
+        raise DemoModeOff("seed_demo only runs in demo mode (DEMO_MODE=true): its credentials are public")
     stored = _stored_credentials()
     admin_password = stored.get("admin_password") or secrets.token_urlsafe(12)
     with transaction.atomic():

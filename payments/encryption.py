@@ -2,9 +2,10 @@
 
 Keys come from ``settings.FIELD_ENCRYPTION_KEYS`` (a list of Fernet keys, newest first):
 the first key encrypts, every key decrypts, so a rotation is "prepend a new key, run
-``manage.py encryption_rotate``, then drop the old key" (docs/security.md). In demo and
-debug mode an unset list falls back to one key derived from ``SECRET_KEY``; a production
-start refuses without the setting (``config.checks``).
+``manage.py encryption_rotate``, then drop the old key" (docs/security.md). In demo mode
+an unset list falls back to one key derived from ``SECRET_KEY``; outside it nothing is
+encrypted or decrypted without the setting (and servers refuse to start, ``config.checks``),
+so a production row is never written under a key the operator does not hold.
 
 Fernet is randomised (AES-128-CBC + HMAC-SHA256 with a fresh IV), so an encrypted column
 cannot be filtered on: look rows up by another column and read the secret from them.
@@ -32,15 +33,19 @@ class DecryptionFailed(Exception):
 
 
 def derived_key(secret_key: str) -> str:
-    """The demo/debug fallback key: a Fernet key derived from ``SECRET_KEY``."""
+    """The demo-mode fallback key: a Fernet key derived from ``SECRET_KEY``."""
     digest = hashlib.sha256(DERIVED_KEY_CONTEXT + secret_key.encode()).digest()
     return base64.urlsafe_b64encode(digest).decode()
 
 
 def configured_keys() -> list[str]:
-    """FIELD_ENCRYPTION_KEYS, or the derived key when it is unset (demo/debug only)."""
-    keys = list(getattr(settings, "FIELD_ENCRYPTION_KEYS", []) or [])
-    return keys or [derived_key(settings.SECRET_KEY)]
+    """FIELD_ENCRYPTION_KEYS, or the derived key when it is unset (demo mode only)."""
+    keys = list(settings.FIELD_ENCRYPTION_KEYS or [])
+    if keys:
+        return keys
+    if not settings.DEMO_MODE:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set outside demo mode (docs/security.md).")
+    return [derived_key(settings.SECRET_KEY)]
 
 
 @functools.lru_cache(maxsize=4)

@@ -2,6 +2,11 @@
 # Print the URLs and demo credentials after `make run` has seeded the database.
 set -euo pipefail
 creds=.demo/credentials.json
+# Demo credentials (and the passwords among them) are printed in demo mode only.
+if [ "${DEMO_MODE:-false}" != "true" ]; then
+  echo "Tender is starting in production mode (DEMO_MODE is off): no demo credentials."
+  exit 0
+fi
 get() { .venv/bin/python -c "import json,sys; print(json.load(open('$creds')).get('$1',''))"; }
 cat <<BANNER
 

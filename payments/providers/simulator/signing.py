@@ -1,5 +1,10 @@
 """Signatures of simulator notifications: ``X-Simulator-Signature: t=<unix>,v1=<hex>``,
-HMAC-SHA256 over ``"<t>.<body>"`` with SIMULATOR_WEBHOOK_SECRET; 5 minutes tolerance."""
+HMAC-SHA256 over ``"<t>.<body>"`` with PROVIDER_WEBHOOK_SECRET; 5 minutes tolerance.
+
+The secret is the provider's own, never derived from SECRET_KEY: whoever holds it can
+report any payment as paid. Outside demo mode it must be set (servers refuse to start
+without it, and this module refuses to sign or verify); demo mode uses the documented
+``DEMO_PROVIDER_WEBHOOK_SECRET`` so a demo needs no setup."""
 
 from __future__ import annotations
 
@@ -9,17 +14,21 @@ import time
 from collections.abc import Mapping
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from payments.providers.base import InvalidSignature
 
 HEADER = "X-Simulator-Signature"
 TOLERANCE_SECONDS = 300
+DEMO_PROVIDER_WEBHOOK_SECRET = "demo-provider-webhook-secret"  # noqa: S105 - demo mode only
 
 
 def webhook_secret() -> bytes:
-    if settings.SIMULATOR_WEBHOOK_SECRET:
-        return settings.SIMULATOR_WEBHOOK_SECRET.encode()
-    return hmac.new(settings.SECRET_KEY.encode(), b"tender-simulator-webhook", hashlib.sha256).hexdigest().encode()
+    if settings.PROVIDER_WEBHOOK_SECRET:
+        return settings.PROVIDER_WEBHOOK_SECRET.encode()
+    if settings.DEMO_MODE:
+        return DEMO_PROVIDER_WEBHOOK_SECRET.encode()
+    raise ImproperlyConfigured("PROVIDER_WEBHOOK_SECRET must be set outside demo mode (docs/security.md).")
 
 
 def sign(body: bytes, *, timestamp: int | None = None) -> str:

@@ -1,0 +1,15 @@
+"""Celery Beat's scheduler: django-celery-beat's database scheduler, which first refuses to
+run in production mode without the required secrets (``config.checks``), as the servers and
+workers do."""
+
+from __future__ import annotations
+
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from config.checks import require_production_secrets
+
+
+class CheckedDatabaseScheduler(DatabaseScheduler):
+    def __init__(self, *args, **kwargs) -> None:
+        require_production_secrets()
+        super().__init__(*args, **kwargs)
