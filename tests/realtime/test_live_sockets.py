@@ -114,6 +114,50 @@ def test_foreign_origin_is_rejected_at_handshake(server, alice, redis_client):
     async_to_sync(scenario)()
 
 
+def test_clients_without_origin_are_accepted_with_their_token(server, alice, redis_client):
+    """Merchant servers, apps and scripts send no Origin: the ticket or the payment id is the
+    authority, so they get the same socket a browser gets, pushes included."""
+    payment = make_payment(merchant=alice.merchant)
+    ticket = alice.client.post("/api/v1/realtime/tickets").json()["ticket"]
+
+    async def scenario():
+        async with (
+            websockets.connect(f"{server}/ws/payments/{payment.id}", open_timeout=10) as checkout,
+            websockets.connect(f"{server}/ws/merchant?ticket={ticket}", open_timeout=10) as merchant,
+        ):
+            assert "Origin" not in checkout.request.headers and "Origin" not in merchant.request.headers
+            snapshot = json.loads(await asyncio.wait_for(checkout.recv(), timeout=10))
+            assert (snapshot["event"], snapshot["payment"]["status"]) == ("snapshot", "pending")
+            hello = json.loads(await asyncio.wait_for(merchant.recv(), timeout=10))
+            assert hello["type"] == "hello" and hello["merchant_id"] == str(alice.merchant.id)
+            await in_thread(settle, payment, "success")
+            pushed = json.loads(await asyncio.wait_for(checkout.recv(), timeout=10))
+            assert (pushed["event"], pushed["payment"]["status"]) == ("payment.success", "success")
+            event = json.loads(await asyncio.wait_for(merchant.recv(), timeout=10))
+            assert (event["event"], event["object_id"]) == ("payment.success", payment.id)
+        # No Origin is no pass: the token is still checked.
+        async with websockets.connect(f"{server}/ws/merchant?ticket={ticket}", open_timeout=10) as reused:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(reused.recv(), timeout=10)
+            assert closed.value.rcvd.code == 4401
+
+    async_to_sync(scenario)()
+
+
+def test_a_disallowed_browser_origin_is_still_refused(server, alice, redis_client):
+    payment = make_payment(merchant=alice.merchant)
+
+    async def scenario():
+        for origin in ("https://evil.example", "null", "http://127.0.0.1.evil.example"):
+            for path in (f"/ws/payments/{payment.id}", "/ws/merchant?ticket=x"):
+                with pytest.raises(websockets.InvalidStatus) as rejected:
+                    async with connect(server, path, origin=origin):
+                        pass
+                assert rejected.value.response.status_code == 403, (origin, path)
+
+    async_to_sync(scenario)()
+
+
 def test_reconnect_with_last_version_after_dropped_pushes(server, alice, redis_client, monkeypatch):
     payment = make_payment(merchant=alice.merchant)
 
