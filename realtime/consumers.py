@@ -20,11 +20,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from payments.api.errors import ApiError
+from payments.api.inputs import json_loads, query_check
 from realtime import selectors, services
 from realtime.push import merchant_group, payment_group, public_payment
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_INPUT = 4400
+MAX_FRAME_CHARACTERS = 4096  # a resume message is ~60; nothing a client sends needs more
 
 
 def _query_param(scope: dict[str, Any], name: str) -> str | None:
@@ -33,14 +36,35 @@ def _query_param(scope: dict[str, Any], name: str) -> str | None:
 
 
 class JsonConsumer(AsyncJsonWebsocketConsumer):
-    """A JSON consumer that answers malformed frames with an error instead of crashing."""
+    """A JSON consumer under the API's input layer: a query string with bad bytes closes
+    the socket with 4400; a frame that is not text, too large or not clean JSON is answered
+    with an error message naming the reason, and never reaches ``receive_json``."""
 
-    @classmethod
-    async def decode_json(cls, text_data: str) -> Any:
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
         try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None
+            query_check(self.scope.get("query_string", b""))
+        except ApiError:
+            await self.accept()
+            await self.close(code=CLOSE_BAD_INPUT)
+            return
+        await super().websocket_connect(message)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if text_data is None:
+            await self._refuse("send JSON in text frames", reason="binary_frame")
+            return
+        if len(text_data) > MAX_FRAME_CHARACTERS:
+            await self._refuse(f"frames are at most {MAX_FRAME_CHARACTERS} characters", reason="frame_too_large")
+            return
+        try:
+            content = json_loads(text_data)
+        except ApiError as exc:
+            await self._refuse(exc.description, reason=exc.reason, field=exc.field)
+            return
+        await self.receive_json(content, **kwargs)
+
+    async def _refuse(self, description: str, *, reason: str | None, field: str | None = None) -> None:
+        await self.send_json({"type": "error", "description": description, "reason": reason, "field": field})
 
 
 class PaymentConsumer(JsonConsumer):

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -159,6 +160,7 @@ def json_error(code: str, description: str, status: int, *, reason: str | None =
     return JsonResponse(envelope(code, description, reason=reason), status=status)
 
 
+@csrf_exempt  # an unknown URL is a 404 for every method, never the CSRF failure page
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Catch-all for unknown URLs under /api/."""
     return json_error(NOT_FOUND_ERROR, f"No endpoint {request.method} {request.path}", 404, reason="unknown_endpoint")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from payments.api import schema
-from payments.api.http import json_response, query_int
+from payments.api.http import json_response
+from payments.api.query import StrictIntegerField, query_parse
 from payments.models import Event
 from payments.selectors.events import MAX_LIMIT, event_get_for_merchant, event_list_for_merchant
 from payments.snapshots import iso
@@ -29,25 +31,28 @@ def event_body(event: Event) -> dict[str, Any]:
     }
 
 
+class EventsQuery(serializers.Serializer):
+    after = serializers.CharField(required=False, max_length=64, help_text="cursor: the last event id you have")
+    limit = StrictIntegerField(min_value=1, max_value=MAX_LIMIT, default=20)
+    type = serializers.CharField(required=False, max_length=64, help_text="exact type or family, e.g. payment.*")
+    object_id = serializers.CharField(required=False, max_length=64)
+
+
 class EventsApi(APIView):
     @extend_schema(
         tags=["events"],
         operation_id="events_list",
-        parameters=[
-            OpenApiParameter("after", str, description="cursor: the last event id you have"),
-            OpenApiParameter("limit", int, description=f"1-{MAX_LIMIT}, default 20"),
-            OpenApiParameter("type", str, description="exact type or family, e.g. payment.*"),
-            OpenApiParameter("object_id", str),
-        ],
+        parameters=[EventsQuery],
         responses={200: schema.EventPage, **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
+        query = query_parse(request, EventsQuery)
         page = event_list_for_merchant(
             merchant=request.user,
-            after=request.query_params.get("after") or None,
-            limit=query_int(request, "limit", default=20, minimum=1, maximum=MAX_LIMIT),
-            type=request.query_params.get("type") or None,
-            object_id=request.query_params.get("object_id") or None,
+            after=query.get("after"),
+            limit=query["limit"],
+            type=query.get("type"),
+            object_id=query.get("object_id"),
         )
         return json_response(
             {"data": [event_body(e) for e in page.events], "has_more": page.has_more, "next_cursor": page.next_cursor}

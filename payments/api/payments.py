@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -16,8 +17,9 @@ from rest_framework.views import APIView
 from payments.api import schema
 from payments.api.errors import BadRequest, NotFound
 from payments.api.filters import PaymentFilter
-from payments.api.http import json_response, mutate, parse_json_body, query_int
+from payments.api.http import json_response, mutate, parse_json_body
 from payments.api.lists import paginated
+from payments.api.query import StrictIntegerField, query_parse
 from payments.api.throttling import CheckoutIpRateLimit, checkout_attempt_register
 from payments.models import Merchant, Payment
 from payments.selectors.payments import (
@@ -141,6 +143,15 @@ class PaymentDetailApi(APIView):
         return json_response(payment_snapshot(payment_get_for_merchant(merchant=request.user, payment_id=payment_id)))
 
 
+class StatusQuery(serializers.Serializer):
+    wait = StrictIntegerField(
+        min_value=0, max_value=MAX_WAIT_SECONDS, default=0, help_text="seconds to wait for a change"
+    )
+    after_version = StrictIntegerField(
+        min_value=0, max_value=2**31, required=False, help_text="answer once version > this"
+    )
+
+
 class PaymentStatusApi(APIView):
     """The timeline. ``?wait=N&after_version=V`` long-polls up to N (≤ 30) seconds for a
     version above V with one cheap indexed SELECT every 200 ms, holding no transaction."""
@@ -148,15 +159,12 @@ class PaymentStatusApi(APIView):
     @extend_schema(
         tags=["payments"],
         operation_id="payments_status",
-        parameters=[
-            OpenApiParameter("wait", int, description="seconds to wait for a change (0-30)"),
-            OpenApiParameter("after_version", int, description="answer once version > this"),
-        ],
+        parameters=[StatusQuery],
         responses={200: schema.PaymentStatus, **schema.errors(400, 401, 404, 429)},
     )
     def get(self, request: Request, payment_id: str) -> HttpResponse:
-        wait = query_int(request, "wait", default=0, minimum=0, maximum=MAX_WAIT_SECONDS)
-        after_version = query_int(request, "after_version", default=-1, minimum=0, maximum=2**31)
+        query = query_parse(request, StatusQuery)
+        wait, after_version = query["wait"], query.get("after_version", -1)
         merchant = request.user
         if wait:
             deadline = time.monotonic() + wait

@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 
 from payments.api import schema
 from payments.api.errors import AUTHENTICATION_ERROR, ApiError
-from payments.api.http import json_response, raw_body
+from payments.api.http import json_response
+from payments.api.inputs import json_loads, read_body
 from payments.providers import get_provider
 from payments.providers.base import InvalidSignature
 from payments.services.provider_events import provider_notification_receive
@@ -38,13 +39,14 @@ class ProviderWebhookApi(APIView):
                     "result": serializers.CharField(),
                 },
             ),
-            401: schema.Error,
-            404: schema.Error,
+            **schema.errors(400, 401, 404, 413),
         },
     )
     def post(self, request: Request, provider: str) -> HttpResponse:
         get_provider(provider)  # unknown provider -> 404
-        body = raw_body(request)
+        body = read_body(request)
+        if body.strip():
+            json_loads(body)  # the input layer's rules hold before any provider code parses it
         try:
             outcome = provider_notification_receive(provider_name=provider, headers=request.headers, body=body)
         except InvalidSignature as exc:

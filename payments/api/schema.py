@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 
 from payments import states
+from payments.api.query import PageQuery
 from payments.models import CardNetwork
 from payments.validation import (
     MAX_HOLDER_NAME_LENGTH,
@@ -33,10 +34,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
         "method, path or body: 400 `idempotency_key_reused`."
     ),
 )
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, description="1-100, default 20"),
-    OpenApiParameter("offset", int, description="0-1000000000, default 0"),
-]
+PAGE_PARAMETERS = [PageQuery]
 
 Error = inline_serializer(
     "Error",
@@ -83,11 +81,12 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {status: OpenApiResponse(response=Error, description=_ERROR_DESCRIPTIONS[status]) for status in statuses}
 
 
-# Error sets by kind of operation (API-key operations can also be rate limited).
-READ_ERRORS = errors(401, 404, 429)
+# Error sets by kind of operation (API-key operations can also be rate limited). Every
+# operation can answer 400: the input layer refuses bad bytes in any path, query or header.
+READ_ERRORS = errors(400, 401, 404, 429)
 LIST_ERRORS = errors(400, 401, 429)
 WRITE_ERRORS = errors(400, 401, 404, 409, 413, 415, 429)
-PUBLIC_READ_ERRORS = errors(404)
+PUBLIC_READ_ERRORS = errors(400, 404)
 PUBLIC_WRITE_ERRORS = errors(400, 404, 409, 413, 415, 429)  # 429: per client IP and per order
 
 

@@ -4,7 +4,6 @@ this module only parses input and renders."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,6 +12,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from payments.api.errors import ApiError, envelope
+from payments.api.inputs import json_body
+from payments.validation import require_object
 from realtime import selectors
 from realtime.views.dashboard import merchant_required
 from webhooks import selectors as webhook_selectors
@@ -29,11 +30,9 @@ def _error(exc: ApiError) -> JsonResponse:
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The JSON object sent, under the API's input layer (raises ``ApiError``)."""
+    data = json_body(request)
+    return {} if data is None else require_object(data)
 
 
 def _config(endpoint: Any) -> dict[str, Any]:

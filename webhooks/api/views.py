@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments.api.errors import BadRequest
+from payments.api.lists import page_render
+from payments.api.query import PageQuery, StrictIntegerField, query_parse
 from payments.api.schema import errors
 from webhooks import selectors
 from webhooks.api.serializers import (
@@ -39,30 +40,6 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
-
-
-def _query_int(request: Request, name: str, default: int, maximum: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer", field=name, reason="invalid_query") from None
-    if value < 0 or value > maximum:
-        raise BadRequest(f"{name} must be between 0 and {maximum}", field=name, reason="invalid_query")
-    return value
-
-
-def _query_datetime(request: Request, name: str):
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    field = serializers.DateTimeField()
-    try:
-        return field.to_internal_value(raw)
-    except serializers.ValidationError:
-        raise BadRequest(f"{name} must be an ISO-8601 timestamp", field=name, reason="invalid_query") from None
 
 
 ENDPOINT_SCHEMA = inline_serializer(
@@ -108,15 +85,18 @@ LOG_LIST_SCHEMA = inline_serializer(
         "offset": serializers.IntegerField(),
     },
 )
-LOG_PARAMETERS = [
-    OpenApiParameter("status", str, enum=list(DeliveryStatus.values)),
-    OpenApiParameter("event", str, description="exact type or family such as payment.*"),
-    OpenApiParameter("endpoint_id", str),
-    OpenApiParameter("created_after", str),
-    OpenApiParameter("created_before", str),
-    OpenApiParameter("limit", int),
-    OpenApiParameter("offset", int),
-]
+
+
+class DeliveryLogQuery(PageQuery):
+    status = serializers.ChoiceField(DeliveryStatus.values, required=False)
+    event = serializers.CharField(required=False, max_length=64, help_text="exact type or family such as payment.*")
+    endpoint_id = serializers.CharField(required=False, max_length=64)
+    created_after = serializers.DateTimeField(required=False, help_text="ISO-8601, inclusive")
+    created_before = serializers.DateTimeField(required=False, help_text="ISO-8601, exclusive")
+    limit = StrictIntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT, help_text="page size")
+
+
+LOG_PARAMETERS = [DeliveryLogQuery]
 
 
 class EndpointListApi(APIView):
@@ -246,24 +226,16 @@ class DeliveryListApi(APIView):
         responses={200: LOG_LIST_SCHEMA, **errors(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
-        status = request.query_params.get("status") or None
-        if status is not None and status not in DeliveryStatus.values:
-            raise BadRequest(
-                "status must be one of " + ", ".join(DeliveryStatus.values), field="status", reason="invalid_query"
-            )
-        limit = _query_int(request, "limit", DEFAULT_LIMIT, MAX_LIMIT) or DEFAULT_LIMIT
-        offset = _query_int(request, "offset", 0, 10**9)
+        query = query_parse(request, DeliveryLogQuery)
         qs = selectors.delivery_list_for_merchant(
             merchant=request.user,
-            status=status,
-            event=request.query_params.get("event") or None,
-            endpoint_id=request.query_params.get("endpoint_id") or None,
-            created_after=_query_datetime(request, "created_after"),
-            created_before=_query_datetime(request, "created_before"),
+            status=query.get("status"),
+            event=query.get("event"),
+            endpoint_id=query.get("endpoint_id"),
+            created_after=query.get("created_after"),
+            created_before=query.get("created_before"),
         )
-        total = qs.count()
-        data = [delivery_render(d) for d in qs[offset : offset + limit]]
-        return Response({"data": data, "total": total, "limit": limit, "offset": offset})
+        return Response(page_render(qs, limit=query["limit"], offset=query["offset"], render=delivery_render))
 
 
 class DeliveryLogsAliasApi(DeliveryListApi):
