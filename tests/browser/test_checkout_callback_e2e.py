@@ -1,7 +1,7 @@
 """The hosted checkout (not embedded) returns the browser to the order's ``callback_url``
-with ``payment_id``, ``order_id``, ``status`` and the merchant's signature, in chromium
-against a real daphne and a real worker; the callback target is the merchant's own
-loopback server."""
+with ``payment_id``, ``order_id``, ``status``, ``amount``, ``currency`` and the merchant's
+signature over all of them, in chromium against a real daphne and a real worker; the
+callback target is the merchant's own loopback server."""
 
 from __future__ import annotations
 
@@ -44,11 +44,14 @@ def test_checkout_redirects_to_the_orders_callback_url_with_a_valid_signature(
     payment = Payment.objects.get(order_id=order_id)
     assert payment.status == status and payment.callback_url == callback_url
     query = parse_qs(urlsplit(page.url).query, strict_parsing=True)
-    expected = hmac.new(secret.encode(), f"{order_id}|{payment.id}".encode(), hashlib.sha256).hexdigest()
+    signed = f"v2|{order_id}|{payment.id}|{status}|50000|INR".encode()
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     assert query == {
         "cart": ["7"],
         "payment_id": [payment.id],
         "order_id": [order_id],
         "status": [status],
+        "amount": ["50000"],
+        "currency": ["INR"],
         "signature": [expected],
     }

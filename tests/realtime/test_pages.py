@@ -95,7 +95,15 @@ def test_checkout_status_is_public_and_signs_the_callback(alice):
 
     if WebhookEndpoint.objects.filter(merchant=alice.merchant, is_default=True).exists():
         secret = WebhookEndpoint.objects.get(merchant=alice.merchant, is_default=True).secret
-        assert f"signature={callback_signature(secret=secret, order_id=payment.order_id, payment_id=payment.id)}" in url
+        signature = callback_signature(
+            secret=secret,
+            order_id=payment.order_id,
+            payment_id=payment.id,
+            status="success",
+            amount=payment.amount,
+            currency=payment.currency,
+        )
+        assert f"signature={signature}" in url
     assert client.get("/checkout/payments/pay_0000000000000000").status_code == 404
 
 
