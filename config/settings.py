@@ -322,6 +322,12 @@ IDEMPOTENCY_STALE_SECONDS = env_int("IDEMPOTENCY_STALE_SECONDS", 30)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 
 # ---------------------------------------------------------------------------
+# Customers and saved payment methods (payments/; docs/customers.md)
+# ---------------------------------------------------------------------------
+# Key of the saved-method fingerprints (HMAC-SHA256). Empty: derived from SECRET_KEY.
+PAYMENT_METHOD_FINGERPRINT_KEY = os.environ.get("PAYMENT_METHOD_FINGERPRINT_KEY", "")
+
+# ---------------------------------------------------------------------------
 # Outbound webhooks (webhooks/): schedule, timeouts, claims, fairness
 # ---------------------------------------------------------------------------
 # Delays (s) after failed attempt 1, 2, ...: attempt 1 is immediate, so len + 1 attempts.

@@ -9,12 +9,14 @@ from django.http import HttpRequest
 
 from payments.models import (
     ApiKey,
+    Customer,
     Event,
     Merchant,
     Order,
     Payment,
     ProviderNotification,
     Refund,
+    SavedPaymentMethod,
     SimulatorConfig,
     SimulatorTransaction,
     TimelineEntry,
@@ -158,7 +160,8 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = (
         "id", "merchant", "order", "amount", "currency", "method", "vpa", "card_network", "card_last4",
         "status", "captured", "error_code", "error_description", "version", "provider", "provider_reference",
-        "submitted_at", "submission_claimed_at", "callback_url", "created_at", "updated_at",
+        "submitted_at", "submission_claimed_at", "callback_url", "customer", "payment_method", "created_at",
+        "updated_at",
     )  # fmt: skip
     actions = ["poll_provider"]
 
@@ -258,6 +261,50 @@ class SimulatorTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("kind", "outcome", "notified_status", "settled_status")
     search_fields = ("reference", "payment_id", "refund_id", "order_id")
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+
+# ---------------------------------------------------------------------------
+# Customers and saved payment methods (tokens and fingerprints only, read-only here)
+# ---------------------------------------------------------------------------
+class SavedPaymentMethodInline(admin.TabularInline):
+    model = SavedPaymentMethod
+    extra = 0
+    can_delete = False
+    fields = (
+        "id", "type", "card_network", "card_last4", "expiry_month", "expiry_year", "vpa", "created_at", "deleted_at",
+    )  # fmt: skip
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "merchant", "email", "name", "phone", "locale", "created_at")
+    search_fields = ("id", "email", "name", "phone", "merchant__name")
+    list_select_related = ("merchant",)
+    readonly_fields = ("id", "merchant", "created_at", "updated_at")
+    fields = ("id", "merchant", "email", "name", "phone", "locale", "created_at", "updated_at")
+    inlines = [SavedPaymentMethodInline]
+
+
+@admin.register(SavedPaymentMethod)
+class SavedPaymentMethodAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "customer", "type", "card_network", "card_last4", "vpa", "created_at", "deleted_at")
+    list_filter = ("type", "card_network")
+    search_fields = ("id", "customer__id", "customer__email", "vpa")
+    list_select_related = ("customer",)
+    # The provider token is a credential for charging the card: not shown to staff.
+    exclude = ("provider_token",)
+    readonly_fields = (
+        "id", "merchant", "customer", "type", "provider", "card_network", "card_last4", "expiry_month",
+        "expiry_year", "vpa", "fingerprint", "created_at", "deleted_at",
+    )  # fmt: skip
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)

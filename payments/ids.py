@@ -40,3 +40,11 @@ def new_refund_id() -> str:
 
 def new_event_id() -> str:
     return new_public_id("evt", 24)
+
+
+def new_customer_id() -> str:
+    return new_public_id("cust")
+
+
+def new_payment_method_id() -> str:
+    return new_public_id("pm")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from payments.models import Order, Payment, Refund
+from payments.models import Customer, Order, Payment, Refund, SavedPaymentMethod
 
 
 def iso(value: datetime | None) -> str | None:
@@ -17,7 +17,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def order_snapshot(order: Order) -> dict[str, Any]:
-    return {
+    data = {
         "id": order.id,
         "merchant_id": str(order.merchant_id),
         "amount": order.amount,
@@ -29,6 +29,9 @@ def order_snapshot(order: Order) -> dict[str, Any]:
         "created_at": iso(order.created_at),
         "updated_at": iso(order.updated_at),
     }
+    if order.customer_id is not None:  # only when set: the seed API's shape otherwise
+        data["customer_id"] = order.customer_id
+    return data
 
 
 def order_public_snapshot(order: Order) -> dict[str, Any]:
@@ -56,6 +59,11 @@ def payment_snapshot(payment: Payment) -> dict[str, Any]:
     else:
         data["card_network"] = payment.card_network
         data["card_last4"] = payment.card_last4
+    # Only when set, so payments without a customer keep the seed API's exact shape.
+    if payment.customer_id is not None:
+        data["customer_id"] = payment.customer_id
+    if payment.payment_method_id is not None:
+        data["payment_method_id"] = payment.payment_method_id
     return data
 
 
@@ -91,3 +99,33 @@ def refund_snapshot(refund: Refund) -> dict[str, Any]:
         "processed_at": iso(refund.processed_at),
         "updated_at": iso(refund.updated_at),
     }
+
+
+def customer_snapshot(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.id,
+        "email": customer.email,
+        "name": customer.name,
+        "phone": customer.phone,
+        "locale": customer.locale,
+        "created_at": iso(customer.created_at),
+        "updated_at": iso(customer.updated_at),
+    }
+
+
+def payment_method_snapshot(method: SavedPaymentMethod) -> dict[str, Any]:
+    """A saved method as the API shows it: never the provider token."""
+    data: dict[str, Any] = {"id": method.id, "customer_id": method.customer_id, "type": method.type}
+    if method.type == "card":
+        data.update(
+            card_network=method.card_network,
+            card_last4=method.card_last4,
+            expiry_month=method.expiry_month,
+            expiry_year=method.expiry_year,
+        )
+    else:
+        data["vpa"] = method.vpa
+    data["fingerprint"] = method.fingerprint
+    data["created_at"] = iso(method.created_at)
+    data["deleted_at"] = iso(method.deleted_at)
+    return data

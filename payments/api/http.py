@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpResponse
 from rest_framework.request import Request
 
+from payments.api.errors import BadRequest
 from payments.api.inputs import JSON, json_body
 from payments.models import Merchant
 from payments.services.idempotency import idempotency_key_validate, idempotency_request_hash, idempotent_execute
@@ -66,3 +67,11 @@ def mutate(
     if result.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
+
+
+def optional_str(body: dict[str, Any], name: str) -> str | None:
+    """``body[name]`` if it is a string or absent/null; else an enveloped 400."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string", field=name, reason="invalid_type")
+    return value

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from payments.api import schema
-from payments.api.http import json_response, mutate, parse_json_body
+from payments.api.http import json_response, mutate, optional_str, parse_json_body
 from payments.api.lists import paginated
 from payments.selectors.payments import order_get_for_merchant, order_get_public, order_list_for_merchant
 from payments.services.orders import order_create
@@ -35,6 +35,7 @@ class OrdersApi(APIView):
                 receipt=body.get("receipt"),
                 notes=body.get("notes"),
                 callback_url=body.get("callback_url"),
+                customer_id=optional_str(body, "customer_id"),
             )
             return 201, order_snapshot(order)
 

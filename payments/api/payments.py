@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from payments.api import schema
 from payments.api.errors import BadRequest, NotFound
 from payments.api.filters import PaymentFilter
-from payments.api.http import json_response, mutate, parse_json_body
+from payments.api.http import json_response, mutate, optional_str, parse_json_body
 from payments.api.lists import paginated
 from payments.api.query import StrictIntegerField, query_parse
 from payments.api.throttling import CheckoutIpRateLimit, checkout_attempt_register
@@ -55,6 +55,10 @@ def payment_created_body(payment: Payment) -> dict[str, Any]:
         data["card_last4"] = payment.card_last4
     data["status"] = payment.status
     data["created_at"] = iso(payment.created_at)
+    if payment.customer_id is not None:
+        data["customer_id"] = payment.customer_id
+    if payment.payment_method_id is not None:
+        data["payment_method_id"] = payment.payment_method_id
     return data
 
 
@@ -69,19 +73,20 @@ def refund_created_body(refund: Any) -> dict[str, Any]:
     }
 
 
-def _optional_str(body: dict[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise BadRequest(f"{name} must be a string", field=name, reason="invalid_type")
-    return value
-
-
 def _create_payment(
     request: Request, *, merchant: Merchant, body: dict[str, Any], source: str, public: bool
 ) -> HttpResponse:
+    # A checkout customer pays with what they type; saved methods are the merchant's call.
+    customer_id = None if public else optional_str(body, "customer_id")
+    payment_method_id = None if public else optional_str(body, "payment_method_id")
+    if payment_method_id is not None and body.get("card") is not None:
+        raise BadRequest(
+            "send either card or payment_method_id, not both", field="card", reason="card_with_payment_method"
+        )
     # Card validation is pure: do it before any idempotency claim or write.
-    card = validate_card(body.get("card"), now=timezone.now()) if body.get("method") == "card" else None
-    order_id = _optional_str(body, "order_id")
+    wants_card = body.get("method") == "card" and payment_method_id is None
+    card = validate_card(body.get("card"), now=timezone.now()) if wants_card else None
+    order_id = optional_str(body, "order_id")
 
     def action() -> tuple[int, dict[str, Any]]:
         payment = payment_create(
@@ -95,6 +100,8 @@ def _create_payment(
             # An anonymous caller must not choose where the merchant's signed redirect goes:
             # checkout payments inherit the order's callback_url, set by the merchant.
             callback_url=None if public else body.get("callback_url"),
+            customer_id=customer_id,
+            payment_method_id=payment_method_id,
             source=source,
         )
         return 201, payment_public_snapshot(payment) if public else payment_created_body(payment)
@@ -273,7 +280,7 @@ class PaymentPublicCreateApi(APIView):
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
-        order_id = _optional_str(body, "order_id")
+        order_id = optional_str(body, "order_id")
         if order_id is None:
             raise BadRequest("order_id is required", field="order_id", reason="required")
         order = order_get_public(order_id=order_id)

@@ -114,6 +114,7 @@ class OrderCreate(serializers.Serializer):
     callback_url = serializers.URLField(
         required=False, allow_null=True, max_length=2048, help_text="http(s); the checkout returns the browser here"
     )
+    customer_id = serializers.CharField(required=False, help_text="cust_…: its payments send this customer receipts")
 
 
 class Order(serializers.Serializer):
@@ -127,6 +128,7 @@ class Order(serializers.Serializer):
     status = serializers.ChoiceField(states.OrderStatus.choices)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    customer_id = serializers.CharField(required=False, help_text="only when the order names a customer")
 
 
 class OrderPublic(serializers.Serializer):
@@ -155,10 +157,16 @@ class PaymentCreate(serializers.Serializer):
         required=False, min_value=100, help_text="without order_id: creates the order; with it: must match"
     )
     currency = serializers.CharField(required=False, help_text="ISO 4217, default INR; with order_id: must match")
-    method = serializers.ChoiceField(["upi", "card"])
+    method = serializers.ChoiceField(["upi", "card"], required=False, help_text="required unless payment_method_id")
     vpa = serializers.RegexField(VPA_RE.pattern, max_length=MAX_VPA_LENGTH, required=False, help_text=_VPA_HELP)
     card = Card(required=False, help_text="required for method card")
     callback_url = serializers.URLField(required=False, max_length=2048, help_text="overrides the order's")
+    customer_id = serializers.CharField(
+        required=False, help_text="cust_…: who pays (receipts); required with payment_method_id"
+    )
+    payment_method_id = serializers.CharField(
+        required=False, help_text="pm_… of that customer: pay with a saved card or VPA (no card data)"
+    )
 
 
 class PublicPaymentCreate(serializers.Serializer):
@@ -181,6 +189,8 @@ class PaymentCreated(serializers.Serializer):
     card_last4 = serializers.CharField(required=False, help_text="method card only")
     status = serializers.ChoiceField(states.PaymentStatus.choices)
     created_at = serializers.DateTimeField()
+    customer_id = serializers.CharField(required=False, help_text="only when the payment names a customer")
+    payment_method_id = serializers.CharField(required=False, help_text="only when paid with a saved method")
 
 
 class Payment(PaymentCreated):

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.urls import path
 
-from payments.api import demo, events, jobs, orders, payments, provider_webhooks, refunds
+from payments.api import customers, demo, events, jobs, orders, payments, provider_webhooks, refunds
 
 urlpatterns: list = [
     path("orders", orders.OrdersApi.as_view(), name="orders"),
@@ -19,6 +19,18 @@ urlpatterns: list = [
     path("payments/<str:payment_id>/refunds", payments.PaymentRefundsApi.as_view(), name="payment-refunds"),
     path("refunds", refunds.RefundsApi.as_view(), name="refunds"),
     path("refunds/<str:refund_id>", refunds.RefundDetailApi.as_view(), name="refund-detail"),
+    path("customers", customers.CustomersApi.as_view(), name="customers"),
+    path("customers/<str:customer_id>", customers.CustomerDetailApi.as_view(), name="customer-detail"),
+    path(
+        "customers/<str:customer_id>/payment-methods",
+        customers.CustomerPaymentMethodsApi.as_view(),
+        name="customer-payment-methods",
+    ),
+    path(
+        "customers/<str:customer_id>/payment-methods/<str:payment_method_id>",
+        customers.CustomerPaymentMethodDetailApi.as_view(),
+        name="customer-payment-method-detail",
+    ),
     path("events", events.EventsApi.as_view(), name="events"),
     path("events/<str:event_id>", events.EventDetailApi.as_view(), name="event-detail"),
     path(

@@ -1,17 +1,19 @@
 """Models of the payments core, one module per concept."""
 
+from payments.models.customers import Customer, SavedPaymentMethod
 from payments.models.events import Event
 from payments.models.idempotency import IdempotencyKey
 from payments.models.merchants import ApiKey, Merchant
 from payments.models.orders import MIN_ORDER_AMOUNT, Order
 from payments.models.payments import CardNetwork, Payment, PaymentMethod, Refund, TimelineEntry
 from payments.models.provider_notifications import ProviderNotification
-from payments.providers.simulator.models import SimulatorConfig, SimulatorTransaction
+from payments.providers.simulator.models import SimulatorConfig, SimulatorToken, SimulatorTransaction
 
 __all__ = [
     "MIN_ORDER_AMOUNT",
     "ApiKey",
     "CardNetwork",
+    "Customer",
     "Event",
     "IdempotencyKey",
     "Merchant",
@@ -20,7 +22,9 @@ __all__ = [
     "PaymentMethod",
     "ProviderNotification",
     "Refund",
+    "SavedPaymentMethod",
     "SimulatorConfig",
+    "SimulatorToken",
     "SimulatorTransaction",
     "TimelineEntry",
 ]

@@ -22,6 +22,10 @@ class Order(models.Model):
     # Where the hosted checkout sends the browser when a payment of this order ends; a
     # payment created with its own callback_url keeps that one.
     callback_url = models.URLField(max_length=2048, null=True, blank=True)
+    # The customer the order is for: its payments send receipts to them.
+    customer = models.ForeignKey(
+        "payments.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.CREATED)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -48,6 +48,13 @@ class Payment(models.Model):
     # worker submits until PAYMENT_SUBMISSION_LEASE_SECONDS have passed.
     submission_claimed_at = models.DateTimeField(null=True, blank=True)
     callback_url = models.URLField(max_length=2048, null=True, blank=True)
+    # Who pays (receipts go to this customer) and, for a saved card or VPA, with what.
+    customer = models.ForeignKey(
+        "payments.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    payment_method = models.ForeignKey(
+        "payments.SavedPaymentMethod", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

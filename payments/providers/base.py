@@ -1,6 +1,7 @@
 """The provider interface: what the payments core needs from an acquirer.
 
-A provider takes payments and refunds (``submit``/``refund``), answers status queries
+A provider takes payments and refunds (``submit``/``refund``), keeps cards for later
+payments (``tokenize``: the gateway stores only the token it returns), answers status queries
 (``get_status``, used by the stuck-payment job), publishes settlement files
 (``fetch_settlement``, used by reconciliation) and signs the notifications it sends to
 ``POST /api/v1/provider-webhooks/<name>`` (``verify_webhook``). Implementations must be
@@ -15,7 +16,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    import uuid
+
     from payments.models import Payment, Refund
+    from payments.validation import CardDetails
 
 SETTLEMENT_COLUMNS = (
     "provider_reference",
@@ -40,6 +44,17 @@ class InvalidSignature(Exception):
 @dataclass(frozen=True)
 class SubmitResult:
     reference: str
+
+
+@dataclass(frozen=True)
+class TokenizeResult:
+    """A card the provider now keeps: its token and what may be shown of the card."""
+
+    token: str
+    card_network: str
+    card_last4: str
+    expiry_month: int
+    expiry_year: int
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,8 @@ class PaymentProvider(Protocol):
     name: str
 
     def submit(self, *, payment: Payment) -> SubmitResult: ...
+
+    def tokenize(self, *, merchant_id: uuid.UUID, card: CardDetails) -> TokenizeResult: ...
 
     def get_status(self, *, reference: str) -> ProviderStatus: ...
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from payments.models import Merchant, Order
 from payments.money import DEFAULT_CURRENCY
+from payments.selectors.customers import customer_get_for_merchant
 from payments.validation import (
     validate_amount,
     validate_callback_url,
@@ -23,11 +24,15 @@ def order_create(
     receipt: str | None = None,
     notes: dict[str, Any] | None = None,
     callback_url: str | None = None,
+    customer_id: str | None = None,
 ) -> Order:
     """Create an order (status ``created``). Validates amount (integer minor units ≥ 100),
     currency (ISO 4217), receipt, notes and the optional http(s) ``callback_url`` (payments
     of the order without their own inherit it); raises ``BadRequest`` and writes nothing on
-    bad input. One INSERT, no transaction of its own (it is a single statement)."""
+    bad input. ``customer_id`` (one of this merchant's customers, else 404) is who its
+    payments send receipts to. One INSERT, no transaction of its own (a single statement)."""
+    if customer_id is not None:
+        customer_get_for_merchant(merchant=merchant, customer_id=customer_id, field="customer_id")
     return Order.objects.create(
         merchant=merchant,
         amount=validate_amount(amount),
@@ -35,4 +40,5 @@ def order_create(
         receipt=validate_receipt(receipt),
         notes=validate_notes(notes),
         callback_url=validate_callback_url(callback_url),
+        customer_id=customer_id,
     )

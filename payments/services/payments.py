@@ -25,6 +25,7 @@ from payments.ids import new_event_id, new_order_id, new_payment_id
 from payments.models import Event, Merchant, Payment, PaymentMethod
 from payments.outbox import outbox_nudge_after_commit
 from payments.providers import get_provider
+from payments.selectors.customers import customer_get_for_merchant, payment_method_for_payment
 from payments.services.submission import submission_claim
 from payments.services.transitions import payment_record_event, payment_transition
 from payments.snapshots import payment_snapshot
@@ -47,7 +48,7 @@ UPDATE orders
    SET status = CASE WHEN status = %s THEN %s ELSE status END,
        updated_at = CASE WHEN status = %s THEN now() ELSE updated_at END
  WHERE id = %s AND merchant_id = %s
-RETURNING amount, currency, status, callback_url
+RETURNING amount, currency, status, callback_url, customer_id
 """
 
 
@@ -58,9 +59,11 @@ _PAYMENT_INSERT_SQL = """
 {order_cte}
 p AS (
     INSERT INTO payments (id, merchant_id, order_id, amount, currency, method, vpa, card_network, card_last4,
-                          status, captured, version, provider, callback_url, created_at, updated_at)
+                          status, captured, version, provider, callback_url, customer_id, payment_method_id,
+                          created_at, updated_at)
     VALUES (%(id)s, %(merchant_id)s, %(order_id)s, %(amount)s, %(currency)s, %(method)s, %(vpa)s,
-            %(card_network)s, %(card_last4)s, 'pending', false, 1, %(provider)s, %(callback_url)s, %(now)s, %(now)s)
+            %(card_network)s, %(card_last4)s, 'pending', false, 1, %(provider)s, %(callback_url)s, %(customer_id)s,
+            %(payment_method_id)s, %(now)s, %(now)s)
 ),
 t AS (
     INSERT INTO timeline_entries (object_type, object_id, payment_id, from_status, to_status, version, detail,
@@ -73,8 +76,10 @@ VALUES (%(event_id)s, %(merchant_id)s, 'payment.created', 'payment', %(id)s, 1, 
 RETURNING seq, txid
 """
 _ORDER_CTE = """WITH o AS (
-    INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at)
-    VALUES (%(order_id)s, %(merchant_id)s, %(amount)s, %(currency)s, NULL, '{}'::jsonb, 'attempted', %(now)s, %(now)s)
+    INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, customer_id, created_at,
+                        updated_at)
+    VALUES (%(order_id)s, %(merchant_id)s, %(amount)s, %(currency)s, NULL, '{}'::jsonb, 'attempted', %(customer_id)s,
+            %(now)s, %(now)s)
 ),"""
 _SQL_WITH_ORDER = _PAYMENT_INSERT_SQL.format(order_cte=_ORDER_CTE)
 _SQL_WITHOUT_ORDER = _PAYMENT_INSERT_SQL.format(order_cte="WITH")
@@ -108,6 +113,8 @@ def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> Event:
                 "card_last4": payment.card_last4,
                 "provider": payment.provider,
                 "callback_url": payment.callback_url,
+                "customer_id": payment.customer_id,
+                "payment_method_id": payment.payment_method_id,
                 "now": payment.created_at,
                 "source": source,
                 "event_id": event.id,
@@ -120,7 +127,7 @@ def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> Event:
     return event
 
 
-def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str, str | None]:
+def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str, str | None, str | None]:
     with connection.cursor() as cursor:
         cursor.execute(
             _ORDER_ATTEMPT_SQL,
@@ -138,10 +145,12 @@ def payment_create(
     order_id: str | None = None,
     amount: int | None = None,
     currency: str | None = None,
-    method: str,
+    method: str | None,
     vpa: str | None = None,
     card: CardDetails | None = None,
     callback_url: str | None = None,
+    customer_id: str | None = None,
+    payment_method_id: str | None = None,
     source: str = "api",
 ) -> Payment:
     """Store a ``pending`` payment with its ``payment.created`` event and timeline row in
@@ -151,10 +160,30 @@ def payment_create(
     currency (and, unless ``callback_url`` is given, the callback URL); without it
     ``amount`` (+ ``currency``) create the order implicitly in the same transaction.
     ``card`` must be validated; only its network and last four digits are stored.
+    ``payment_method_id`` (with its ``customer_id``) pays with a saved card or VPA instead
+    (:func:`payments.selectors.customers.payment_method_for_payment` says when it may);
+    ``customer_id`` alone (or the order's customer) names who gets the receipt.
     Raises ``BadRequest``/``NotFound`` and writes nothing on bad input. After commit the
     only work left is a nudge of the outbox dispatcher, off the request thread."""
+    now = timezone.now()
+    saved = None
+    if payment_method_id is not None:
+        saved = payment_method_for_payment(
+            merchant=merchant, payment_method_id=payment_method_id, customer_id=customer_id, now=now
+        )
+        if method is not None and method != saved.type:
+            raise BadRequest(
+                f"method {method!r} does not match the saved {saved.type} method",
+                field="method",
+                reason="payment_method_type_mismatch",
+            )
+        method, vpa, card = saved.type, saved.vpa, None
+    elif customer_id is not None:
+        customer_get_for_merchant(merchant=merchant, customer_id=customer_id, field="customer_id")
     method = validate_method(method)
-    if method == PaymentMethod.UPI:
+    if saved is not None:
+        pass  # the saved method's own fields, checked when it was saved
+    elif method == PaymentMethod.UPI:
         vpa = validate_vpa(vpa)
         card = None
     elif card is None:
@@ -162,13 +191,12 @@ def payment_create(
     else:
         vpa = None
     callback_url = validate_callback_url(callback_url)
-    now = timezone.now()
     # With an existing order the order row is locked and checked first, so that needs a
     # transaction. An implicit order's writes are ONE statement (see _PAYMENT_INSERT_SQL),
     # atomic on its own: no BEGIN/COMMIT round trips on the hottest path.
     with transaction.atomic() if order_id is not None else contextlib.nullcontext():
         if order_id is not None:
-            order_amount, order_currency, order_status, order_callback_url = _order_for_payment(
+            order_amount, order_currency, order_status, order_callback_url, order_customer_id = _order_for_payment(
                 merchant=merchant, order_id=order_id
             )
             if order_status == OrderStatus.PAID:
@@ -179,6 +207,11 @@ def payment_create(
                 raise BadRequest("currency does not match the order", field="currency", reason="currency_mismatch")
             amount, currency = order_amount, order_currency
             callback_url = callback_url or order_callback_url
+            if customer_id is not None and order_customer_id not in (None, customer_id):
+                raise BadRequest(
+                    "customer_id does not match the order's customer", field="customer_id", reason="customer_mismatch"
+                )
+            customer_id = customer_id or order_customer_id
             new_order = False
         else:
             amount = validate_amount(amount)
@@ -193,13 +226,15 @@ def payment_create(
             currency=currency,
             method=method,
             vpa=vpa,
-            card_network=card.network if card else None,
-            card_last4=card.last4 if card else None,
+            card_network=saved.card_network if saved else card.network if card else None,
+            card_last4=saved.card_last4 if saved else card.last4 if card else None,
             status=PaymentStatus.PENDING,
             captured=False,
             version=1,
             provider=settings.PAYMENT_PROVIDER,
             callback_url=callback_url,
+            customer_id=customer_id,
+            payment_method_id=saved.pk if saved else None,
             created_at=now,
             updated_at=now,
         )

@@ -9,12 +9,10 @@ import logging
 import time
 
 import pytest
-import redis
-from django.conf import settings
-from django.db import connection
 
 from payments.models import Event, Payment, ProviderNotification, Refund, SimulatorTransaction, TimelineEntry
 from tests.payments.conftest import VISA_DECLINED, VISA_OK, card
+from tests.support.card_scan import assert_no_card_data
 from tests.support.processes import celery_worker, daphne_server, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.live]
@@ -103,20 +101,11 @@ def test_upi_and_card_reach_success_with_timeline_events_capture_and_refund(alic
         ]
 
     # Card data never stored, logged or queued.
-    needles = ("4111111111111111", "4111 1111 1111 1111")
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            cursor.execute(f'SELECT row_to_json(t)::text FROM "{table}" t')
-            for (row,) in cursor.fetchall():
-                assert not any(n in row for n in needles), f"card number found in {table}"
-                assert '"987"' not in row, f"cvv found in {table}"
-    worker_log = (tmp_path / "worker.log").read_text(errors="replace")
-    assert not any(n in worker_log for n in needles)
-    assert not any(n in caplog.text for n in needles)
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    for key in broker.scan_iter():
-        if broker.type(key) == b"list":
-            assert not any(n.encode() in item for item in broker.lrange(key, 0, -1) for n in needles)
+    assert_no_card_data(
+        numbers=("4111111111111111", "4111 1111 1111 1111"),
+        cvvs=("987",),
+        logs=[(tmp_path / "worker.log").read_text(errors="replace"), caplog.text],
+    )
 
 
 def test_declined_card_and_failure_vpa_fail_with_reason(alice, simulator, tmp_path):

@@ -79,3 +79,30 @@ class SimulatorTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.kind} {self.outcome}"
+
+
+class SimulatorToken(models.Model):
+    """A card the simulated acquirer tokenised. Like a real vault it hands out a token, but
+    unlike one it keeps no card number at all: only what it needs to decide later payments
+    with the token (the test card's outcome class) and what it showed the gateway."""
+
+    class OutcomeClass(models.TextChoices):
+        APPROVE = "approve"  # 4111 1111 1111 1111
+        DECLINE = "decline"  # 4000 0000 0000 0002
+        NO_ANSWER = "no_answer"  # 4000 0000 0000 0119: the acquirer never answers
+        STANDARD = "standard"  # any other card: TEST_MODE flags, then the dice
+
+    token = models.CharField(max_length=64, unique=True)
+    merchant_id = models.UUIDField()
+    outcome_class = models.CharField(max_length=16, choices=OutcomeClass.choices)
+    card_network = models.CharField(max_length=16)
+    card_last4 = models.CharField(max_length=4)
+    expiry_month = models.PositiveSmallIntegerField()
+    expiry_year = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "simulator_tokens"
+
+    def __str__(self) -> str:
+        return f"{self.token} {self.outcome_class}"

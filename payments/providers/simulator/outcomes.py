@@ -27,6 +27,18 @@ TEST_CARDS: dict[tuple[str, str], tuple[str, str | None, str | None]] = {
     ("visa", "0002"): (FAILED, "card_declined", "The card was declined by the issuer"),
     ("visa", "0119"): (TIMEOUT, None, None),
 }
+# Tokenisation sees the whole number (once, in memory) and records only its outcome class;
+# payments with the token are then decided by the class. Numbers not listed are "standard".
+TEST_CARD_CLASSES: dict[str, str] = {
+    "4111111111111111": "approve",
+    "4000000000000002": "decline",
+    "4000000000000119": "no_answer",
+}
+TOKEN_OUTCOMES: dict[str, tuple[str, str | None, str | None]] = {
+    "approve": TEST_CARDS[("visa", "1111")],
+    "decline": TEST_CARDS[("visa", "0002")],
+    "no_answer": TEST_CARDS[("visa", "0119")],
+}
 GENERIC_DECLINE = ("payment_failed", "The payment was declined by the provider")
 
 
@@ -44,9 +56,20 @@ def simulator_config() -> SimulatorConfig:
 
 
 def decide(
-    *, config: SimulatorConfig, method: str, vpa: str | None, card_network: str | None, card_last4: str | None
+    *,
+    config: SimulatorConfig,
+    method: str,
+    vpa: str | None,
+    card_network: str | None,
+    card_last4: str | None,
+    token_outcome_class: str | None = None,
 ) -> Decision:
-    fixed = TEST_VPAS.get((vpa or "").lower()) if method == "upi" else TEST_CARDS.get((card_network, card_last4))
+    if token_outcome_class is not None:  # a saved card: decided by what tokenisation recorded
+        fixed = TOKEN_OUTCOMES.get(token_outcome_class)
+    elif method == "upi":
+        fixed = TEST_VPAS.get((vpa or "").lower())
+    else:
+        fixed = TEST_CARDS.get((card_network, card_last4))
     if fixed is not None:
         outcome, code, description = fixed
     elif settings.TEST_MODE:

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import secrets
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -24,9 +25,11 @@ from payments.providers.base import (
     ProviderNotification,
     ProviderStatus,
     SubmitResult,
+    TokenizeResult,
 )
-from payments.providers.simulator import outcomes, signing
+from payments.providers.simulator import outcomes, signing, tokens
 from payments.providers.simulator.models import SimulatorTransaction
+from payments.validation import CardDetails
 
 logger = logging.getLogger("tender.simulator")
 FEE_BASIS_POINTS = 200  # 2 %, shown in settlement files
@@ -52,6 +55,7 @@ class SimulatorProvider:
             vpa=payment.vpa,
             card_network=payment.card_network,
             card_last4=payment.card_last4,
+            token_outcome_class=tokens.token_outcome_class(payment=payment),
         )
         settled_status, settled_amount = outcomes.settlement_for(
             config=config, outcome=decision.outcome, amount=payment.amount
@@ -79,6 +83,10 @@ class SimulatorProvider:
         if created and decision.outcome != outcomes.TIMEOUT:
             transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
         return SubmitResult(reference=row.reference)
+
+    def tokenize(self, *, merchant_id: uuid.UUID, card: CardDetails) -> TokenizeResult:
+        """Keep a card for later payments; see :mod:`payments.providers.simulator.tokens`."""
+        return tokens.token_create(merchant_id=merchant_id, card=card)
 
     def refund(self, *, refund: Refund, payment: Payment) -> SubmitResult:
         """Record the refund and schedule its notification; idempotent per refund id."""

@@ -1,0 +1,95 @@
+"""DRF serializers of the customers API: the one definition that validates the input
+and documents it in the OpenAPI schema. Card and VPA fields run the same validators as
+payment create (exact codes INVALID_CARD / EXPIRED_CARD / INVALID_VPA and reasons)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from payments.api import schema
+from payments.models import CardNetwork
+from payments.validation import MAX_VPA_LENGTH, VPA_RE, CardDetails, validate_card, validate_vpa
+
+E164 = r"^\+[1-9][0-9]{6,14}$"
+
+
+def _locale_validate(value: str) -> None:
+    try:
+        Locale.parse(value, sep="-")
+    except (UnknownLocaleError, ValueError):
+        raise serializers.ValidationError("not a known locale (BCP 47, e.g. en-IN)", code="invalid_locale") from None
+
+
+class CustomerCreate(serializers.Serializer):
+    email = serializers.EmailField(required=False, allow_null=True, max_length=254, help_text="receipts go here")
+    name = serializers.CharField(required=False, allow_null=True, max_length=255)
+    phone = serializers.RegexField(
+        E164, required=False, allow_null=True, help_text="E.164 (+919876543210); SMS receipts go here"
+    )
+    locale = serializers.CharField(
+        required=False,
+        max_length=16,
+        validators=[_locale_validate],
+        help_text="BCP 47, default en-IN: how amounts and times are written in receipts",
+    )
+
+
+class CustomerUpdate(CustomerCreate):
+    """Only the fields sent change."""
+
+
+class Customer(serializers.Serializer):
+    id = serializers.CharField(help_text="cust_ + 16 alphanumerics")
+    email = serializers.EmailField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    locale = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+@extend_schema_field(schema.Card)
+class CardField(serializers.Field):
+    """A card, validated as on payment create; the result is an in-memory CardDetails."""
+
+    def to_internal_value(self, data: Any) -> CardDetails:
+        return validate_card(data, now=timezone.now())
+
+
+@extend_schema_field({"type": "string", "pattern": VPA_RE.pattern, "maxLength": MAX_VPA_LENGTH})
+class VpaField(serializers.Field):
+    def to_internal_value(self, data: Any) -> str:
+        return validate_vpa(data)
+
+
+class PaymentMethodCreate(serializers.Serializer):
+    type = serializers.ChoiceField(["card", "upi"])
+    card = CardField(required=False, help_text="type card: tokenised by the provider, never stored")
+    vpa = VpaField(required=False, help_text="type upi: name@bank")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        needed = "card" if attrs["type"] == "card" else "vpa"
+        if attrs.get(needed) is None:
+            raise serializers.ValidationError(
+                {needed: f"{needed} is required for type {attrs['type']}"}, code="required"
+            )
+        return attrs
+
+
+class PaymentMethod(serializers.Serializer):
+    id = serializers.CharField(help_text="pm_ + 16 alphanumerics")
+    customer_id = serializers.CharField()
+    type = serializers.ChoiceField(["card", "upi"])
+    card_network = serializers.ChoiceField(CardNetwork.values, required=False, help_text="type card only")
+    card_last4 = serializers.CharField(required=False, help_text="type card only")
+    expiry_month = serializers.IntegerField(required=False, help_text="type card only")
+    expiry_year = serializers.IntegerField(required=False, help_text="type card only, 4 digits")
+    vpa = serializers.CharField(required=False, help_text="type upi only")
+    fingerprint = serializers.CharField(help_text="keyed hash: equal for the same card or VPA of this merchant")
+    created_at = serializers.DateTimeField()
+    deleted_at = serializers.DateTimeField(allow_null=True)
