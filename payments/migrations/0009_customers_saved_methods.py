@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0007_submission_claims'),
+        ('payments', '0008_payment_duplicate_status'),
     ]
 
     operations = [
