@@ -337,8 +337,11 @@ if WEBHOOK_RETRY_INTERVALS_TEST:  # the seed's test schedule: 0/5/10/15/20 s, 5 
     WEBHOOK_RETRY_DELAYS = [5, 10, 15, 20]
     WEBHOOK_RETRY_JITTER = 0.0
 WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT", "2"))
+# Wall-clock deadline of one attempt: connect + send + status line + headers + body.
 WEBHOOK_TOTAL_TIMEOUT = float(os.environ.get("WEBHOOK_TOTAL_TIMEOUT", "10"))
-WEBHOOK_RESPONSE_BODY_LIMIT = env_int("WEBHOOK_RESPONSE_BODY_LIMIT", 8192)
+WEBHOOK_RESPONSE_BODY_LIMIT = env_int("WEBHOOK_RESPONSE_BODY_LIMIT", 8192)  # stored
+# A response body longer than this is not read on: the attempt fails (response_too_large).
+WEBHOOK_RESPONSE_READ_LIMIT = env_int("WEBHOOK_RESPONSE_READ_LIMIT", 1024 * 1024)
 # A worker's claim on a batch of deliveries; a killed worker's claim is retaken after it.
 WEBHOOK_DELIVERY_LEASE_SECONDS = env_int("WEBHOOK_DELIVERY_LEASE_SECONDS", 30)
 # Claims in flight per endpoint: one hanging endpoint holds at most this many worker slots.
@@ -346,6 +349,9 @@ WEBHOOK_ENDPOINT_MAX_IN_FLIGHT = env_int("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", 1)
 # HTTP requests in parallel within that one claim (threads doing I/O, one worker slot).
 WEBHOOK_ENDPOINT_PARALLEL_REQUESTS = env_int("WEBHOOK_ENDPOINT_PARALLEL_REQUESTS", 4)
 WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 100)
+# Attempts of a claim start only this long after it (the rest go back to the pool), so a
+# claim's results, written together, are recorded within about one attempt deadline.
+WEBHOOK_CLAIM_SEND_SECONDS = float(os.environ.get("WEBHOOK_CLAIM_SEND_SECONDS", "1"))
 # Claims/attempt results commit with synchronous_commit=off (a crash can only cause a resend).
 WEBHOOK_RELAXED_COMMIT = env_bool("WEBHOOK_RELAXED_COMMIT", True)
 WEBHOOK_DRAIN_SECONDS = float(os.environ.get("WEBHOOK_DRAIN_SECONDS", "5"))

@@ -8,15 +8,22 @@ from django.core.checks import Error, register
 
 @register()
 def webhook_settings_check(app_configs, **kwargs) -> list[Error]:
+    from webhooks.services.claims import LEASE_MARGIN_SECONDS
+
     errors: list[Error] = []
-    attempt_max = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_TOTAL_TIMEOUT + 2
-    if attempt_max >= settings.WEBHOOK_DELIVERY_LEASE_SECONDS:
+    # A claim's last attempt starts within the send window and is over by its deadline.
+    claim_max = settings.WEBHOOK_CLAIM_SEND_SECONDS + settings.WEBHOOK_TOTAL_TIMEOUT + LEASE_MARGIN_SECONDS
+    if claim_max >= settings.WEBHOOK_DELIVERY_LEASE_SECONDS:
         errors.append(
             Error(
-                "WEBHOOK_DELIVERY_LEASE_SECONDS must exceed connect + total timeout + 2 s "
-                f"({attempt_max:g} s), or a slow attempt could outlive its claim.",
+                "WEBHOOK_DELIVERY_LEASE_SECONDS must exceed the claim send window + the attempt deadline + "
+                f"{LEASE_MARGIN_SECONDS:g} s ({claim_max:g} s), or attempts would be cut short at the lease end.",
                 id="webhooks.E001",
             )
+        )
+    if not 0 < settings.WEBHOOK_CONNECT_TIMEOUT <= settings.WEBHOOK_TOTAL_TIMEOUT:
+        errors.append(
+            Error("WEBHOOK_CONNECT_TIMEOUT must be > 0 and at most WEBHOOK_TOTAL_TIMEOUT", id="webhooks.E004")
         )
     if settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT < 1 or settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS < 1:
         errors.append(Error("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT and _PARALLEL_REQUESTS must be >= 1", id="webhooks.E002"))

@@ -7,18 +7,27 @@
   the cloud metadata address), multicast, unspecified and reserved addresses are refused
   always. Non-canonical numeric hosts (``2130706433``, ``0x7f.1``, ``0177.0.0.1``) are
   refused before any lookup.
-* Limits: 2 s connect, 10 s for the whole attempt, redirects never followed, response body
-  read up to 8 KiB, ``User-Agent: Tender-Webhooks/1.0``.
+* Limits: 2 s connect, and a wall-clock deadline for the whole attempt (10 s: connect, send,
+  status line, headers and body together) that holds however slowly bytes arrive: a
+  watchdog thread shuts down the attempt's socket when it passes (socket timeouts alone
+  bound each read, not their sum). Redirects are never followed; the response body is read
+  up to 1 MiB (more is ``response_too_large``) and stored up to 8 KiB;
+  ``User-Agent: Tender-Webhooks/1.0``.
 * Failures are classified (``error_class``) for the attempt log and the retry decision.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import ipaddress
+import itertools
+import os
 import re
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -27,6 +36,8 @@ import requests  # noqa: TID251 - this is the transport module
 from django.conf import settings
 from requests_hardened import Config, HTTPSession
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 USER_AGENT = "Tender-Webhooks/1.0"
 _NUMERIC_PART = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
@@ -115,6 +126,142 @@ def url_validate(url: str, *, allow_private: bool | None = None) -> str:
     return url
 
 
+# --- the wall-clock deadline ------------------------------------------------------------
+
+
+class _Deadline:
+    """One attempt's wall-clock deadline. Every socket the attempt connects or reuses is
+    registered as a duplicate descriptor (``socket.fromfd``: ours to close, so the watchdog
+    can never shut down a descriptor number the OS has since handed to someone else, and it
+    still works while TLS has detached the original socket object during the handshake).
+    When the deadline passes, ``shutdown(SHUT_RDWR)`` on the duplicate ends the connection:
+    a thread blocked in connect, send, TLS or any read wakes at once with EOF or an error."""
+
+    __slots__ = ("_done", "_fds", "_lock", "_socks", "at", "expired")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.expired = False
+        self._done = False
+        self._fds: set[int] = set()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._done:
+                return
+            try:
+                fd = sock.fileno()
+                if fd < 0 or fd in self._fds:
+                    return
+                dup = socket.fromfd(fd, sock.family, sock.type)
+            except OSError:
+                return
+            self._fds.add(fd)
+            self._socks.append(dup)
+            if self.expired:  # the deadline passed while connecting: nothing may be sent
+                _shutdown(dup)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            for dup in self._socks:
+                _shutdown(dup)
+
+    def finish(self) -> None:
+        """The attempt is over: the watchdog must not touch its (pooled) connection again."""
+        with self._lock:
+            self._done = True
+            for dup in self._socks:
+                dup.close()
+            self._socks.clear()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by the peer or by urllib3
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One thread per process that expires attempts' deadlines in time order."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self.pid = os.getpid()
+        threading.Thread(target=self._run, name="webhook-deadline-watchdog", daemon=True).start()
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
+            if self._heap[0][2] is deadline:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._wake.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
+                _, _, due = heapq.heappop(self._heap)
+            due.expire()  # a finished attempt's deadline is a no-op
+
+
+_watchdog_lock = threading.Lock()
+_watchdog: _Watchdog | None = None
+
+
+def _watchdog_get() -> _Watchdog:
+    """The process's watchdog, started lazily (a forked worker child starts its own)."""
+    global _watchdog
+    with _watchdog_lock:
+        if _watchdog is None or _watchdog.pid != os.getpid():
+            _watchdog = _Watchdog()
+        return _watchdog
+
+
+_current = threading.local()  # the deadline of the attempt this thread is making
+
+
+def _watch_current(sock: socket.socket | None) -> None:
+    deadline: _Deadline | None = getattr(_current, "deadline", None)
+    if deadline is not None and sock is not None:
+        deadline.watch(sock)
+
+
+class _WatchedConnection:
+    """Registers the socket of every new connection (right after TCP connect, before TLS)
+    and of every reused one (before a request is written) with the current attempt."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        _watch_current(sock)
+        return sock
+
+    def request(self, *args, **kwargs):
+        _watch_current(self.sock)
+        return super().request(*args, **kwargs)
+
+
+class _HTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
 class _CheckedAdapter(IPFilterAdapter):
     """requests-hardened's adapter with our address policy: resolve once, check every
     address, pin the pool to the checked one (Host header and SNI keep the name)."""
@@ -122,6 +269,10 @@ class _CheckedAdapter(IPFilterAdapter):
     def __init__(self, *, is_https_proto: bool, allow_private: bool) -> None:
         super().__init__(is_https_proto=is_https_proto, allow_loopback=allow_private, tls_sni_support=True)
         self._allow_private = allow_private
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
         host_params, pool_kwargs = super(IPFilterAdapter, self).build_connection_pool_key_attributes(
@@ -192,67 +343,96 @@ def _retry_after(value: str | None) -> int | None:
     return max(0, int(when.timestamp() - time.time()))
 
 
-def post(*, url: str, body: bytes, headers: dict[str, str]) -> TransportResult:
-    """POST ``body`` to ``url``; never raises for network or HTTP failures."""
-    allow_private = settings.WEBHOOK_ALLOW_PRIVATE_TARGETS
-    limit = settings.WEBHOOK_RESPONSE_BODY_LIMIT
-    total = settings.WEBHOOK_TOTAL_TIMEOUT
+def post(*, url: str, body: bytes, headers: dict[str, str], deadline: float | None = None) -> TransportResult:
+    """POST ``body`` to ``url``; never raises for network or HTTP failures. The attempt ends
+    by ``deadline`` (``time.monotonic()``; at most now + WEBHOOK_TOTAL_TIMEOUT) whatever the
+    server does: the watchdog shuts its socket down when it passes."""
     started = time.monotonic()
-    deadline = started + total
-
-    def result(**kwargs) -> TransportResult:
-        defaults = {"status_code": None, "body": "", "error": "", "retry_after_seconds": None, "gone": False}
-        defaults.update(kwargs)
-        return TransportResult(latency_ms=int((time.monotonic() - started) * 1000), **defaults)
-
+    at = started + settings.WEBHOOK_TOTAL_TIMEOUT
+    if deadline is not None:
+        at = min(at, deadline)
+    if at <= started:
+        return TransportResult(False, None, 0, "", "timeout", "no time left for an attempt", None, False)
+    watched = _current.deadline = _Deadline(at)
+    _watchdog_get().add(watched)
     try:
-        response = _session(allow_private).post(
+        outcome = _post_watched(url=url, body=body, headers=headers, watched=watched)
+    finally:
+        watched.finish()
+        _current.deadline = None
+    status_code, body_text, error_class, error, response_headers = outcome
+    if watched.expired:
+        # Whatever broke, it broke because we cut it; and a response we cut is never a
+        # success, even where the cut looked like a clean end (EOF ends headers or an
+        # unframed body for http.client).
+        error_class, error = "timeout", f"response not complete within {at - started:.1f} s (attempt deadline)"
+    ok = not error_class and status_code is not None and 200 <= status_code < 300
+    if not ok and not error_class:
+        error_class, error = "http_status", f"HTTP {status_code}"
+    return TransportResult(
+        ok=ok,
+        status_code=status_code,
+        latency_ms=int((time.monotonic() - started) * 1000),
+        body=body_text,
+        error_class=error_class,
+        error=error[:512],
+        retry_after_seconds=_retry_after(response_headers.get("Retry-After")),
+        gone=status_code == 410,
+    )
+
+
+def _post_watched(
+    *, url: str, body: bytes, headers: dict[str, str], watched: _Deadline
+) -> tuple[int | None, str, str, str, Mapping[str, str]]:
+    """The request itself: (status, stored body, error class, error, response headers)."""
+    store_limit = settings.WEBHOOK_RESPONSE_BODY_LIMIT
+    read_limit = max(settings.WEBHOOK_RESPONSE_READ_LIMIT, store_limit)
+    # Socket timeouts still bound each operation (a dead connect fails in 2 s); the
+    # watchdog bounds their sum.
+    timeout = (settings.WEBHOOK_CONNECT_TIMEOUT, max(0.001, watched.at - time.monotonic()))
+    try:
+        response = _session(settings.WEBHOOK_ALLOW_PRIVATE_TARGETS).post(
             url,
             data=body,
             headers={"Content-Type": "application/json", **headers},
-            timeout=(settings.WEBHOOK_CONNECT_TIMEOUT, total),
+            timeout=timeout,
             allow_redirects=False,
             stream=True,
         )
     except UnsafeUrl as exc:
-        return result(ok=False, error_class=exc.reason, error=exc.description)
-    except requests.exceptions.ConnectTimeout as exc:
-        return result(ok=False, error_class="connect_timeout", error=str(exc)[:512])
-    except requests.exceptions.Timeout as exc:
-        return result(ok=False, error_class="timeout", error=str(exc)[:512])
-    except requests.exceptions.SSLError as exc:
-        return result(ok=False, error_class="tls_error", error=str(exc)[:512])
-    except requests.exceptions.ConnectionError as exc:
-        return result(ok=False, error_class="connection_error", error=str(exc)[:512])
+        return None, "", exc.reason, exc.description, {}
     except requests.exceptions.RequestException as exc:
-        return result(ok=False, error_class="request_error", error=str(exc)[:512])
-
+        return None, "", _error_class(exc), str(exc), {}
     chunks: list[bytes] = []
     size = 0
-    error_class = ""
+    error_class = error = ""
     try:
-        for chunk in response.iter_content(4096):
-            chunks.append(chunk)
+        for chunk in response.iter_content(16384):
+            if size < store_limit:
+                chunks.append(chunk)
             size += len(chunk)
-            if size > limit:
-                break
-            if time.monotonic() > deadline:
-                error_class = "timeout"
+            if size > read_limit:
+                error_class, error = "response_too_large", f"response body larger than {read_limit} bytes"
                 break
     except requests.exceptions.RequestException as exc:
-        error_class = "timeout" if "timed out" in str(exc).lower() else "connection_error"
+        error_class, error = _error_class(exc), str(exc)
     finally:
-        if size > limit or error_class:
+        if error_class:
             response.close()  # drop a connection we did not read to the end
-    text = b"".join(chunks)[:limit].decode("utf-8", errors="replace")
-    status = response.status_code
-    ok = 200 <= status < 300 and not error_class
-    return result(
-        ok=ok,
-        status_code=status,
-        body=text,
-        error_class=error_class or ("" if ok else "http_status"),
-        error="" if ok else (f"HTTP {status}" if not error_class else "response body not received in time"),
-        retry_after_seconds=_retry_after(response.headers.get("Retry-After")),
-        gone=status == 410,
-    )
+    return response.status_code, _text(chunks, store_limit), error_class, error, response.headers
+
+
+def _text(chunks: list[bytes], limit: int) -> str:
+    return b"".join(chunks)[:limit].decode("utf-8", errors="replace")
+
+
+def _error_class(exc: requests.exceptions.RequestException) -> str:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect_timeout"
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower():
+        return "timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls_error"
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return "connection_error"
+    return "request_error"

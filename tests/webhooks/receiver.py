@@ -1,13 +1,18 @@
 """A real loopback HTTP receiver for webhook tests: records every request (time, headers,
 raw body) and answers according to a small script (fail the first N attempts of each
-webhook-id, always fail, sleep, hold until the test releases it, Retry-After, 410)."""
+webhook-id, always fail, sleep, hold until the test releases it, Retry-After, 410).
+Hostile receivers (slow, dripping, endless, resetting) run as their own processes."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -131,3 +136,75 @@ class running_receiver:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# --- hostile receivers, each its own process (tests/webhooks/hostile_receiver.py) ---------------
+
+
+@dataclass
+class HostileRequest:
+    webhook_id: str
+    opened: float  # time.time(): the request was read in full
+    closed: float  # the connection ended (the client hung up, or the receiver did)
+
+
+@dataclass
+class HostileReceiver:
+    mode: str
+    url: str
+    process: subprocess.Popen
+    requests: list[HostileRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def finished(self) -> list[HostileRequest]:
+        with self.lock:
+            return list(self.requests)
+
+    def max_open_per_id(self) -> int:
+        """The most connections one webhook-id ever had open here at the same moment."""
+        by_id: dict[str, list[HostileRequest]] = {}
+        for request in self.finished():
+            by_id.setdefault(request.webhook_id, []).append(request)
+        most = 0
+        for requests in by_id.values():
+            for request in requests:
+                most = max(most, sum(1 for r in requests if r.opened <= request.opened < r.closed))
+        return most
+
+
+class running_hostile_receiver:
+    """Context manager: ``hostile_receiver.py MODE`` as its own process on a free loopback
+    port; every request it finished is in ``.requests`` (read from its stdout)."""
+
+    def __init__(self, mode: str, *, interval: float = 0.5) -> None:
+        self.mode, self.interval = mode, interval
+
+    def __enter__(self) -> HostileReceiver:
+        script = Path(__file__).with_name("hostile_receiver.py")
+        process = subprocess.Popen(
+            [sys.executable, "-S", str(script), self.mode, "--interval", str(self.interval)],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        line = process.stdout.readline()
+        if not line.startswith("PORT "):
+            process.kill()
+            raise RuntimeError(f"hostile receiver {self.mode} did not start: {line!r}")
+        self.receiver = HostileReceiver(
+            mode=self.mode, url=f"http://127.0.0.1:{int(line.split()[1])}/hooks", process=process
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        return self.receiver
+
+    def _read(self) -> None:
+        for line in self.receiver.process.stdout:
+            item = json.loads(line)
+            with self.receiver.lock:
+                self.receiver.requests.append(HostileRequest(item["id"], item["opened"], item["closed"]))
+
+    def __exit__(self, *exc: object) -> None:
+        self.receiver.process.kill()
+        self.receiver.process.wait(timeout=5)
+        self.reader.join(timeout=5)

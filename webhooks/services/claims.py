@@ -4,6 +4,12 @@ Under a transaction-scoped advisory lock per endpoint, the endpoint's live claim
 ``lease_token`` with ``locked_until`` in the future) are counted against
 ``WEBHOOK_ENDPOINT_MAX_IN_FLIGHT``; due rows are leased with ``FOR UPDATE SKIP LOCKED``.
 A crashed worker's lease simply expires and the rows are due again.
+
+The lease is also the fencing token's lifetime: no attempt of a claim starts after its send
+window, and every attempt is cut at the claim's lease end minus ``LEASE_MARGIN_SECONDS`` at
+the latest (the transport's watchdog), so a live claim never has an attempt in flight past
+its lease; results are written only where ``lease_token`` still matches, so a late result
+(a worker paused past its lease) changes nothing.
 """
 
 from __future__ import annotations
@@ -22,13 +28,23 @@ from django.utils import timezone
 
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
+# An attempt ends at least this long before its claim's lease runs out (clock skew between
+# hosts, the time to record the result).
+LEASE_MARGIN_SECONDS = 2.0
+
 
 @dataclass
 class Claim:
     endpoint: WebhookEndpoint
     token: uuid.UUID
     deliveries: list[WebhookDelivery]
-    claimed_at: float  # time.monotonic()
+    claimed_at: float  # time.monotonic(), read with the lease's start time
+    lease_ends: float  # time.monotonic() at which the lease in PostgreSQL runs out
+
+    @property
+    def attempts_end_by(self) -> float:
+        """No attempt of this claim may be in flight after this (monotonic) time."""
+        return self.lease_ends - LEASE_MARGIN_SECONDS
 
 
 def endpoint_lock(endpoint_id: str, *, relaxed_commit: bool = False) -> None:
@@ -73,7 +89,7 @@ def delivery_claim_batch(*, endpoint_id: str, limit: int | None = None) -> Claim
 def claim_locked(*, endpoint_id: str, limit: int | None = None) -> Claim | None:
     """The claim itself; the caller holds the endpoint's advisory lock in its transaction."""
     limit = limit or settings.WEBHOOK_BATCH_SIZE
-    now = timezone.now()
+    now, started = timezone.now(), time.monotonic()
     endpoint = (
         WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True, deleted_at__isnull=True)
         .exclude(url="")
@@ -92,7 +108,8 @@ def claim_locked(*, endpoint_id: str, limit: int | None = None) -> Claim | None:
     deliveries = list(
         WebhookDelivery.objects.filter(pk__in=ids).select_related("event").order_by("next_retry_at", "event_id")
     )
-    return Claim(endpoint=endpoint, token=token, deliveries=deliveries, claimed_at=time.monotonic())
+    lease = settings.WEBHOOK_DELIVERY_LEASE_SECONDS
+    return Claim(endpoint=endpoint, token=token, deliveries=deliveries, claimed_at=started, lease_ends=started + lease)
 
 
 def endpoints_held(*, endpoint_ids: Sequence[str]) -> set[str]:

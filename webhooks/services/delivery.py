@@ -43,6 +43,7 @@ from payments.api.errors import Conflict
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services.audit import audit_record
 from webhooks.services.claims import (
+    LEASE_MARGIN_SECONDS,
     Claim,
     claim_locked,
     delivery_claim_batch,
@@ -76,10 +77,14 @@ class Sent:
     result: TransportResult
 
 
-def delivery_send(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery, secrets_active: list[str]) -> Sent:
-    """One HTTP attempt (no database writes). The body is rebuilt from the event, so every
-    retry sends the same bytes with the same ``webhook-id``. Never raises: a payload we
-    refuse to sign (a float) or an internal error becomes a failed attempt on the record."""
+def delivery_send(
+    *, endpoint: WebhookEndpoint, delivery: WebhookDelivery, secrets_active: list[str], end_by: float | None = None
+) -> Sent:
+    """One HTTP attempt (no database writes), over by ``end_by`` (``time.monotonic()``; the
+    claim's lease end minus its margin) or the transport's deadline, whichever is first. The
+    body is rebuilt from the event, so every retry sends the same bytes with the same
+    ``webhook-id``. Never raises: a payload we refuse to sign (a float) or an internal error
+    becomes a failed attempt on the record."""
     event = delivery.event
     started_at = timezone.now()
     timestamp = int(started_at.timestamp())
@@ -93,7 +98,7 @@ def delivery_send(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery, secre
         headers["X-Webhook-Attempt"] = str(delivery.attempts + 1)
         if event.correlation_id:
             headers["X-Correlation-ID"] = event.correlation_id
-        result = post(url=endpoint.url, body=body, headers=headers)
+        result = post(url=endpoint.url, body=body, headers=headers, deadline=end_by)
     except Exception as exc:
         logger.exception("webhook attempt could not be made", extra={"delivery_id": delivery.id})
         error_class = "invalid_payload" if isinstance(exc, TypeError) else "internal_error"
@@ -245,15 +250,12 @@ def endpoint_drain(*, endpoint_id: str, time_budget: float | None = None) -> Dra
 
     budget = settings.WEBHOOK_DRAIN_SECONDS if time_budget is None else time_budget
     started = time.monotonic()
-    # One attempt may take connect + total timeout; stop sending before the lease can lapse.
-    attempt_max = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_TOTAL_TIMEOUT + 2
-    lease = settings.WEBHOOK_DELIVERY_LEASE_SECONDS
     attempted = succeeded = 0
     retry_delays: list[float] = []
     claim = delivery_claim_batch(endpoint_id=endpoint_id)
     while claim is not None:
         secrets_active = endpoint_active_secrets(endpoint=claim.endpoint)
-        sent = _send_claimed(claim=claim, secrets_active=secrets_active, send_until=lease - attempt_max)
+        sent = _send_claimed(claim=claim, secrets_active=secrets_active)
         over_budget = time.monotonic() - started > budget
         delays, claim = _record(claim, sent, claim_next=not over_budget)
         retry_delays += delays
@@ -287,13 +289,23 @@ def _pool() -> ThreadPoolExecutor:
     return executor
 
 
-def _send_claimed(*, claim: Claim, secrets_active: list[str], send_until: float) -> list[Sent]:
+def claim_send_window() -> float:
+    """Seconds after its claim during which attempts may start. Short (1 s), so each
+    attempt's result is recorded within about its own deadline (a claim's results are
+    written together), and never so long that an attempt could outlive the lease."""
+    lease_room = settings.WEBHOOK_DELIVERY_LEASE_SECONDS - settings.WEBHOOK_TOTAL_TIMEOUT - LEASE_MARGIN_SECONDS
+    return max(0.0, min(settings.WEBHOOK_CLAIM_SEND_SECONDS, lease_room))
+
+
+def _send_claimed(*, claim: Claim, secrets_active: list[str]) -> list[Sent]:
     """Send a claim's deliveries, up to WEBHOOK_ENDPOINT_PARALLEL_REQUESTS at a time (one
     worker slot and its own helper threads: a hanging endpoint still holds only this slot).
-    No attempt starts once the lease could lapse before it ends; a 410 stops the batch.
+    Attempts start only within the claim's send window and each is cut at the lease end
+    minus the margin at the latest; the rest go back to the pool; a 410 stops the batch.
     Helper threads only do HTTP and never open a database connection (nothing would close
     it); every database access stays in the calling thread."""
     parallel = max(1, min(settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS, len(claim.deliveries)))
+    send_until = claim_send_window()
     queue = iter(claim.deliveries)
     lock = threading.Lock()
     sent: list[Sent] = []
@@ -307,7 +319,9 @@ def _send_claimed(*, claim: Claim, secrets_active: list[str], send_until: float)
                 if delivery is None:
                     return
                 state["started"] += 1
-            result = delivery_send(endpoint=claim.endpoint, delivery=delivery, secrets_active=secrets_active)
+            result = delivery_send(
+                endpoint=claim.endpoint, delivery=delivery, secrets_active=secrets_active, end_by=claim.attempts_end_by
+            )
             with lock:
                 sent.append(result)
                 if result.result.gone:
