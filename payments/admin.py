@@ -236,6 +236,7 @@ class SimulatorConfigAdmin(admin.ModelAdmin):
             "Delays (ms; TEST_MODE uses TEST_PROCESSING_DELAY)",
             {"fields": ("min_delay_ms", "max_delay_ms", "extra_delay_ms")},
         ),
+        ("Submit faults", {"fields": ("submit_unreachable_rate", "submit_reply_lost_rate")}),
         ("Notification faults", {"fields": ("drop_rate", "duplicate_rate", "reorder_rate")}),
         ("Settlement faults", {"fields": ("settle_failed_rate", "amount_change_rate")}),
     )

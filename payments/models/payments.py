@@ -47,6 +47,11 @@ class Payment(models.Model):
     # fails). While set, the provider may already have the payment: no cancel, and no other
     # worker submits until PAYMENT_SUBMISSION_LEASE_SECONDS have passed.
     submission_claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set when a submit failed without proving that the provider never received it (a
+    # timeout after the request was sent, a dropped connection): from then on the provider
+    # may have the payment, so it is never cancellable; the sweeper submits again with the
+    # same id (idempotent) until the answer, a notification or reconciliation decides.
+    submission_outcome_unknown_at = models.DateTimeField(null=True, blank=True)
     callback_url = models.URLField(max_length=2048, null=True, blank=True)
     # Who pays (receipts go to this customer) and, for a saved card or VPA, with what.
     customer = models.ForeignKey(

@@ -34,7 +34,25 @@ SETTLEMENT_COLUMNS = (
 
 
 class ProviderError(Exception):
-    """The provider could not be reached or refused the call; the caller retries later."""
+    """A provider call failed; the caller retries later.
+
+    Unless it is a :class:`ProviderNotReached`, the request may have reached the provider
+    and been acted on (a read timeout, a connection dropped after the request was sent, a
+    5xx from a proxy in front of it): its outcome is *unknown*. A submit that fails like
+    that leaves the payment pending and not cancellable until the provider's answer to a
+    retried submit (idempotent per payment id), its notification or reconciliation decides."""
+
+
+class ProviderNotReached(ProviderError):
+    """The error proves the provider never received the request: the connection was
+    refused, the name did not resolve, the connect (or TLS handshake) timed out before a
+    byte of the request was sent, or the provider answered that it did not accept it.
+    Only this releases a payment's submission (it may be cancelled again)."""
+
+
+class ProviderOutcomeUnknown(ProviderError):
+    """The request was (or may have been) sent and no answer came back: a timeout while
+    waiting for the response, or the connection dropped mid-response."""
 
 
 class InvalidSignature(Exception):

@@ -25,6 +25,7 @@ from payments.ids import new_event_id, new_order_id, new_payment_id
 from payments.models import Event, Merchant, Payment, PaymentMethod
 from payments.outbox import outbox_nudge_after_commit
 from payments.providers import get_provider
+from payments.providers.base import ProviderNotReached
 from payments.selectors.customers import customer_get_for_merchant, payment_method_for_payment
 from payments.services.submission import submission_claim
 from payments.services.transitions import payment_record_event, payment_transition
@@ -256,6 +257,9 @@ def payment_process(*, payment_id: str) -> Payment | None:
        return ``None``. From here on a cancel is refused.
     2. ``provider.submit`` with no transaction open (idempotent per payment id). If it
        raises, our claim is cleared (the sweeper resubmits later) and the error propagates.
+       Only a :class:`ProviderNotReached` (the provider provably never got the request)
+       makes the payment cancellable again; any other error marks its outcome unknown
+       (``submission_outcome_unknown_at``) and it is never cancellable after that.
     3. Record under the row lock (:func:`_payment_submission_record`).
 
     A worker that dies between 1 and 3 leaves its claim to expire after
@@ -264,12 +268,26 @@ def payment_process(*, payment_id: str) -> Payment | None:
     if payment is None:
         return None
     claimed_at = payment.submission_claimed_at
+    # Only our own claim is cleared: if our lease expired and another worker re-claimed, its
+    # call is in flight and must stay protected from a second submit and from a cancel.
+    ours = Payment.objects.filter(pk=payment_id, submission_claimed_at=claimed_at)
     try:
         result = get_provider(payment.provider).submit(payment=payment)
+    except ProviderNotReached:
+        ours.update(submission_claimed_at=None)
+        raise
     except Exception:
-        # Only our own claim: if our lease expired and another worker re-claimed, its call is
-        # in flight and must stay protected from a second submit and from a cancel.
-        Payment.objects.filter(pk=payment_id, submission_claimed_at=claimed_at).update(submission_claimed_at=None)
+        # The request may have reached the provider (a timeout after sending, a dropped
+        # connection, or anything else that proves nothing): the payment may exist there, so
+        # it stays pending and is never cancellable again; the sweeper asks again with the
+        # same id, and the answer, the provider's notification or reconciliation decides.
+        # The mark is set whoever holds the claim now: a later call that provably never
+        # reached the provider does not undo what this one may have done.
+        Payment.objects.filter(pk=payment_id, submission_outcome_unknown_at__isnull=True).update(
+            submission_outcome_unknown_at=timezone.now()
+        )
+        ours.update(submission_claimed_at=None)
+        logger.warning("provider submit outcome unknown; the payment stays pending", extra={"payment_id": payment_id})
         raise
     return _payment_submission_record(payment_id=payment_id, reference=result.reference)
 
@@ -349,18 +367,26 @@ def payment_capture(*, merchant: Merchant, payment_id: str, source: str = "api")
 
 def payment_cancel(*, merchant: Merchant, payment_id: str, source: str = "api") -> Payment:
     """Cancel a payment the provider does not have yet; otherwise 409 ``CONFLICT_ERROR``
-    (``payment_already_submitted`` once a worker has claimed or submitted it,
-    ``payment_not_cancellable`` when final). The row lock orders it against the claim of
-    ``payment_process``: a cancel that commits first makes the claim match nothing."""
+    (``payment_already_submitted`` once a worker has claimed or submitted it, or a submit
+    ended with an unknown outcome; ``payment_not_cancellable`` when final). The row lock
+    orders it against the claim of ``payment_process``: a cancel that commits first makes
+    the claim match nothing."""
     with transaction.atomic():
         payment = _locked_payment(merchant=merchant, payment_id=payment_id)
         if payment.status != PaymentStatus.PENDING:
             raise Conflict(f"Payment is {payment.status} and cannot be cancelled", reason="payment_not_cancellable")
         # A claim means a worker is handing it over (or died doing so): the provider may have
-        # it already, so only a claim cleared by a failed submit makes it cancellable again.
+        # it already, so only a claim cleared by a submit that provably never reached the
+        # provider makes it cancellable again.
         if payment.submitted_at is not None or payment.submission_claimed_at is not None:
             raise Conflict(
                 "The provider already has this payment; it can no longer be cancelled",
+                reason="payment_already_submitted",
+            )
+        if payment.submission_outcome_unknown_at is not None:
+            raise Conflict(
+                "The provider may already have this payment (its submission's outcome is not known yet); "
+                "it can no longer be cancelled",
                 reason="payment_already_submitted",
             )
         result = payment_transition(

@@ -29,6 +29,8 @@ def simulator(db):
             "extra_delay_ms": 0,
             "settle_failed_rate": 0.0,
             "amount_change_rate": 0.0,
+            "submit_unreachable_rate": 0.0,
+            "submit_reply_lost_rate": 0.0,
         },
     )
     return config

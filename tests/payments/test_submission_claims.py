@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from payments.models import Event, Payment, ProviderNotification, Refund, SimulatorTransaction, TimelineEntry
 from payments.providers import _registry
-from payments.providers.base import ProviderError, SubmitResult
+from payments.providers.base import ProviderError, ProviderNotReached, ProviderOutcomeUnknown, SubmitResult
 from payments.providers.simulator import outcomes, signing
 from payments.providers.simulator import provider as simulator_module
 from payments.providers.simulator.provider import SimulatorProvider, notification_body
@@ -49,6 +49,8 @@ class AcquirerDouble:
         self.calls: list[tuple[str, str]] = []
         self.during_call: Callable[[str, str], None] | None = None
         self.failures_left = 0
+        # What a failing call raises: by default one that proves the request never arrived.
+        self.failure: BaseException = ProviderNotReached("acquirer unreachable")
 
     def _call(self, kind: str, object_id: str) -> SubmitResult:
         self.calls.append((kind, object_id))
@@ -56,7 +58,7 @@ class AcquirerDouble:
             self.during_call(kind, object_id)
         if self.failures_left:
             self.failures_left -= 1
-            raise ProviderError("acquirer unreachable")
+            raise self.failure
         return SubmitResult(reference=f"acq_{object_id}")
 
     def submit(self, *, payment: Payment) -> SubmitResult:
@@ -254,7 +256,7 @@ def test_a_failed_submit_clears_the_claim_and_the_sweeper_resubmits(alice, acqui
     assert events_of(payment.id) == [("payment.pending", 2)]
 
 
-def test_a_payment_whose_submit_failed_can_still_be_cancelled(alice, acquirer):
+def test_a_payment_whose_submit_never_reached_the_provider_can_still_be_cancelled(alice, acquirer):
     payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant), provider=acquirer.name)
     acquirer.failures_left = 1
     with pytest.raises(ProviderError):
@@ -503,3 +505,105 @@ def test_admin_shows_the_claim_read_only(client, alice, acquirer):
         html = client.get(page).content.decode()
         assert "Submission claimed at" in html, page
         assert 'name="submission_claimed_at"' not in html, page
+
+
+# ------------------------------------------------------------- ambiguous provider outcome
+
+
+def _cancel(alice, payment_id: str):
+    response = alice.client.post(f"/api/v1/payments/{payment_id}/cancel")
+    return response.status_code, response.json().get("error", {}).get("reason") or response.json()["status"]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [ProviderOutcomeUnknown("read timed out"), ProviderError("502 from the acquirer's proxy"), RuntimeError("bug")],
+    ids=["read-timeout", "provider-error", "anything-else"],
+)
+def test_an_ambiguous_submit_leaves_the_payment_pending_and_not_cancellable(alice, acquirer, failure):
+    payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant), provider=acquirer.name)
+    acquirer.failures_left, acquirer.failure = 1, failure
+    with pytest.raises(type(failure)):
+        payment_process(payment_id=payment.id)
+    payment.refresh_from_db()
+    assert (payment.status, payment.version, payment.submitted_at, payment.submission_claimed_at) == (
+        "pending",
+        1,
+        None,
+        None,
+    )
+    assert payment.submission_outcome_unknown_at is not None
+    assert _cancel(alice, payment.id) == (409, "payment_already_submitted")
+    assert events_of(payment.id) == []
+
+
+def test_a_later_submit_that_never_arrived_does_not_release_an_ambiguous_one(alice, acquirer):
+    payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant), provider=acquirer.name)
+    acquirer.failures_left, acquirer.failure = 1, ProviderOutcomeUnknown("read timed out")
+    with pytest.raises(ProviderOutcomeUnknown):
+        payment_process(payment_id=payment.id)
+    marked = Payment.objects.get(pk=payment.pk).submission_outcome_unknown_at
+    acquirer.failures_left, acquirer.failure = 1, ProviderNotReached("connection refused")
+    assert payments_stuck_sweep(resubmit_after=NOW).resubmitted == []  # the retry failed
+    assert acquirer.calls == [("payment", payment.id)] * 2
+    assert Payment.objects.get(pk=payment.pk).submission_outcome_unknown_at == marked  # kept, not moved
+    assert _cancel(alice, payment.id) == (409, "payment_already_submitted")
+
+    # The provider answers the next retry (idempotent per payment id): submitted, still pending.
+    assert payments_stuck_sweep(resubmit_after=NOW).resubmitted == [payment.id]
+    payment.refresh_from_db()
+    assert (payment.status, payment.provider_reference) == ("pending", f"acq_{payment.id}")
+    assert events_of(payment.id) == [("payment.pending", 2)]
+    assert _cancel(alice, payment.id) == (409, "payment_already_submitted")
+
+
+def test_only_an_error_proving_the_request_never_arrived_releases_the_payment(alice, acquirer):
+    payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant), provider=acquirer.name)
+    acquirer.failures_left = 1  # ProviderNotReached
+    with pytest.raises(ProviderNotReached):
+        payment_process(payment_id=payment.id)
+    payment.refresh_from_db()
+    assert (payment.submission_claimed_at, payment.submission_outcome_unknown_at) == (None, None)
+    assert _cancel(alice, payment.id) == (200, "cancelled")
+
+
+def test_the_provider_notification_decides_an_ambiguous_submit(alice, simulator, simulator_notifications, client):
+    """The simulator took the payment but its answer was lost: no reference here, yet its
+    notification (which names our payment id) settles the payment."""
+    simulator.submit_reply_lost_rate = 1.0
+    simulator.save()
+    payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant))
+    with pytest.raises(ProviderOutcomeUnknown):
+        payment_process(payment_id=payment.id)
+    ledger = SimulatorTransaction.objects.get(kind="payment", payment_id=payment.id)
+    assert simulator_notifications == [ledger.reference]  # the acquirer did act on it
+    assert _cancel(alice, payment.id) == (409, "payment_already_submitted")
+
+    body = notification_body(ledger, status="success", event_suffix="success")
+    response = client.generic(
+        "POST",
+        "/api/v1/provider-webhooks/simulator",
+        body,
+        content_type="application/json",
+        HTTP_X_SIMULATOR_SIGNATURE=signing.sign(body),
+    )
+    assert response.json()["result"] == "applied"
+    payment.refresh_from_db()
+    assert payment.status == "success"
+
+    # Decided: nothing is submitted again, and the acquirer has it once.
+    simulator.submit_reply_lost_rate = 0.0
+    simulator.save()
+    assert payments_stuck_sweep(resubmit_after=NOW).resubmitted == []
+    assert SimulatorTransaction.objects.filter(kind="payment", payment_id=payment.id).count() == 1
+
+
+def test_the_simulator_refusing_the_connection_records_nothing(alice, simulator, simulator_notifications):
+    simulator.submit_unreachable_rate = 1.0
+    simulator.save()
+    payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant))
+    with pytest.raises(ProviderNotReached):
+        payment_process(payment_id=payment.id)
+    assert not SimulatorTransaction.objects.filter(payment_id=payment.id).exists()
+    assert simulator_notifications == []
+    assert _cancel(alice, payment.id) == (200, "cancelled")

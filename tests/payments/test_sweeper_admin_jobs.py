@@ -108,6 +108,8 @@ def test_admin_simulator_knobs_are_editable(staff, simulator):
         "min_delay_ms": "100",
         "max_delay_ms": "200",
         "extra_delay_ms": "0",
+        "submit_unreachable_rate": "0",
+        "submit_reply_lost_rate": "0.1",
         "drop_rate": "0.25",
         "duplicate_rate": "0",
         "reorder_rate": "0",
@@ -117,7 +119,7 @@ def test_admin_simulator_knobs_are_editable(staff, simulator):
     response = staff.post(f"/admin/payments/simulatorconfig/{simulator.pk}/change/", data)
     assert response.status_code == 302
     simulator.refresh_from_db()
-    assert (simulator.drop_rate, simulator.upi_success_rate) == (0.25, 0.5)
+    assert (simulator.drop_rate, simulator.upi_success_rate, simulator.submit_reply_lost_rate) == (0.25, 0.5, 0.1)
 
 
 def test_jobs_status_counts(alice, redis_client):

@@ -123,3 +123,15 @@ def test_staff_accept_of_a_settled_failed_payment_on_a_paid_order(alice, django_
     assert entry.source == "admin"
     discrepancy.refresh_from_db()
     assert (discrepancy.status, discrepancy.resolved_by) == ("resolved", "ops")
+
+
+@pytest.mark.parametrize(("line_status", "expected"), [("success", "success"), ("failed", "failed"), (None, "pending")])
+def test_reconciliation_decides_a_submit_whose_outcome_was_unknown(alice, line_status, expected):
+    """The submit timed out: no provider reference, pending, not cancellable. The settlement
+    file names our payment id, so it decides; absent from the file it stays pending."""
+    payment = payment_make(alice.merchant, status="pending", reference=None)
+    Payment.objects.filter(pk=payment.pk).update(submission_outcome_unknown_at=PERIOD_START + timedelta(hours=1))
+    _run([line_for(payment, status=line_status)] if line_status else [])
+    payment.refresh_from_db()
+    assert payment.status == expected
+    assert not Discrepancy.objects.filter(status="open").exists()

@@ -17,6 +17,12 @@ class SimulatorConfig(models.Model):
     min_delay_ms = models.PositiveIntegerField(default=5000, help_text="outside TEST_MODE")
     max_delay_ms = models.PositiveIntegerField(default=10000, help_text="outside TEST_MODE")
     extra_delay_ms = models.PositiveIntegerField(default=0, help_text="added to every notification")
+    submit_unreachable_rate = models.FloatField(
+        default=0.0, help_text="share of submits refused before the acquirer sees them (connection refused)"
+    )
+    submit_reply_lost_rate = models.FloatField(
+        default=0.0, help_text="share of submits the acquirer takes but whose answer is lost (read timeout)"
+    )
     drop_rate = models.FloatField(default=0.0, help_text="share of notifications never sent")
     duplicate_rate = models.FloatField(default=0.0, help_text="share of notifications sent twice")
     reorder_rate = models.FloatField(

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import logging
+import random
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -23,12 +24,14 @@ from payments.providers.base import (
     SETTLEMENT_COLUMNS,
     InvalidSignature,
     ProviderNotification,
+    ProviderNotReached,
+    ProviderOutcomeUnknown,
     ProviderStatus,
     SubmitResult,
     TokenizeResult,
 )
 from payments.providers.simulator import outcomes, signing, tokens
-from payments.providers.simulator.models import SimulatorTransaction
+from payments.providers.simulator.models import SimulatorConfig, SimulatorTransaction
 from payments.validation import CardDetails
 
 logger = logging.getLogger("tender.simulator")
@@ -44,11 +47,18 @@ class SimulatorProvider:
 
     def submit(self, *, payment: Payment) -> SubmitResult:
         """Record the payment and schedule the outcome notification after commit.
-        Idempotent per payment id (a retried submit returns the first reference)."""
+        Idempotent per payment id (a retried submit returns the first reference).
+
+        Faults: ``submit_unreachable_rate`` raises :class:`ProviderNotReached` before
+        anything is recorded (a refused connection); ``submit_reply_lost_rate`` records the
+        payment (and notifies as usual) but raises :class:`ProviderOutcomeUnknown` instead of
+        answering (the reply was lost), on a first submit and on retries alike."""
+        config = outcomes.simulator_config()
+        if random.random() < config.submit_unreachable_rate:
+            raise ProviderNotReached("connection refused (simulated)")
         existing = SimulatorTransaction.objects.filter(kind="payment", payment_id=payment.id).first()
         if existing is not None:
-            return SubmitResult(reference=existing.reference)
-        config = outcomes.simulator_config()
+            return self._answer(config, existing.reference)
         decision = outcomes.decide(
             config=config,
             method=payment.method,
@@ -82,7 +92,13 @@ class SimulatorProvider:
         )
         if created and decision.outcome != outcomes.TIMEOUT:
             transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
-        return SubmitResult(reference=row.reference)
+        return self._answer(config, row.reference)
+
+    @staticmethod
+    def _answer(config: SimulatorConfig, reference: str) -> SubmitResult:
+        if random.random() < config.submit_reply_lost_rate:
+            raise ProviderOutcomeUnknown("read timed out after the request was sent (simulated)")
+        return SubmitResult(reference=reference)
 
     def tokenize(self, *, merchant_id: uuid.UUID, card: CardDetails) -> TokenizeResult:
         """Keep a card for later payments; see :mod:`payments.providers.simulator.tokens`."""
