@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0008_payment_duplicate_status'),
+        ('payments', '0009_customers_saved_methods'),
     ]
 
     operations = [
