@@ -1,4 +1,5 @@
-"""Events API: the durable, replayable, per-merchant event log (cursor-paginated)."""
+"""Events API: the durable, replayable, per-merchant event log (cursor-paginated): oldest
+first from an ``after`` cursor for machines, ``order=desc`` newest first for people."""
 
 from __future__ import annotations
 
@@ -32,7 +33,22 @@ def event_body(event: Event) -> dict[str, Any]:
 
 
 class EventsQuery(serializers.Serializer):
-    after = serializers.CharField(required=False, max_length=64, help_text="cursor: the last event id you have")
+    order = serializers.ChoiceField(
+        ["asc", "desc"],
+        default="asc",
+        help_text=(
+            "asc (default): oldest first, the replay order for machines, paged with `after`. "
+            "desc: newest first, for people, paged back in time with `before`."
+        ),
+    )
+    after = serializers.CharField(
+        required=False, max_length=64, help_text="cursor: the last event id you have (asc: pass `next_cursor`)"
+    )
+    before = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="only events before this event id (desc: pass `next_cursor` for the next, older page)",
+    )
     limit = StrictIntegerField(min_value=1, max_value=MAX_LIMIT, default=20)
     type = serializers.CharField(required=False, max_length=64, help_text="exact type or family, e.g. payment.*")
     object_id = serializers.CharField(required=False, max_length=64)
@@ -42,6 +58,12 @@ class EventsApi(APIView):
     @extend_schema(
         tags=["events"],
         operation_id="events_list",
+        description=(
+            "Machines replay the log oldest first: start without a cursor, then pass each page's "
+            "`next_cursor` as `after` until `has_more` is false; an event that commits late is never "
+            "skipped. People ask what happened lately with `order=desc` (newest first) and page back "
+            "in time by passing `next_cursor` as `before`."
+        ),
         parameters=[EventsQuery],
         responses={200: schema.EventPage, **schema.LIST_ERRORS},
     )
@@ -50,6 +72,8 @@ class EventsApi(APIView):
         page = event_list_for_merchant(
             merchant=request.user,
             after=query.get("after"),
+            before=query.get("before"),
+            newest_first=query["order"] == "desc",
             limit=query["limit"],
             type=query.get("type"),
             object_id=query.get("object_id"),

@@ -1,20 +1,49 @@
-"""Refunds API: the ``POST /refunds`` alias (``payment_id`` in the body) and the get."""
+"""Refunds API: the list, the ``POST /refunds`` alias (``payment_id`` in the body) and the get."""
 
 from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from payments.api import schema
 from payments.api.http import json_response, parse_json_body
+from payments.api.lists import page_render
 from payments.api.payments import create_refund_response
-from payments.selectors.payments import refund_get_for_merchant
+from payments.api.query import PageQuery, query_parse
+from payments.selectors.payments import refund_get_for_merchant, refund_list_for_merchant
 from payments.snapshots import refund_snapshot
+from payments.states import RefundStatus
+
+
+class RefundListQuery(PageQuery):
+    payment_id = serializers.CharField(required=False, max_length=64, help_text="only this payment's refunds")
+    status = serializers.ChoiceField(RefundStatus.values, required=False)
+    created_after = serializers.DateTimeField(required=False, help_text="ISO-8601, inclusive")
+    created_before = serializers.DateTimeField(required=False, help_text="ISO-8601, exclusive")
 
 
 class RefundsApi(APIView):
+    @extend_schema(
+        tags=["refunds"],
+        operation_id="refunds_list",
+        parameters=[RefundListQuery],
+        responses={200: schema.page_of("RefundPage", schema.Refund), **schema.LIST_ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        """Newest first, paginated like payments (``{data, total, limit, offset}``)."""
+        query = query_parse(request, RefundListQuery)
+        refunds = refund_list_for_merchant(
+            merchant=request.user,
+            payment_id=query.get("payment_id"),
+            status=query.get("status"),
+            created_after=query.get("created_after"),
+            created_before=query.get("created_before"),
+        )
+        return json_response(page_render(refunds, limit=query["limit"], offset=query["offset"], render=refund_snapshot))
+
     @extend_schema(
         tags=["refunds"],
         operation_id="refunds_create",

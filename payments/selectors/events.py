@@ -28,31 +28,46 @@ class EventPage:
     next_cursor: str | None
 
 
+def _position(*, merchant: Merchant, event_id: str, field: str) -> tuple[int, int]:
+    anchor = Event.objects.filter(merchant=merchant, id=event_id).values_list("txid", "seq").first()
+    if anchor is None:
+        raise BadRequest(f"{field} is not an event id of this merchant", field=field, reason="invalid_cursor")
+    return anchor
+
+
 def event_list_for_merchant(
     *,
     merchant: Merchant,
     after: str | None = None,
+    before: str | None = None,
+    newest_first: bool = False,
     limit: int = 20,
     type: str | None = None,
     object_id: str | None = None,
 ) -> EventPage:
-    """Events after the cursor ``after`` (an event id), oldest first. ``type`` may be exact
-    (``payment.success``) or a family (``payment.*``)."""
+    """A page of the merchant's visible events. Oldest first by default, for machines:
+    ``after`` (an event id, exclusive) is the replay cursor and ``next_cursor`` the id to
+    pass as the next ``after``. ``newest_first`` is for people ("what happened lately"):
+    ``before`` (exclusive) pages back in time and ``next_cursor`` is the id to pass as the
+    next ``before``. ``after`` and ``before`` may bound either direction. Both directions
+    page over the visible prefix, so neither skips nor repeats an event. ``type`` may be
+    exact (``payment.success``) or a family (``payment.*``)."""
     qs = Event.objects.filter(merchant=merchant, txid__lt=_VISIBLE_XMIN)
     if after:
-        anchor = Event.objects.filter(merchant=merchant, id=after).values_list("txid", "seq").first()
-        if anchor is None:
-            raise BadRequest("after is not an event id of this merchant", field="after", reason="invalid_cursor")
-        txid, seq = anchor
+        txid, seq = _position(merchant=merchant, event_id=after, field="after")
         qs = qs.filter(Q(txid__gt=txid) | Q(txid=txid, seq__gt=seq))
+    if before:
+        txid, seq = _position(merchant=merchant, event_id=before, field="before")
+        qs = qs.filter(Q(txid__lt=txid) | Q(txid=txid, seq__lt=seq))
     if type:
         qs = qs.filter(type__startswith=type[:-1]) if type.endswith("*") else qs.filter(type=type)
     if object_id:
         qs = qs.filter(object_id=object_id)
-    rows = list(qs.order_by("txid", "seq")[: limit + 1])
+    rows = list(qs.order_by(*(("-txid", "-seq") if newest_first else ("txid", "seq")))[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return EventPage(events=rows, has_more=has_more, next_cursor=rows[-1].id if rows else after)
+    cursor = before if newest_first else after
+    return EventPage(events=rows, has_more=has_more, next_cursor=rows[-1].id if rows else cursor)
 
 
 def event_get_for_merchant(*, merchant: Merchant, event_id: str) -> Event:

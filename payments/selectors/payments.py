@@ -3,6 +3,8 @@ merchant's object is indistinguishable from a missing one (``NotFound``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 
 from payments.api.errors import NotFound
@@ -54,6 +56,28 @@ def payment_version_get(*, merchant: Merchant, payment_id: str) -> int | None:
 
 def payment_timeline(*, payment: Payment) -> list[TimelineEntry]:
     return list(TimelineEntry.objects.filter(object_id=payment.id, object_type="payment").order_by("version"))
+
+
+def refund_list_for_merchant(
+    *,
+    merchant: Merchant,
+    payment_id: str | None = None,
+    status: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Refund]:
+    """The merchant's refunds, newest first, filtered; ``created_after`` is inclusive and
+    ``created_before`` exclusive. Another merchant's payment id simply matches nothing."""
+    qs = Refund.objects.filter(merchant=merchant)
+    if payment_id is not None:
+        qs = qs.filter(payment_id=payment_id)
+    if status is not None:
+        qs = qs.filter(status=status)
+    if created_after is not None:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        qs = qs.filter(created_at__lt=created_before)
+    return qs.order_by("-created_at", "-id")
 
 
 def refund_get_for_merchant(*, merchant: Merchant, refund_id: str) -> Refund:

@@ -112,3 +112,35 @@ def test_late_committing_event_is_never_skipped(alice):
     ids = [e["object_id"] for e in alice.client.get("/api/v1/events").json()["data"]]
     assert ids == ["pay_slow", "pay_fast"]  # (txid, seq) order: T1 began first
     assert Event.objects.get(object_id="pay_fast").id == fast.id
+
+
+def test_newest_first_for_people_pages_back_in_time(alice, bob):
+    events = [record(alice.merchant, object_id=f"pay_{i}") for i in range(5)]
+    record(bob.merchant)
+    wait_visible(alice, 5)
+    page = alice.client.get("/api/v1/events?order=desc&limit=2").json()
+    assert [e["id"] for e in page["data"]] == [events[4].id, events[3].id]
+    assert page["has_more"] is True and page["next_cursor"] == events[3].id
+    page2 = alice.client.get(f"/api/v1/events?order=desc&limit=2&before={page['next_cursor']}").json()
+    assert [e["id"] for e in page2["data"]] == [events[2].id, events[1].id]
+    page3 = alice.client.get(f"/api/v1/events?order=desc&limit=2&before={page2['next_cursor']}").json()
+    assert [e["id"] for e in page3["data"]] == [events[0].id]
+    assert page3["has_more"] is False and page3["next_cursor"] == events[0].id
+    # Filters and bounds work the same way in both directions.
+    newest = alice.client.get(f"/api/v1/events?order=desc&object_id=pay_2&after={events[0].id}").json()
+    assert [e["id"] for e in newest["data"]] == [events[2].id]
+    window = alice.client.get(f"/api/v1/events?after={events[0].id}&before={events[4].id}").json()
+    assert [e["id"] for e in window["data"]] == [events[1].id, events[2].id, events[3].id]
+    # The machines' replay is unchanged: oldest first by default and with order=asc.
+    assert alice.client.get("/api/v1/events?limit=1").json()["data"][0]["id"] == events[0].id
+    assert alice.client.get("/api/v1/events?order=asc&limit=1").json()["data"][0]["id"] == events[0].id
+
+
+def test_bad_order_or_before_is_400(alice, bob):
+    foreign = record(bob.merchant)
+    response = alice.client.get("/api/v1/events?order=newest")
+    assert response.status_code == 400
+    assert (response.json()["error"]["field"], response.json()["error"]["reason"]) == ("order", "invalid_query")
+    response = alice.client.get(f"/api/v1/events?order=desc&before={foreign.id}")
+    assert response.status_code == 400
+    assert (response.json()["error"]["field"], response.json()["error"]["reason"]) == ("before", "invalid_cursor")
