@@ -22,6 +22,8 @@ services:
 	./scripts/services-up.sh
 
 run: install services
+	./scripts/front-deps.sh
+	$(BIN)/python -m config.serving check
 	$(BIN)/python manage.py migrate --noinput
 	DEMO_WEBHOOK_URL=$${DEMO_WEBHOOK_URL:-http://127.0.0.1:4000/} $(BIN)/python manage.py seed_demo > /dev/null
 	$(BIN)/python manage.py collectstatic --noinput > /dev/null
@@ -34,6 +36,7 @@ lint: install
 
 test: install services
 	./scripts/browser-deps.sh
+	./scripts/front-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
@@ -42,7 +45,8 @@ test: install services
 
 bench: install services
 	./scripts/bench-deps.sh
+	./scripts/front-deps.sh
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .staticfiles .demo
+	rm -rf $(VENV) .staticfiles .demo .run

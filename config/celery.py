@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from celery import Celery, Task, bootsteps
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -94,3 +95,12 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(WorkerHeartbeat)
+
+
+@worker_process_init.connect
+def _forget_inherited_pools(**kwargs: Any) -> None:
+    """A prefork child must not share its parent's psycopg pool (its sockets and threads do
+    not survive fork): drop the inherited one unopened, so the child builds its own."""
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    DatabaseWrapper._connection_pools.clear()

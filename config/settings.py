@@ -13,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 import dj_database_url
 from kombu import Exchange, Queue
 
+from config.serving import role_pool_size
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -97,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.overload.DatabaseOverloadMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -122,17 +125,34 @@ TEMPLATES = [
 # ---------------------------------------------------------------------------
 # Database: PostgreSQL is the only source of truth.
 # ---------------------------------------------------------------------------
+# A serving process (started by ``python -m config.serving run <role>``) gets a psycopg pool
+# sized by its role in config/serving.py, the one place the connection budget is decided
+# and checked against the server's max_connections. Without a role (tests, manage.py
+# tooling) a thread keeps one persistent connection, as before.
+DB_POOL_SIZE = role_pool_size(os.environ.get("TENDER_ROLE"))
+# A request that waits longer than this for a pooled connection is answered 503 + Retry-After.
+DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "5"))
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tender"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        conn_max_age=0 if DB_POOL_SIZE else env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=not DB_POOL_SIZE,  # the pool checks a connection before lending it
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast instead of hanging when PostgreSQL is unreachable.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3))
+if DB_POOL_SIZE:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+        "max_idle": 300,
+    }
+# A status long-poll (served async by daphne) wakes on the payment's push and re-reads
+# PostgreSQL at least this often anyway, since pushes are best effort.
+LONG_POLL_RECHECK_SECONDS = float(os.environ.get("LONG_POLL_RECHECK_SECONDS", "1"))
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_tender")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

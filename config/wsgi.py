@@ -1,12 +1,62 @@
-"""WSGI entry point (e.g. gunicorn workers for the REST API beside daphne)."""
+"""WSGI entry point: gunicorn's sync workers serve the REST API and pages (config/serving.py).
 
+Django's WSGI request reads ``CONTENT_LENGTH`` bytes of the body, so a request sent with
+``Transfer-Encoding: chunked`` and no length (Node's ``http`` does this) would look empty.
+gunicorn decodes the chunks; :class:`ChunkedBodyMiddleware` reads them, bounded, and hands
+Django the body with its length (the front, nginx, already buffers bodies the same way).
+"""
+
+import io
+import json
 import os
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from django.conf import settings  # noqa: E402
 
 from config.checks import require_production_secrets  # noqa: E402
 
 require_production_secrets()
+
+
+class ChunkedBodyMiddleware:
+    """Give a chunked request body a Content-Length; refuse one above ``limit`` with 413."""
+
+    def __init__(self, app, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ, start_response):
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not environ.get("CONTENT_LENGTH"):
+            body = environ["wsgi.input"].read(self.limit + 1)
+            if len(body) > self.limit:
+                payload = json.dumps(
+                    {
+                        "error": {
+                            "code": "BAD_REQUEST_ERROR",
+                            "description": f"Request body exceeds {self.limit} bytes",
+                            "field": None,
+                            "reason": "body_too_large",
+                            "correlation_id": None,
+                        }
+                    }
+                ).encode()
+                start_response(
+                    "413 Request Entity Too Large",
+                    [
+                        ("Content-Type", "application/json"),
+                        ("Content-Length", str(len(payload))),
+                        ("Connection", "close"),
+                    ],
+                )
+                return [payload]
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)
+
+
+application = ChunkedBodyMiddleware(django_application, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)

@@ -10,7 +10,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Correlation-ID"
@@ -40,28 +42,46 @@ def correlation_scope(correlation_id: str | None) -> Iterator[str]:
 
 class CorrelationIdMiddleware:
     """Echoes a well-formed client ``X-Correlation-ID`` or mints one, and writes one
-    structured log line per request."""
+    structured log line per request. Sync and async: under ASGI an async view (the
+    long-poll) awaits in the event loop instead of pinning a thread for its whole wait."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
         started = time.perf_counter()
         with correlation_scope(request.headers.get(HEADER)) as correlation_id:
             request.correlation_id = correlation_id
-            response = self.get_response(request)
-            response[HEADER] = correlation_id
-            request_logger.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "merchant_id": getattr(request, "merchant_id_for_log", None),
-                },
-            )
-            return response
+            return self._finish(request, self.get_response(request), correlation_id, started)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        with correlation_scope(request.headers.get(HEADER)) as correlation_id:
+            request.correlation_id = correlation_id
+            return self._finish(request, await self.get_response(request), correlation_id, started)
+
+    @staticmethod
+    def _finish(request: HttpRequest, response: HttpResponse, correlation_id: str, started: float) -> HttpResponse:
+        response[HEADER] = correlation_id
+        request_logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "merchant_id": getattr(request, "merchant_id_for_log", None),
+            },
+        )
+        return response
 
 
 class CorrelationIdLogFilter(logging.Filter):

@@ -26,6 +26,7 @@ from typing import Any
 
 from channels.layers import channel_layers
 
+from payments.changes import payment_group
 from payments.models import Event
 
 logger = logging.getLogger("tender.realtime")
@@ -47,10 +48,6 @@ PUBLIC_PAYMENT_FIELDS = (
 )
 
 Message = tuple[str, dict[str, Any]]
-
-
-def payment_group(payment_id: str) -> str:
-    return f"payment.{payment_id}"
 
 
 def merchant_group(merchant_id: object) -> str:

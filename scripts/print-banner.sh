@@ -12,6 +12,10 @@ cat <<BANNER
 
   Tender is starting (Ctrl-C stops everything)
 
+  Layout         nginx on :8000 :3000 :3001 -> gunicorn sync workers (API, pages)
+                                            -> daphne (/ws/ websockets, status long-polls)
+                 database pools sized in config/serving.py (checked against max_connections)
+
   API            http://localhost:8000/api/v1/      (also :3000 and :3001)
   API docs       http://localhost:8000/api/docs
   Health         http://localhost:8000/health

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from psycopg_pool import PoolTimeout, TooManyRequests
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -29,6 +30,8 @@ EXPIRED_CARD = "EXPIRED_CARD"
 CONFLICT_ERROR = "CONFLICT_ERROR"
 RATE_LIMIT_ERROR = "RATE_LIMIT_ERROR"
 SERVER_ERROR = "SERVER_ERROR"
+# Seconds an overloaded client is asked to wait (503 when no database connection is free).
+OVERLOAD_RETRY_AFTER_SECONDS = 1
 METHOD_NOT_ALLOWED = "BAD_REQUEST_ERROR"  # the seed API has no 405 code; reason says it
 
 
@@ -95,6 +98,24 @@ def envelope(
     }
 
 
+def database_overloaded(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) means no database connection was available:
+    the process's pool stayed empty for DB_POOL_TIMEOUT, or PostgreSQL refused a new client
+    (SQLSTATE 53300). The request changed nothing; the client should retry shortly."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, PoolTimeout | TooManyRequests) or getattr(seen, "sqlstate", None) == "53300":
+            return True
+        if "too many clients" in str(seen) or "remaining connection slots" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def overloaded_body() -> dict[str, dict[str, Any]]:
+    return envelope(SERVER_ERROR, "The gateway is overloaded; retry shortly", reason="overloaded")
+
+
 def _first_validation_error(detail: Any, prefix: str = "") -> tuple[str | None, str, str | None]:
     """Flatten DRF's nested validation detail into (field, message, error code)."""
     if isinstance(detail, dict):
@@ -152,6 +173,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(envelope(BAD_REQUEST_ERROR, str(exc.detail), reason="not_acceptable"), status=406)
     if isinstance(exc, drf_exceptions.APIException):
         return Response(envelope(BAD_REQUEST_ERROR, str(exc.detail)), status=exc.status_code)
+    if database_overloaded(exc):
+        logger.warning("no database connection available: 503", extra={"view": type(context.get("view")).__name__})
+        return Response(overloaded_body(), status=503, headers={"Retry-After": str(OVERLOAD_RETRY_AFTER_SECONDS)})
     logger.exception("unhandled API error", extra={"view": type(context.get("view")).__name__})
     return Response(envelope(SERVER_ERROR, "Internal server error"), status=500)
 

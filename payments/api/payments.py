@@ -4,9 +4,13 @@ cancel, refunds of a payment, and the public endpoints of the hosted checkout.""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpResponse
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -15,12 +19,13 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from payments.api import schema
-from payments.api.errors import BadRequest, NotFound
+from payments.api.errors import BadRequest
 from payments.api.filters import PaymentFilter
 from payments.api.http import json_response, mutate, optional_str, parse_json_body
 from payments.api.lists import paginated
 from payments.api.query import StrictIntegerField, query_parse
 from payments.api.throttling import CheckoutIpRateLimit, checkout_attempt_register
+from payments.changes import payment_change_wait
 from payments.models import Merchant, Payment
 from payments.selectors.payments import (
     order_get_public,
@@ -36,7 +41,6 @@ from payments.snapshots import iso, payment_public_snapshot, payment_snapshot
 from payments.validation import validate_card
 
 MAX_WAIT_SECONDS = 30
-POLL_INTERVAL_SECONDS = 0.2
 
 
 def payment_created_body(payment: Payment) -> dict[str, Any]:
@@ -161,7 +165,9 @@ class StatusQuery(serializers.Serializer):
 
 class PaymentStatusApi(APIView):
     """The timeline. ``?wait=N&after_version=V`` long-polls up to N (≤ 30) seconds for a
-    version above V with one cheap indexed SELECT every 200 ms, holding no transaction."""
+    version above V. This sync view authenticates, throttles, validates and answers at once;
+    when the caller must wait it hands :func:`payment_status` a :class:`LongPoll`, and the
+    wait happens there, in the event loop."""
 
     @extend_schema(
         tags=["payments"],
@@ -172,32 +178,89 @@ class PaymentStatusApi(APIView):
     def get(self, request: Request, payment_id: str) -> HttpResponse:
         query = query_parse(request, StatusQuery)
         wait, after_version = query["wait"], query.get("after_version", -1)
-        merchant = request.user
-        if wait:
-            deadline = time.monotonic() + wait
-            baseline = after_version
-            while True:
-                version = payment_version_get(merchant=merchant, payment_id=payment_id)
-                if version is None:
-                    raise NotFound("Payment not found")
-                if baseline < 0:
-                    baseline = version
-                if version > baseline or time.monotonic() >= deadline:
-                    break
-                time.sleep(POLL_INTERVAL_SECONDS)
-        payment = payment_get_for_merchant(merchant=merchant, payment_id=payment_id)
+        payment = payment_get_for_merchant(merchant=request.user, payment_id=payment_id)
+        baseline = payment.version if after_version < 0 else after_version
+        if wait and payment.version <= baseline:
+            response = HttpResponse(status=200)
+            response.long_poll = LongPoll(merchant=request.user, deadline=time.monotonic() + wait, baseline=baseline)  # type: ignore[attr-defined]
+            return response
+        return json_response(payment_status_body(payment))
+
+
+@dataclass(frozen=True)
+class LongPoll:
+    merchant: Merchant
+    deadline: float
+    baseline: int
+
+
+def payment_status_body(payment: Payment) -> dict[str, Any]:
+    return {
+        "payment_id": payment.id,
+        "status": payment.status,
+        "last_updated": iso(payment.updated_at),
+        "version": payment.version,
+        "events": [
+            {"status": e.to_status, "timestamp": iso(e.created_at), "detail": e.detail, "version": e.version}
+            for e in payment_timeline(payment=payment)
+        ],
+    }
+
+
+def _release_connection() -> None:
+    """Give a pooled connection back between the sync steps, so a waiting poll holds none
+    (never inside a transaction: a test's wrapping atomic block stays intact)."""
+    if settings.DB_POOL_SIZE and not connection.in_atomic_block:
+        connection.close()
+
+
+_status_view = PaymentStatusApi.as_view()
+
+
+def _status_step(request: HttpRequest, payment_id: str) -> HttpResponse:
+    try:
+        return _status_view(request, payment_id=payment_id)
+    finally:
+        _release_connection()
+
+
+def _version_step(long_poll: LongPoll, payment_id: str) -> int | None:
+    try:
+        return payment_version_get(merchant=long_poll.merchant, payment_id=payment_id)
+    finally:
+        _release_connection()
+
+
+def _final_step(long_poll: LongPoll, payment_id: str) -> HttpResponse:
+    try:
         return json_response(
-            {
-                "payment_id": payment.id,
-                "status": payment.status,
-                "last_updated": iso(payment.updated_at),
-                "version": payment.version,
-                "events": [
-                    {"status": e.to_status, "timestamp": iso(e.created_at), "detail": e.detail, "version": e.version}
-                    for e in payment_timeline(payment=payment)
-                ],
-            }
+            payment_status_body(payment_get_for_merchant(merchant=long_poll.merchant, payment_id=payment_id))
         )
+    finally:
+        _release_connection()
+
+
+async def payment_status(request: HttpRequest, payment_id: str) -> HttpResponse:
+    """``GET /payments/{id}/status``, async: a long-poll awaits a push about the payment
+    (the outbox dispatcher sends one per committed event; :mod:`payments.changes`) and
+    re-reads PostgreSQL at least every LONG_POLL_RECHECK_SECONDS (a push may be lost), holding no
+    thread and no database connection while it waits. Served by daphne in the
+    production layout (the front routes this path there)."""
+    response = await sync_to_async(_status_step)(request, payment_id)
+    long_poll: LongPoll | None = getattr(response, "long_poll", None)
+    if long_poll is None:
+        return response
+    while (remaining := long_poll.deadline - time.monotonic()) > 0:
+        await payment_change_wait(payment_id=payment_id, timeout=min(remaining, settings.LONG_POLL_RECHECK_SECONDS))
+        version = await sync_to_async(_version_step)(long_poll, payment_id)
+        if version is None or version > long_poll.baseline:
+            break
+    return await sync_to_async(_final_step)(long_poll, payment_id)
+
+
+# The schema generator documents the DRF view behind the async entry point.
+payment_status.cls = PaymentStatusApi  # type: ignore[attr-defined]
+payment_status.initkwargs = {}  # type: ignore[attr-defined]
 
 
 class PaymentCaptureApi(APIView):

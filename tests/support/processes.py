@@ -145,3 +145,57 @@ def stop_process(proc: subprocess.Popen, *, sig: int = signal.SIGTERM, timeout: 
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+@contextmanager
+def serving_layout(
+    *, roles: Sequence[str] = ("front", "web", "asgi"), env: dict[str, str] | None = None, run_dir: Path
+) -> Iterator[dict[str, str]]:
+    """The production front of ``make run`` (config/serving.py) on loopback: nginx on a free
+    port in front of gunicorn sync workers and daphne, each started by ``python -m
+    config.serving run <role>`` exactly as the Procfile starts it. Yields the base URLs of
+    the front and of the two backends (reached directly, to test each serving path)."""
+    front, wsgi, asgi = free_port(), free_port(), free_port()
+    layout_env = {
+        "TENDER_RUN_DIR": str(run_dir),
+        "FRONT_PORTS": str(front),
+        "FRONT_BIND": "127.0.0.1",
+        "WSGI_BIND": f"127.0.0.1:{wsgi}",
+        "ASGI_BIND": f"127.0.0.1:{asgi}",
+        "WEB_WORKERS": "2",
+        **(env or {}),
+    }
+    ports = {"front": front, "web": wsgi, "asgi": asgi}
+    procs: list[subprocess.Popen] = []
+    logs = []
+    try:
+        for role in roles:
+            log = open(run_dir / f"{role}.log", "wb")  # noqa: SIM115
+            logs.append(log)
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "config.serving", "run", role],
+                    cwd=ROOT,
+                    env=process_env(**layout_env),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        for role, proc in zip(roles, procs, strict=True):
+            port = ports.get(role)
+            if port is None:
+                continue
+
+            def up(port: int = port, proc: subprocess.Popen = proc) -> bool:
+                with socket.socket() as sock:
+                    return sock.connect_ex(("127.0.0.1", port)) == 0 or proc.poll() is not None
+
+            wait_for(up, timeout=30, message=f"{role} to listen")
+            assert proc.poll() is None, f"{role} exited during start-up: {(run_dir / f'{role}.log').read_text()}"
+        yield {role: f"http://127.0.0.1:{port}" for role, port in ports.items()}
+    finally:
+        for proc in procs:
+            stop_process(proc)
+        for log in logs:
+            log.close()
