@@ -122,3 +122,15 @@ def test_five_concurrent_charges_of_one_order_keep_the_money_once(alice, simulat
     assert sorted(refunds.values_list("payment_id", flat=True)) == sorted(duplicates.values_list("id", flat=True))
     assert all(r.amount == order.amount and r.reason == "duplicate_payment" for r in refunds)
     assert Order.objects.get(pk=order.pk).status == "paid"
+
+
+@pytest.mark.django_db
+def test_a_duplicate_whose_automatic_refund_failed_can_be_refunded_again(alice, simulator):
+    _, (first, second) = _attempts(alice.merchant, 2)
+    payment_charge_record(payment_id=first.id, source="x", detail="ok")
+    payment_charge_record(payment_id=second.id, source="x", detail="ok")
+    automatic = Refund.objects.get(payment=second)
+    provider_outcome_apply(object_type="refund", object_id=automatic.id, status="failed", source="provider_webhook")
+    response = alice.client.post(f"/api/v1/payments/{second.id}/refunds", {"amount": second.amount}, format="json")
+    assert response.status_code == 201
+    assert Refund.objects.filter(payment=second, status="pending").count() == 1
