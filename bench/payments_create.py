@@ -1,8 +1,9 @@
 """Payment-create throughput and latency, beside a bare ceiling measured in the same run.
 
 A throwaway database (``tender_bench_payments``) is migrated and given one merchant and API
-key. For each serving layout (daphne = ASGI, the current Procfile; gunicorn with sync WSGI
-workers) the server is started with bench-only settings that add ``POST /bench/bare-payment``
+key. For each serving layout (``make-run``: the Procfile's nginx front → gunicorn sync
+workers with pooled connections, config/serving.py; gunicorn sync and gthread workers
+reached directly; daphne = ASGI) the server is started with bench-only settings that add ``POST /bench/bare-payment``
 (:mod:`bench._payments_urls`: the same four inserts, order + payment + timeline + event, in
 one transaction, with no auth, validation or DRF). ``wrk`` (or a Python load generator when
 wrk is not installed) then drives ``POST /api/v1/payments`` (UPI, implicit order) and the bare
@@ -15,7 +16,7 @@ Targets (issue 3): at 16 connections ≥ 70 % of the ceiling's throughput and p9
 Each point is the median of PAYMENTS_BENCH_ROUNDS (default 3) interleaved slices of
 PAYMENTS_BENCH_SECONDS (default 4) for the ceiling and for ours.
 Environment: PAYMENTS_BENCH_LAYOUTS (default
-``gunicorn,gthread,daphne``), PAYMENTS_BENCH_GUNICORN_WORKERS (default 2), PAYMENTS_BENCH_REDIS_DB
+``make-run,gunicorn,gthread,daphne``), PAYMENTS_BENCH_GUNICORN_WORKERS (default 2), PAYMENTS_BENCH_REDIS_DB
 (default 12).
 """
 
@@ -106,36 +107,53 @@ LAYOUTS = {
 }  # fmt: skip
 
 
-def _start(layout: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        LAYOUTS[layout](port),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+# ``make run``'s layout: nginx in front of gunicorn sync workers (unix socket, pooled
+# connections), started by config/serving.py exactly as the Procfile starts it.
+MAKE_RUN_LAYOUT = "make-run"
+
+
+def _launch(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
+
+
+def _start(layout: str, env: dict[str, str]) -> tuple[list[subprocess.Popen], int]:
+    port = _free_port()
+    if layout == MAKE_RUN_LAYOUT:
+        run_dir = Path(tempfile.mkdtemp(prefix="tender-bench-front-"))
+        env = {
+            **env,
+            "TENDER_RUN_DIR": str(run_dir),
+            "FRONT_PORTS": str(port),
+            "FRONT_BIND": "127.0.0.1",
+            "WEB_WORKERS": os.environ.get("PAYMENTS_BENCH_GUNICORN_WORKERS", "2"),
+        }
+        procs = [_launch([sys.executable, "-m", "config.serving", "run", role], env) for role in ("web", "front")]
+    else:
+        procs = [_launch(LAYOUTS[layout](port), env)]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
+                return procs, port
         time.sleep(0.1)
-    proc.kill()
+    for proc in procs:
+        proc.kill()
     raise RuntimeError(f"{layout} did not start")
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(procs: list[subprocess.Popen]) -> None:
     import signal
 
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
 
 
 def _headers(path: str) -> dict[str, str]:
@@ -248,8 +266,9 @@ def _purge_queues(env: dict[str, str]) -> None:
 def run() -> list[dict]:
     seconds = int(os.environ.get("PAYMENTS_BENCH_SECONDS", "4"))
     rounds = int(os.environ.get("PAYMENTS_BENCH_ROUNDS", "3"))
-    layouts = [x for x in os.environ.get("PAYMENTS_BENCH_LAYOUTS", "gunicorn,gthread,daphne").split(",") if x]
-    binaries = {"gunicorn": "gunicorn", "gthread": "gunicorn", "daphne": "daphne"}
+    default_layouts = f"{MAKE_RUN_LAYOUT},gunicorn,gthread,daphne"
+    layouts = [x for x in os.environ.get("PAYMENTS_BENCH_LAYOUTS", default_layouts).split(",") if x]
+    binaries = {MAKE_RUN_LAYOUT: "gunicorn", "gunicorn": "gunicorn", "gthread": "gunicorn", "daphne": "daphne"}
     layouts = [x for x in layouts if (BIN / binaries[x]).exists()]  # gunicorn comes from requirements.txt
     env = _env()
     rows: list[dict] = []
@@ -268,7 +287,7 @@ def run() -> list[dict]:
             ),
         )
         for layout in layouts:
-            proc, port = _start(layout, env)
+            procs, port = _start(layout, env)
             try:
                 for path in ("/api/v1/payments", "/bench/bare-payment"):
                     _load(port, path, 4, 2)  # warm up: connections, imports, caches
@@ -284,7 +303,7 @@ def run() -> list[dict]:
                     for label, runs in slices.items():
                         results[(label, connections)] = _median(runs)
             finally:
-                _stop(proc)
+                _stop(procs)
                 _purge_queues(env)
             rows.extend(_rows(layout, results))
     return rows
