@@ -5,7 +5,8 @@
  *     key: "key_test_abc123",          // your API key id (public, never the secret)
  *     orderId: "order_…",              // created by your server with POST /api/v1/orders
  *     onSuccess: function (data) {},   // data.paymentId, data.orderId, data.status, …
- *     onFailure: function (data) {},
+ *     onFailure: function (data) {},   // data.status: failed | cancelled | duplicate (charged
+ *                                      // for an order already paid: refunded automatically)
  *     onClose: function () {}
  *   }).open();
  *

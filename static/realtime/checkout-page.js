@@ -7,7 +7,11 @@
   var config = JSON.parse(document.getElementById("checkout-config").textContent);
   var order = config.order;
   var $ = function (id) { return document.querySelector('[data-test-id="' + id + '"]'); };
-  var FINAL = { success: true, failed: true, cancelled: true };
+  // "duplicate": charged for an order another payment (another tab) already paid; the
+  // gateway refunds it in full automatically.
+  var FINAL = { success: true, failed: true, cancelled: true, duplicate: true };
+  var DUPLICATE_MESSAGE = "This order was already paid with another payment. " +
+    "This charge is being refunded to you in full automatically.";
   var POLL_MS = 2000;
   var current = null; // {id, version, status, ...}
   var socket = null;
@@ -212,8 +216,8 @@
       show("success-state");
       notifyParent("payment_success", data);
     } else {
-      $("error-message").textContent = payment.error_description ||
-        (payment.status === "cancelled" ? "Payment was cancelled" : "Payment failed");
+      $("error-message").textContent = payment.status === "duplicate" ? DUPLICATE_MESSAGE :
+        payment.error_description || (payment.status === "cancelled" ? "Payment was cancelled" : "Payment failed");
       data.error = { code: payment.error_code, description: payment.error_description };
       show("error-state");
       notifyParent("payment_failed", data);
