@@ -50,6 +50,7 @@ class Role:
 WEB_WORKERS = _env_int("WEB_WORKERS", 2)  # gunicorn sync workers: one per core
 WORKER_CONCURRENCY = _env_int("WORKER_CONCURRENCY", 2)
 WEBHOOKS_THREADS = _env_int("WEBHOOKS_THREADS", 32)
+STREAMS_THREADS = _env_int("STREAMS_THREADS", 8)
 ASGI_POOL_SIZE = _env_int("ASGI_POOL_SIZE", 8)
 
 # The one place the database budget is decided. A sync worker or a prefork child runs one
@@ -66,6 +67,7 @@ ROLES: dict[str, Role] = {
         Role("worker", WORKER_CONCURRENCY + 1, 2, "celery prefork: payments, reconciliation, default"),
         Role("outbox", 2, 2, "celery prefork 1: the outbox dispatcher"),
         Role("webhooks", 1, WEBHOOKS_THREADS, "celery threads: webhook delivery, one connection per thread"),
+        Role("streams", 1, STREAMS_THREADS, "celery threads: event-stream publishing, one connection per thread"),
         Role("beat", 1, 2, "celery beat: the schedules in PostgreSQL"),
     )
 }
@@ -259,6 +261,11 @@ def role_command(role: str) -> list[str]:
             *celery, "worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={WEBHOOKS_THREADS}",
             "-n", "webhooks@%h", "-Q", "webhooks,webhook_retries",
         ]  # fmt: skip
+    if role == "streams":
+        return [
+            *celery, "worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={STREAMS_THREADS}",
+            "-n", "streams@%h", "-Q", "event_streams",
+        ]  # fmt: skip
     if role == "beat":
         return [*celery, "beat", "--loglevel=INFO"]
     raise SystemExit(f"unknown role {role!r}; one of: front, {', '.join(ROLES)}")
@@ -291,7 +298,9 @@ def main(argv: list[str]) -> int:
             # it overwrites X-Forwarded-For with the client's address: trust exactly one hop.
             os.environ.setdefault("TRUSTED_PROXY_COUNT", "1")
         os.execv(command[0], command)  # noqa: S606 (our own argv, no shell)
-    sys.stderr.write("usage: python -m config.serving check | run <front|web|asgi|worker|outbox|webhooks|beat>\n")
+    sys.stderr.write(
+        "usage: python -m config.serving check | run <front|web|asgi|worker|outbox|webhooks|streams|beat>\n"
+    )
     return 2
 
 

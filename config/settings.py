@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "channels",
     "payments",
     "webhooks",
+    "webhooks.destinations",
     "realtime",
     "reconciliation",
 ]
@@ -209,7 +210,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 _celery_exchange = Exchange("tender", type="direct")
 CELERY_TASK_QUEUES = [
     Queue(name, _celery_exchange, routing_key=name)
-    for name in ("default", "payments", "outbox", "webhooks", "webhook_retries", "reconciliation")
+    for name in ("default", "payments", "outbox", "webhooks", "webhook_retries", "event_streams", "reconciliation")
 ]
 CELERY_TASK_DEFAULT_EXCHANGE = "tender"
 CELERY_TASK_DEFAULT_ROUTING_KEY = "default"
@@ -218,6 +219,7 @@ CELERY_TASK_ROUTES = {
     "payments.outbox_tasks.*": {"queue": "outbox", "routing_key": "outbox"},
     "webhooks.tasks.webhook_delivery_first_attempt": {"queue": "webhooks", "routing_key": "webhooks"},
     "webhooks.tasks.*": {"queue": "webhook_retries", "routing_key": "webhook_retries"},
+    "webhooks.destinations.tasks.*": {"queue": "event_streams", "routing_key": "event_streams"},
     "reconciliation.tasks.*": {"queue": "reconciliation", "routing_key": "reconciliation"},
 }
 CELERY_BEAT_SCHEDULER = "config.beat:CheckedDatabaseScheduler"  # django-celery-beat, refusing without secrets
@@ -381,6 +383,26 @@ WEBHOOK_RETRY_AFTER_MAX_SECONDS = env_int("WEBHOOK_RETRY_AFTER_MAX_SECONDS", 360
 WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 24 * 3600)
 WEBHOOK_ROTATION_GRACE_SECONDS = env_int("WEBHOOK_ROTATION_GRACE_SECONDS", 24 * 3600)
 WEBHOOK_ROTATION_GRACE_MAX_SECONDS = 7 * 24 * 3600
+
+# ---------------------------------------------------------------------------
+# Event streams (webhooks/destinations/): broker destinations fed from the outbox
+# ---------------------------------------------------------------------------
+# Events read and published per batch (one pipeline / one round of confirms).
+EVENT_DESTINATION_BATCH_SIZE = env_int("EVENT_DESTINATION_BATCH_SIZE", 500)
+EVENT_DESTINATION_CONNECT_TIMEOUT = float(os.environ.get("EVENT_DESTINATION_CONNECT_TIMEOUT", "2"))
+# Wall-clock limit of one batch's publish + confirms.
+EVENT_DESTINATION_PUBLISH_TIMEOUT = float(os.environ.get("EVENT_DESTINATION_PUBLISH_TIMEOUT", "10"))
+# One publisher per destination: a killed worker's lease is retaken after this long. Keep it
+# above twice connect + publish timeout (a kept connection that fails is replaced once).
+EVENT_DESTINATION_LEASE_SECONDS = env_int("EVENT_DESTINATION_LEASE_SECONDS", 30)
+# A publish task works this long, then leaves a continuation (fairness between destinations).
+EVENT_DESTINATION_DRAIN_SECONDS = float(os.environ.get("EVENT_DESTINATION_DRAIN_SECONDS", "5"))
+# Backoff (s) after 1, 2, ... consecutive failed batches; the last step repeats for ever.
+EVENT_DESTINATION_RETRY_DELAYS = [float(v) for v in env_list("EVENT_DESTINATION_RETRY_DELAYS", "1,2,5,10,15")]
+# The merchant gets an event_destination.failing event after this long of failing.
+EVENT_DESTINATION_NOTIFY_AFTER_SECONDS = env_int("EVENT_DESTINATION_NOTIFY_AFTER_SECONDS", 15 * 60)
+# A broker connection unused this long is reopened rather than trusted (idle heartbeats).
+EVENT_DESTINATION_IDLE_SECONDS = float(os.environ.get("EVENT_DESTINATION_IDLE_SECONDS", "30"))
 
 # ---------------------------------------------------------------------------
 # Logging: one JSON line per record, with the correlation id.

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("payments.api.urls")),
     path("api/v1/", include("webhooks.api.urls")),
+    path("api/v1/", include("webhooks.destinations.api.urls")),
     path("api/v1/", include("reconciliation.api.urls")),
     path("api/v1/", include("realtime.api.urls")),
     re_path(r"^api/", api_not_found),

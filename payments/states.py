@@ -103,4 +103,5 @@ EVENT_TYPES = (
     "reconciliation.completed",
     "webhook.test",
     "webhook_endpoint.disabled",
+    "event_destination.failing",
 )

@@ -21,6 +21,17 @@ if ! port_open 5672 && command -v rabbitmq-server >/dev/null; then
   rabbitmq-server -detached >/dev/null 2>&1 || true
   for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
 fi
+if ! port_open 4222 && [ -x /usr/sbin/nats-server ]; then
+  echo "starting NATS with JetStream (event-stream destinations, exercised by their tests)"
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  for _ in $(seq 1 30); do port_open 4222 && break; sleep 1; done
+fi
+if ! port_open 1883 && command -v mosquitto >/dev/null; then
+  echo "starting Mosquitto"
+  mosquitto -d -c /etc/mosquitto/mosquitto.conf || true
+fi
 db="${TENDER_DB_NAME:-tender}"
 if ! psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='${db}'" | grep -q 1; then
   echo "creating database ${db}"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from payments.api.errors import BadRequest, NotFound
@@ -75,3 +76,22 @@ def event_get_for_merchant(*, merchant: Merchant, event_id: str) -> Event:
     if event is None:
         raise NotFound("Event not found")
     return event
+
+
+def event_log_after(*, merchant_id: object, txid: int, seq: int, visible_only: bool = True) -> QuerySet[Event]:
+    """The merchant's events after the log position ``(txid, seq)``, in log order. With
+    ``visible_only`` (the events API's rule above) the result is a gap-free prefix: a reader
+    that advances its position through it never skips an event that commits later. The
+    event streams' publishers read with this; without it, committed events the rule still
+    holds back are counted too (a publisher waits for them rather than stopping)."""
+    qs = Event.objects.filter(merchant_id=merchant_id).filter(Q(txid__gt=txid) | Q(txid=txid, seq__gt=seq))
+    if visible_only:
+        qs = qs.filter(txid__lt=_VISIBLE_XMIN)
+    return qs.order_by("txid", "seq")
+
+
+def event_log_horizon() -> int:
+    """The visibility horizon now: every transaction with a smaller id has finished."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+        return int(cursor.fetchone()[0])

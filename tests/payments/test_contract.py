@@ -763,8 +763,9 @@ def test_documented_event_types_are_the_ones_emitted():
         "reconciliation.completed",
         "webhook.test",
     }
-    # PRODUCT.md §4's list, plus the notice sent when an endpoint is disabled (§4: "the merchant is told")
-    assert set(EVENT_TYPES) == documented | {"webhook_endpoint.disabled"}
+    # PRODUCT.md §4's list, plus the notices sent when an endpoint is disabled (§4: "the merchant is told")
+    # and when an event destination has been failing for a while (§10, docs/streams.md)
+    assert set(EVENT_TYPES) == documented | {"webhook_endpoint.disabled", "event_destination.failing"}
 
 
 def test_public_endpoints_ignore_credentials_and_need_none(alice, order):

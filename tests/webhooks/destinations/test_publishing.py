@@ -1,0 +1,181 @@
+"""The publisher against the real brokers, in the test process: events in log order with
+their id/type/object/version, the exact webhook body, replay, filters, the gap-free
+visibility rule, one publisher per destination, and a down or forbidden broker holding
+only its own destination (with backoff, status, lag, last_error and the merchant told)."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+import redis
+from django.db import connection
+
+from payments.models import Event
+from tests.support.processes import free_port
+from tests.webhooks.destinations.conftest import (
+    destination_add,
+    events_commit,
+    nats_read,
+    rabbitmq_bind,
+    rabbitmq_read,
+    redis_read,
+    versions_by_object,
+)
+from webhooks.destinations.models import EventDestination
+from webhooks.destinations.publishing import destination_publish
+from webhooks.signing import body_encode, payload_build
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def publish(destination: dict, *, expect: int | None = None, time_budget: float = 2, timeout: float = 30) -> int:
+    """Run the publisher until it published ``expect`` events (or once, without ``expect``).
+    It may take several runs: the visibility rule holds events back while any transaction
+    of the PostgreSQL cluster older than them is open, and on this shared machine other
+    test runs' transactions are (the publisher waits, then leaves a continuation)."""
+    total = destination_publish(destination_id=destination["id"], time_budget=time_budget).published
+    end = time.monotonic() + timeout
+    while expect is not None and total < expect and time.monotonic() < end:
+        total += destination_publish(destination_id=destination["id"], time_budget=time_budget).published
+    return total
+
+
+def webhook_body(event: Event) -> bytes:
+    return body_encode(
+        payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
+    )
+
+
+def test_redis_stream_entries_carry_ids_versions_and_the_exact_webhook_body(alice, redis_target):
+    destination = destination_add(alice, "redis_stream", redis_target)
+    events = events_commit(alice.merchant, objects=3, versions=3)
+    assert publish(destination, expect=9) == 9
+    entries = redis.Redis.from_url(redis_target["url"]).xrange(redis_target["stream"])
+    assert [
+        (f[b"id"].decode(), f[b"type"].decode(), f[b"object_id"].decode(), int(f[b"version"])) for _, f in entries
+    ] == [(e.id, e.type, e.object_id, e.version) for e in events]
+    assert [f[b"body"] for _, f in entries] == [webhook_body(Event.objects.get(pk=e.pk)) for e in events]
+    bodies = redis_read(redis_target, count=9)
+    assert versions_by_object(bodies) == {f"pay_{i:04d}": [1, 2, 3] for i in range(3)}
+    after = alice.client.get(f"/api/v1/event-destinations/{destination['id']}").json()
+    assert (after["status"], after["lag"], after["published_total"]) == ("active", 0, 9)
+
+
+def test_rabbitmq_queue_bound_to_the_exchange_gets_events_in_version_order(alice, rabbitmq_target):
+    destination = destination_add(alice, "rabbitmq", rabbitmq_target)
+    consumer = rabbitmq_bind(rabbitmq_target, queue="payments", binding="payment.*")
+    try:
+        events = events_commit(alice.merchant, objects=4, versions=3)
+        assert publish(destination, expect=12) == 12
+        bodies = rabbitmq_read(consumer, queue="payments", count=12)
+    finally:
+        consumer.close()
+    assert [b["id"] for b in bodies] == [e.id for e in events]
+    assert versions_by_object(bodies) == {f"pay_{i:04d}": [1, 2, 3] for i in range(4)}
+
+
+def test_nats_durable_consumer_gets_events_and_jetstream_drops_a_replays_resends(alice, nats_target):
+    destination = destination_add(alice, "nats", nats_target)
+    events = events_commit(alice.merchant, objects=2, versions=3)
+    assert publish(destination, expect=6) == 6
+    bodies = nats_read(nats_target, count=6)
+    assert [b["id"] for b in bodies] == [e.id for e in events]
+    assert versions_by_object(bodies) == {"pay_0000": [1, 2, 3], "pay_0001": [1, 2, 3]}
+    # A resend (here: a replay) inside JetStream's duplicate window is removed by Nats-Msg-Id.
+    replayed = alice.client.post(
+        f"/api/v1/event-destinations/{destination['id']}/replay", {"after": events[1].id}, format="json"
+    )
+    assert replayed.json()["lag"] == 4
+    assert publish(destination, expect=4) == 4
+    assert nats_read(nats_target, count=1, timeout=1.5) == []
+
+
+def test_replay_after_an_event_or_since_a_time_resends_from_there(alice, redis_target):
+    destination = destination_add(alice, "redis_stream", redis_target)
+    events = events_commit(alice.merchant, objects=2, versions=2)
+    assert publish(destination, expect=4) == 4
+    path = f"/api/v1/event-destinations/{destination['id']}/replay"
+    answer = alice.client.post(path, {"after": events[0].id}, format="json")
+    assert answer.status_code == 200
+    assert answer.json()["lag"] == 3
+    assert publish(destination, expect=3) == 3
+    since = Event.objects.get(pk=events[2].pk).created_at.isoformat()
+    assert alice.client.post(path, {"since": since}, format="json").json()["lag"] == 2
+    assert publish(destination, expect=2) == 2
+    ids = [f[b"id"].decode() for _, f in redis.Redis.from_url(redis_target["url"]).xrange(redis_target["stream"])]
+    order = [e.id for e in events]
+    assert ids == order + order[1:] + order[2:]
+
+
+def test_event_type_filter_and_the_cursor_skips_what_it_does_not_match(alice, redis_target):
+    destination = destination_add(alice, "redis_stream", redis_target, event_types=["payment.success"])
+    events = events_commit(alice.merchant, objects=3, versions=3)
+    assert publish(destination, expect=3) == 3
+    types = {f[b"type"] for _, f in redis.Redis.from_url(redis_target["url"]).xrange(redis_target["stream"])}
+    assert types == {b"payment.success"}
+    stored = EventDestination.objects.get(pk=destination["id"])
+    assert (stored.cursor_txid, stored.cursor_seq) >= (events[-1].txid, events[-1].seq)
+
+
+def test_an_event_of_an_older_open_transaction_is_never_skipped(alice, redis_target):
+    destination = destination_add(alice, "redis_stream", redis_target)
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
+    ) as other:
+        other.execute(  # an older transaction takes its id first and commits its event last
+            "INSERT INTO events (id, merchant_id, type, object_type, object_id, version, data, created_at) "
+            "VALUES ('evt_older_transaction', %s, 'payment.created', 'payment', 'pay_old', 1, '{}', now())",
+            [alice.merchant.id],
+        )
+        newer = events_commit(alice.merchant, objects=1, versions=1)
+        assert publish(destination, time_budget=0.3) == 0  # held back, not skipped
+        other.commit()
+    assert publish(destination, expect=2) == 2
+    ids = [f[b"id"] for _, f in redis.Redis.from_url(redis_target["url"]).xrange(redis_target["stream"])]
+    assert ids == [b"evt_older_transaction", newer[0].id.encode()]
+
+
+def test_a_held_lease_keeps_a_second_publisher_out(alice, redis_target):
+    destination = destination_add(alice, "redis_stream", redis_target)
+    events_commit(alice.merchant, objects=1, versions=2)
+    EventDestination.objects.filter(pk=destination["id"]).update(
+        locked_until="2999-01-01T00:00:00Z", lease_token="00000000-0000-0000-0000-000000000001"
+    )
+    assert publish(destination, expect=0) == 0
+    assert redis.Redis.from_url(redis_target["url"]).exists(redis_target["stream"]) == 0
+
+
+def test_a_down_broker_holds_only_its_destination_backs_off_and_the_merchant_is_told(alice, redis_target, settings):
+    settings.EVENT_DESTINATION_NOTIFY_AFTER_SECONDS = 0
+    down = destination_add(alice, "redis_stream", {"url": f"redis://127.0.0.1:{free_port()}/0", "stream": "x"})
+    healthy = destination_add(alice, "redis_stream", redis_target)
+    events_commit(alice.merchant, objects=2, versions=2)
+    assert publish(down) == 0
+    assert publish(healthy, expect=5) == 5  # the 4 events and the notice about the other destination
+    kinds = [f[b"type"] for _, f in redis.Redis.from_url(redis_target["url"]).xrange(redis_target["stream"])]
+    assert kinds[-1] == b"event_destination.failing"
+    shown = alice.client.get(f"/api/v1/event-destinations/{down['id']}").json()
+    assert (shown["status"], shown["lag"]) == ("failing", 4 + 1)  # + the failing notice itself
+    assert shown["last_error"].startswith("connection_error")
+    stored = EventDestination.objects.get(pk=down["id"])
+    assert stored.consecutive_failures == 1 and stored.next_attempt_at is not None
+    assert publish(down) == 0  # backing off: not even tried
+    assert EventDestination.objects.get(pk=down["id"]).consecutive_failures == 1
+    notices = Event.objects.filter(type="event_destination.failing")
+    assert [(n.object_id, n.data["event_destination"]["status"]) for n in notices] == [(down["id"], "failing")]
+    EventDestination.objects.filter(pk=down["id"]).update(next_attempt_at=None)
+    assert publish(down) == 0
+    assert Event.objects.filter(type="event_destination.failing").count() == 1  # once per failing run
+    assert alice.client.get(f"/api/v1/event-destinations/{healthy['id']}").json()["status"] == "active"
+
+
+def test_the_ssrf_policy_is_checked_again_at_connect(alice, redis_target, settings):
+    destination = destination_add(alice, "redis_stream", redis_target)
+    events_commit(alice.merchant, objects=1, versions=1)
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    assert publish(destination, expect=0) == 0
+    assert EventDestination.objects.get(pk=destination["id"]).last_error.startswith("forbidden_address")
+    assert redis.Redis.from_url(redis_target["url"]).exists(redis_target["stream"]) == 0

@@ -1,0 +1,390 @@
+"""Publishing: the outbox consumer, the per-destination publisher and its Beat sweep.
+
+Life of a destination's events:
+
+1. ``destinations_nudge`` is a durable outbox consumer (registered in ``apps.py``): for a
+   dispatched batch it asks, after the dispatch commits, for one publish task per enabled
+   destination of those merchants whose filter matches, unless a publisher holds it or it
+   is backing off. It writes nothing: the cursor in PostgreSQL is the only state.
+2. ``destination_publish`` takes the destination's lease (one publisher at a time), reads
+   the events after its cursor in log order with the events API's gap-free visibility rule,
+   publishes them in batches and advances the cursor only after the broker confirmed the
+   batch (and only if the lease and the cursor are still as it read them: a replay moves
+   the cursor under a running publisher, which then continues from there).
+3. A failed batch records ``last_error``, backs off (``EVENT_DESTINATION_RETRY_DELAYS``)
+   and asks for a retry; nothing else waits for it. After
+   ``EVENT_DESTINATION_NOTIFY_AFTER_SECONDS`` of failing, an ``event_destination.failing``
+   event tells the merchant (webhooks and the other destinations carry it).
+4. ``destinations_sweep`` (Beat) re-derives every publish a lost message, a flushed Redis
+   or a killed worker (whose lease expires) left undone.
+
+Delivery is at least once: a crash between the broker's confirm and the cursor update
+resends that batch, and every message carries the event id to deduplicate by.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from payments.models import Event
+from payments.outbox import event_record
+from payments.selectors.events import event_log_after, event_log_horizon
+from webhooks.destinations.brokers import Message, Publisher, PublishError, adapter_for, broker_url_with_credentials
+from webhooks.destinations.models import EventDestination
+from webhooks.services.filters import ALL, event_type_matches
+from webhooks.signing import body_encode, payload_build
+
+logger = logging.getLogger("tender.event_destinations")
+
+# Events addressed to one webhook endpoint (its test button); never streamed.
+NOT_STREAMED = ("webhook.test",)
+# A cursor position after every seq: "all of this transaction id and before".
+SEQ_END = 2**62
+
+
+def message_build(event: Event) -> Message:
+    """The message of an event: the exact signed webhook body (same builder, same bytes)."""
+    body = body_encode(
+        payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
+    )
+    return Message(
+        event_id=event.id,
+        type=event.type,
+        object_id=event.object_id,
+        version=event.version,
+        body=body,
+        correlation_id=event.correlation_id,
+    )
+
+
+def _types_q(patterns: list[str]) -> Q:
+    if not patterns or ALL in patterns:
+        return Q()
+    q = Q(pk__in=[])
+    for pattern in patterns:
+        q |= Q(type__startswith=pattern[:-1]) if pattern.endswith(".*") else Q(type=pattern)
+    return q
+
+
+def destination_events_after_cursor(*, destination: EventDestination, visible_only: bool = True) -> QuerySet[Event]:
+    """The destination's events (its filter applied) after its cursor, in log order."""
+    return (
+        event_log_after(
+            merchant_id=destination.merchant_id,
+            txid=destination.cursor_txid,
+            seq=destination.cursor_seq,
+            visible_only=visible_only,
+        )
+        .filter(_types_q(destination.event_types))
+        .exclude(type__in=NOT_STREAMED)
+    )
+
+
+# --- the outbox consumer and the messages that ask for a publish --------------------------
+
+
+def destinations_nudge(events: Sequence[Event]) -> int:
+    """Durable outbox consumer: after the dispatch commits, ask for a publish of every
+    destination with a matching event in the batch that no publisher holds and that is not
+    backing off (a holder looks again after its release; a backing-off one has a retry)."""
+    streamed = [e for e in events if e.type not in NOT_STREAMED]
+    if not streamed:
+        return 0
+    now = timezone.now()
+    rows = (
+        EventDestination.objects.filter(merchant_id__in={e.merchant_id for e in streamed}, enabled=True)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .values_list("id", "merchant_id", "event_types")
+    )
+    wanted = [
+        pk
+        for pk, merchant_id, patterns in rows
+        if any(e.merchant_id == merchant_id and event_type_matches(patterns, e.type) for e in streamed)
+    ]
+    if wanted:
+        transaction.on_commit(lambda: destination_publish_enqueue(destination_ids=wanted))
+    return len(wanted)
+
+
+def destination_publish_enqueue(*, destination_ids: Sequence[str], countdown: float | None = None) -> None:
+    """Ask workers to publish these destinations. Losing the message is harmless (sweep)."""
+    from webhooks.destinations.tasks import event_destination_publish
+
+    for destination_id in destination_ids:
+        try:
+            # retry=False: with the Celery broker down, fail at once; the sweep re-derives it.
+            event_destination_publish.apply_async((destination_id,), countdown=countdown or None, retry=False)
+        except Exception:  # noqa: BLE001 - Celery broker down: the sweep re-derives the work
+            logger.warning("could not enqueue a destination publish; the sweep will")
+            return
+
+
+def destinations_sweep(*, limit: int = 1000) -> int:
+    """Beat job: ask for a publish of every enabled destination with committed events after
+    its cursor, no live lease and no backoff pending. Returns how many were asked for."""
+    now = timezone.now()
+    candidates = (
+        EventDestination.objects.filter(enabled=True)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("updated_at")[:limit]
+    )
+    due = [d.pk for d in candidates if destination_events_after_cursor(destination=d, visible_only=False).exists()]
+    destination_publish_enqueue(destination_ids=due)
+    return len(due)
+
+
+# --- the publisher ----------------------------------------------------------------------------
+
+
+@dataclass
+class PublishResult:
+    published: int = 0
+    failed: bool = False
+    more: bool = False  # stopped by the time budget with work left
+
+
+def destination_publish(*, destination_id: str, time_budget: float | None = None) -> PublishResult:
+    """Publish the destination's events from its cursor, batch after batch, for up to
+    ``time_budget`` seconds (then a continuation is queued). Returns at once when another
+    publisher holds the lease or the destination is backing off. Safe to call from any
+    number of workers at once."""
+    budget = settings.EVENT_DESTINATION_DRAIN_SECONDS if time_budget is None else time_budget
+    deadline = time.monotonic() + budget
+    total = PublishResult()
+    while True:
+        token = uuid.uuid4()
+        destination = _lease_take(destination_id=destination_id, token=token)
+        if destination is None:
+            return total
+        result = _drain(destination=destination, token=token, deadline=deadline)
+        total.published += result.published
+        if result.failed:
+            total.failed = True
+            return total  # the failure released the lease and scheduled the retry
+        _lease_release(destination_id=destination_id, token=token)
+        if result.more:
+            total.more = True
+            destination_publish_enqueue(destination_ids=[destination_id])
+            return total
+        # Events committed while we held the lease got no publish message (the nudge saw
+        # our lease): our release has committed, so this look cannot miss them.
+        destination.refresh_from_db()
+        if not destination_events_after_cursor(destination=destination, visible_only=False).exists():
+            return total
+        if time.monotonic() >= deadline:
+            total.more = True
+            destination_publish_enqueue(destination_ids=[destination_id], countdown=0.05)
+            return total
+
+
+def _lease_take(*, destination_id: str, token: uuid.UUID) -> EventDestination | None:
+    now = timezone.now()
+    taken = (
+        EventDestination.objects.filter(pk=destination_id, enabled=True)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(lease_token=token, locked_until=now + timedelta(seconds=settings.EVENT_DESTINATION_LEASE_SECONDS))
+    )
+    if not taken:
+        return None
+    return EventDestination.objects.filter(pk=destination_id, lease_token=token).first()
+
+
+def _lease_release(*, destination_id: str, token: uuid.UUID) -> None:
+    EventDestination.objects.filter(pk=destination_id, lease_token=token).update(locked_until=None, lease_token=None)
+
+
+def _drain(*, destination: EventDestination, token: uuid.UUID, deadline: float) -> PublishResult:
+    """Publish under the lease until nothing committed is left after the cursor, the
+    deadline passes, the lease is lost or a batch fails."""
+    result = PublishResult()
+    batch_size = settings.EVENT_DESTINATION_BATCH_SIZE
+    while True:
+        events = list(destination_events_after_cursor(destination=destination)[:batch_size])
+        if not events:
+            if not destination_events_after_cursor(destination=destination, visible_only=False).exists():
+                _cursor_skip_to_horizon(destination=destination, token=token)
+                return result
+            # Committed but still held back by the visibility rule (an older transaction is
+            # open): they become visible within milliseconds; wait rather than strand them.
+            if time.monotonic() >= deadline:
+                result.more = True
+                return result
+            time.sleep(0.005)
+            continue
+        try:
+            _publish_batch(destination=destination, messages=[message_build(e) for e in events])
+        except PublishError as exc:
+            _failure_record(destination=destination, token=token, error=exc)
+            result.failed = True
+            return result
+        if not _cursor_advance(destination=destination, token=token, last=events[-1], count=len(events)):
+            destination.refresh_from_db()
+            if destination.lease_token != token or not destination.enabled:
+                return result  # lease lost (expired and retaken) or disabled: stop here
+            continue  # a replay moved the cursor: go on from there
+        result.published += len(events)
+        if time.monotonic() >= deadline:
+            result.more = True
+            return result
+
+
+def _cursor_advance(*, destination: EventDestination, token: uuid.UUID, last: Event, count: int) -> bool:
+    """Move the cursor past ``last`` if the lease and the cursor are as we read them."""
+    now = timezone.now()
+    moved = EventDestination.objects.filter(
+        pk=destination.pk, lease_token=token, cursor_txid=destination.cursor_txid, cursor_seq=destination.cursor_seq
+    ).update(
+        cursor_txid=last.txid,
+        cursor_seq=last.seq,
+        published_total=F("published_total") + count,
+        last_published_at=now,
+        failing_since=None,
+        consecutive_failures=0,
+        next_attempt_at=None,
+        failure_notified_at=None,
+        locked_until=now + timedelta(seconds=settings.EVENT_DESTINATION_LEASE_SECONDS),
+        updated_at=now,
+    )
+    if moved:
+        destination.cursor_txid, destination.cursor_seq = last.txid, last.seq
+        destination.failing_since = None
+        destination.consecutive_failures = 0
+    return bool(moved)
+
+
+def _cursor_skip_to_horizon(*, destination: EventDestination, token: uuid.UUID) -> None:
+    """Nothing after the cursor matches the filter, and every transaction below the
+    horizon has finished: move the cursor to the horizon so later reads (and the lag
+    count) do not rescan the events the filter skips."""
+    horizon = event_log_horizon() - 1
+    if horizon <= destination.cursor_txid:
+        return
+    moved = EventDestination.objects.filter(
+        pk=destination.pk, lease_token=token, cursor_txid=destination.cursor_txid, cursor_seq=destination.cursor_seq
+    ).update(cursor_txid=horizon, cursor_seq=SEQ_END)
+    if moved:
+        destination.cursor_txid, destination.cursor_seq = horizon, SEQ_END
+
+
+def retry_delay_seconds(*, failures: int) -> float:
+    """Backoff after ``failures`` consecutive failed batches: the schedule's step, then its
+    last value for ever (a destination is never given up on), +/- 20 % jitter."""
+    delays = settings.EVENT_DESTINATION_RETRY_DELAYS
+    delay = float(delays[min(failures, len(delays)) - 1])
+    return delay * (1 + random.uniform(-0.2, 0.2))
+
+
+def _failure_record(*, destination: EventDestination, token: uuid.UUID, error: PublishError) -> None:
+    from webhooks.destinations.selectors import destination_snapshot
+
+    now = timezone.now()
+    failures = destination.consecutive_failures + 1
+    delay = retry_delay_seconds(failures=failures)
+    logger.warning(
+        "event destination publish failed",
+        extra={"destination_id": destination.pk, "error_class": error.error_class, "failures": failures},
+    )
+    with transaction.atomic():
+        changed = EventDestination.objects.filter(pk=destination.pk, lease_token=token).update(
+            consecutive_failures=failures,
+            failing_since=Coalesce(F("failing_since"), now),
+            last_error=f"{error.error_class}: {error.detail}"[:512],
+            next_attempt_at=now + timedelta(seconds=delay),
+            locked_until=None,
+            lease_token=None,
+            updated_at=now,
+        )
+        if not changed:
+            return
+        destination.refresh_from_db()
+        failing_for = (now - destination.failing_since).total_seconds() if destination.failing_since else 0
+        if destination.failure_notified_at is None and failing_for >= settings.EVENT_DESTINATION_NOTIFY_AFTER_SECONDS:
+            EventDestination.objects.filter(pk=destination.pk).update(failure_notified_at=now)
+            event_record(
+                merchant_id=destination.merchant_id,
+                type="event_destination.failing",
+                object_type="event_destination",
+                object_id=destination.pk,
+                version=int(destination.failing_since.timestamp()),
+                data={"event_destination": destination_snapshot(destination, lag=False)},
+            )
+    if delay <= 60:  # longer waits are the sweep's (no long countdowns in the Celery broker)
+        transaction.on_commit(
+            lambda: destination_publish_enqueue(destination_ids=[destination.pk], countdown=delay + 0.05)
+        )
+
+
+# --- broker connections: one per destination and worker thread --------------------------------
+
+
+@dataclass
+class _Connection:
+    key: str
+    publisher: Publisher
+    last_used: float
+
+
+_local = threading.local()
+
+
+def _connections() -> dict[str, _Connection]:
+    if getattr(_local, "pid", None) != os.getpid():
+        _local.connections, _local.pid = {}, os.getpid()  # a forked child never reuses its parent's
+    return _local.connections
+
+
+def _connection_key(destination: EventDestination) -> str:
+    return json.dumps([destination.type, destination.target, destination.credentials], sort_keys=True)
+
+
+def _connection_drop(destination_id: str) -> None:
+    entry = _connections().pop(destination_id, None)
+    if entry is not None:
+        entry.publisher.close()
+
+
+def _publish_batch(*, destination: EventDestination, messages: list[Message]) -> None:
+    """Publish and await the broker's confirms; raise PublishError. A kept connection that
+    fails is replaced once at once (the broker may have dropped it while idle), so only a
+    fresh connection's failure counts against the destination."""
+    connections = _connections()
+    key = _connection_key(destination)
+    entry = connections.get(destination.pk)
+    now = time.monotonic()
+    if entry is not None and (entry.key != key or now - entry.last_used > settings.EVENT_DESTINATION_IDLE_SECONDS):
+        _connection_drop(destination.pk)
+        entry = None
+    for _ in range(2):
+        fresh = entry is None
+        if entry is None:
+            broker = broker_url_with_credentials(url=destination.target["url"], credentials=destination.credentials)
+            publisher = adapter_for(destination.type).publisher_open(broker=broker, target=destination.target)
+            entry = connections[destination.pk] = _Connection(key=key, publisher=publisher, last_used=now)
+        try:
+            entry.publisher.publish(messages)
+        except PublishError:
+            _connection_drop(destination.pk)
+            if fresh:
+                raise
+            entry = None
+            continue
+        entry.last_used = time.monotonic()
+        return

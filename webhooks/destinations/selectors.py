@@ -1,0 +1,58 @@
+"""Reads of event destinations: per merchant, one by id, the lag, the API rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from payments.api.errors import NotFound
+from payments.models import Merchant
+from payments.snapshots import iso
+from webhooks.destinations.brokers import broker_url_with_credentials
+from webhooks.destinations.models import EventDestination
+from webhooks.services.filters import ALL
+
+# Counting stops here: a lag beyond it is shown as this number (the count stays cheap).
+LAG_COUNT_MAX = 1_000_000
+
+
+def destination_list_for_merchant(*, merchant: Merchant) -> QuerySet[EventDestination]:
+    return EventDestination.objects.filter(merchant=merchant).order_by("created_at", "id")
+
+
+def destination_get(*, merchant: Merchant, destination_id: str) -> EventDestination:
+    destination = EventDestination.objects.filter(merchant=merchant, pk=destination_id).first()
+    if destination is None:
+        raise NotFound("Event destination not found")
+    return destination
+
+
+def destination_lag(destination: EventDestination) -> int:
+    """Committed events the destination's filter matches that are not yet published."""
+    from webhooks.destinations.publishing import destination_events_after_cursor
+
+    pending = destination_events_after_cursor(destination=destination, visible_only=False)
+    return pending[:LAG_COUNT_MAX].count()
+
+
+def destination_snapshot(destination: EventDestination, *, lag: bool = True) -> dict[str, Any]:
+    """The destination as the API, the dashboard and events show it: credentials masked."""
+    target = dict(destination.target)
+    target["url"] = broker_url_with_credentials(url=target["url"], credentials=destination.credentials).masked
+    return {
+        "id": destination.pk,
+        "type": destination.type,
+        "target": target,
+        "event_types": destination.event_types or [ALL],
+        "description": destination.description,
+        "enabled": destination.enabled,
+        "status": destination.status,
+        "lag": destination_lag(destination) if lag else None,
+        "last_error": destination.last_error or None,
+        "failing_since": iso(destination.failing_since),
+        "published_total": destination.published_total,
+        "last_published_at": iso(destination.last_published_at),
+        "created_at": iso(destination.created_at),
+        "updated_at": iso(destination.updated_at),
+    }
