@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from payments.encryption import EncryptedTextField
 from payments.ids import new_public_id
 from payments.models import Merchant
 
@@ -31,10 +32,9 @@ class EventDestination(models.Model):
     type = models.CharField(max_length=16, choices=Type.choices)
     # The broker URL without credentials, plus the type's own keys (stream, exchange, ...).
     target = models.JSONField()
-    # The URL's user:password, kept out of ``target`` so nothing renders it.
-    # ENCRYPTION: meant for payments/encryption.py's encrypted field (h12b), which was not
-    # on main when this landed; until then this column holds the credentials in clear.
-    credentials = models.TextField(blank=True, default="")
+    # The URL's user:password, kept out of ``target`` so nothing renders it; encrypted at
+    # rest as webhook secrets are (FIELD_ENCRYPTION_KEYS, docs/security.md).
+    credentials = EncryptedTextField(blank=True, default="")
     event_types = models.JSONField(default=list)
     description = models.CharField(max_length=255, blank=True, default="")
     enabled = models.BooleanField(default=True)

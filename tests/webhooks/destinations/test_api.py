@@ -4,7 +4,9 @@ policy at registration, credentials kept out of every answer, other merchants se
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
+from payments.encryption import decrypt
 from payments.outbox import event_record
 from webhooks.destinations.models import EventDestination
 from webhooks.destinations.services import MAX_DESTINATIONS_PER_MERCHANT
@@ -37,6 +39,11 @@ def test_create_each_type_masks_credentials_and_fills_defaults(alice):
     stored = EventDestination.objects.get(pk=body["id"])
     assert stored.target["url"] == "redis://127.0.0.1:6379/5"
     assert stored.credentials == ":s3cret"
+    with connection.cursor() as cursor:  # encrypted at rest, as webhook secrets are
+        cursor.execute("SELECT credentials FROM event_destinations WHERE id = %s", [body["id"]])
+        raw = cursor.fetchone()[0]
+    assert "s3cret" not in raw
+    assert decrypt(raw) == ":s3cret"
 
     rabbit = create(alice, {"type": "rabbitmq", "target": {"url": "amqp://tender:p%40ss@127.0.0.1/orders"}}).json()
     assert rabbit["target"] == {"url": "amqp://tender:****@127.0.0.1:5672/orders", "exchange": "tender.events"}

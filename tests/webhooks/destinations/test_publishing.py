@@ -150,6 +150,7 @@ def test_a_held_lease_keeps_a_second_publisher_out(alice, redis_target):
 
 def test_a_down_broker_holds_only_its_destination_backs_off_and_the_merchant_is_told(alice, redis_target, settings):
     settings.EVENT_DESTINATION_NOTIFY_AFTER_SECONDS = 0
+    settings.EVENT_DESTINATION_RETRY_DELAYS = [60]  # the backoff is surely still pending below
     down = destination_add(alice, "redis_stream", {"url": f"redis://127.0.0.1:{free_port()}/0", "stream": "x"})
     healthy = destination_add(alice, "redis_stream", redis_target)
     events_commit(alice.merchant, objects=2, versions=2)
