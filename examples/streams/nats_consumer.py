@@ -70,7 +70,7 @@ def main() -> None:
     url, prefix = sys.argv[1], sys.argv[2]
     durable = sys.argv[3] if len(sys.argv) > 3 else "tender-consumer"
     asyncio.run(
-        consume(url, subject_prefix=prefix, durable=durable, handle=lambda body: print(body["id"], body["event"]))  # noqa: T201
+        consume(url, subject_prefix=prefix, durable=durable, handle=lambda body: print(body["id"], body["event"]))
     )
 
 

@@ -70,7 +70,7 @@ def main() -> None:
     binding = sys.argv[4] if len(sys.argv) > 4 else "#"
     channel = pika.BlockingConnection(pika.URLParameters(url)).channel()
     queue_bind(channel, exchange=exchange, queue=queue, binding=binding)
-    consume(channel, queue=queue, handle=lambda body: print(body["id"], body["event"], flush=True))  # noqa: T201
+    consume(channel, queue=queue, handle=lambda body: print(body["id"], body["event"], flush=True))
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def main() -> None:
         stream=stream,
         group=group,
         consumer=name,
-        handle=lambda body: print(body["id"], body["event"], flush=True),  # noqa: T201
+        handle=lambda body: print(body["id"], body["event"], flush=True),
     )
 
 
