@@ -20,7 +20,7 @@ cat <<BANNER
   API docs       http://localhost:8000/api/docs
   Health         http://localhost:8000/health
   Checkout       http://localhost:8000/checkout?order_id=<order_id>
-  Dashboard      http://localhost:8000/dashboard/   login: $(get merchant_email) / $(get dashboard_password)
+  Dashboard      http://localhost:3000/             login: $(get merchant_email) / $(get dashboard_password)
   Admin          http://localhost:8000/admin/       login: $(get admin_username) / $(get admin_password)
   Webhook recv.  http://localhost:4000/              (verifies both signature schemes)
 
@@ -29,6 +29,7 @@ cat <<BANNER
   API secret     $(get api_secret)
   Webhook secret $(get webhook_secret)
 
-  curl -H 'X-Api-Key: $(get api_key)' -H 'X-Api-Secret: $(get api_secret)' http://localhost:8000/api/v1/test/merchant
+  curl http://localhost:8000/api/v1/test/merchant     (demo mode: no credentials needed)
+  Examples       examples/README.md (Python merchant, Node receiver, curl walkthrough)
 
 BANNER
