@@ -7,6 +7,7 @@ Secrets fail loudly when DEBUG and DEMO_MODE are both off (a production deployme
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "channels",
+    "axes",
     "payments",
     "webhooks",
     "webhooks.destinations",
@@ -92,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "payments.correlation.CorrelationIdMiddleware",
+    "payments.no_store.NoStoreMiddleware",  # outermost but one: sees every final answer
     "payments.api.inputs.RequestInputMiddleware",  # bad path/query/header bytes: 400 before routing
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -101,6 +104,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.overload.DatabaseOverloadMiddleware",
+    # last, as django-axes asks: turns a locked-out login into its 429 answer
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -232,8 +237,27 @@ WORKER_HEARTBEAT_TTL = env_int("WORKER_HEARTBEAT_TTL", 30)
 # Auth, sessions, i18n
 # ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 12)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes) for the dashboard and the admin: after AXES_FAILURE_LIMIT
+# failures an account is locked (from every IP) and so is the IP (for every account), for
+# AXES_COOLOFF_MINUTES; a locked-out login answers 429. Attempts are kept in PostgreSQL.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, per IP
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "payments.client_ip.client_ip"  # the same client IP as the API's limits
+AXES_HTTP_RESPONSE_CODE = 429
 LOGIN_URL = "/login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -248,9 +272,24 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the dashboard's fetch() reads it to send X-CSRFToken
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"  # the checkout view relaxes this for the SDK iframe only
-if not DEBUG and not DEMO_MODE:
+# Secrets shown once never travel in a cookie: messages live in the server-side session.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# Client IP: REMOTE_ADDR, unless TRUSTED_PROXY_COUNT reverse proxies stand in front; then
+# the address that many hops from the right of X-Forwarded-For (the one the outermost
+# trusted proxy saw). With 0, a client-sent X-Forwarded-For is ignored (payments.client_ip).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Production mode (DEMO_MODE off) is served over HTTPS behind a TLS-terminating proxy that
+# sets X-Forwarded-Proto: HSTS, secure cookies, HTTP -> HTTPS redirects (but /health, for
+# load balancers); `manage.py check --deploy` is clean (tests/foundation/test_production_mode).
+if not DEMO_MODE:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
 # ---------------------------------------------------------------------------
 # REST API
@@ -270,11 +309,11 @@ REST_FRAMEWORK = {
 API_RATE_LIMIT_PER_SECOND = env_int("API_RATE_LIMIT_PER_SECOND", 100)
 # The public checkout create has no API key: it is limited per client IP and per order, so
 # the hosted checkout cannot be used to test stolen cards at speed. 0 disables a limit.
-# Behind a reverse proxy set REST_FRAMEWORK NUM_PROXIES (via TRUSTED_PROXY_COUNT) so the
-# client IP comes from X-Forwarded-For.
+# The client IP is TRUSTED_PROXY_COUNT's (DRF's NUM_PROXIES, 0 = REMOTE_ADDR only).
 CHECKOUT_RATE_LIMIT_PER_MINUTE = env_int("CHECKOUT_RATE_LIMIT_PER_MINUTE", 30)
 CHECKOUT_ATTEMPTS_PER_ORDER_PER_HOUR = env_int("CHECKOUT_ATTEMPTS_PER_ORDER_PER_HOUR", 10)
-REST_FRAMEWORK["NUM_PROXIES"] = env_int("TRUSTED_PROXY_COUNT", 0) or None
+# 0, not None: DRF's None would take the whole client-sent X-Forwarded-For as the identity.
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
 
 SPECTACULAR_SETTINGS = {
@@ -424,6 +463,7 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR", "propagate": True},
         "django.server": {"level": "WARNING", "propagate": True},
+        "axes": {"level": "WARNING", "propagate": True},  # lockouts, not every start banner
     },
 }
 

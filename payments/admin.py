@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from payments.models import (
     ApiKey,
@@ -22,7 +23,8 @@ from payments.models import (
     TimelineEntry,
 )
 from payments.money import format_amount
-from payments.services.api_keys import api_key_create, api_key_revoke
+from payments.secret_display import secret_shown_once
+from payments.services.api_keys import IssuedApiKey, api_key_create, api_key_revoke
 from payments.services.stuck import payment_poll_provider
 
 
@@ -37,6 +39,16 @@ class ApiKeyInline(admin.TabularInline):
         return False
 
 
+def _issued_key_page(request: HttpRequest, issued: IssuedApiKey, *, continue_url: str) -> TemplateResponse:
+    return secret_shown_once(
+        request,
+        title=f"API key {issued.api_key.key_id} created",
+        secrets=[("API key", issued.api_key.key_id), ("API secret", issued.secret)],
+        continue_url=continue_url,
+        note="Tender keeps only a hash of the secret: if it is lost, issue a new key and revoke this one.",
+    )
+
+
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
     list_display = ("name", "email", "id", "is_active", "created_at")
@@ -48,11 +60,13 @@ class MerchantAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Merchant, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
-            issued = api_key_create(merchant=obj)
-            messages.warning(
-                request,
-                f"API key {issued.api_key.key_id} created. Secret (shown once, copy it now): {issued.secret}",
-            )
+            request.tender_issued_key = api_key_create(merchant=obj)  # shown by response_add
+
+    def response_add(self, request: HttpRequest, obj: Merchant, post_url_continue: str | None = None):
+        issued = getattr(request, "tender_issued_key", None)
+        if issued is None:
+            return super().response_add(request, obj, post_url_continue)
+        return _issued_key_page(request, issued, continue_url=f"../{obj.pk}/change/")
 
 
 class ApiKeyAddForm(forms.ModelForm):
@@ -87,7 +101,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.pk = issued.api_key.pk
         obj.key_id = issued.api_key.key_id
         obj.secret_hash = issued.api_key.secret_hash
-        messages.warning(request, f"API key {obj.key_id} created. Secret (shown once, copy it now): {issued.secret}")
+        request.tender_issued_key = issued  # shown by response_add
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None):
+        issued = getattr(request, "tender_issued_key", None)
+        if issued is None:
+            return super().response_add(request, obj, post_url_continue)
+        return _issued_key_page(request, issued, continue_url="../")
 
     @admin.action(description="Revoke selected API keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

@@ -7,9 +7,11 @@ from datetime import timedelta
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from payments.api.errors import ApiError
+from payments.secret_display import secret_shown_once
 from webhooks.models import WebhookAttempt, WebhookAudit, WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoints as endpoint_services
 from webhooks.services.delivery import delivery_retry
@@ -47,10 +49,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Rotate secret (old one signs for 24 h)")
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> TemplateResponse:
+        rotated = []
         for endpoint in queryset:
             _, secret = endpoint_services.endpoint_rotate_secret(endpoint=endpoint, actor=_actor(request))
-            messages.warning(request, f"{endpoint.id}: new secret (give it to the merchant): {secret}")
+            rotated.append((endpoint.id, secret))
+        return secret_shown_once(
+            request,
+            title=f"{len(rotated)} webhook secret(s) rotated",
+            secrets=rotated,
+            continue_url=request.get_full_path(),
+            note="Give each new secret to its merchant; the old one keeps signing for 24 hours.",
+        )
 
     @admin.action(description="Disable")
     def disable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:

@@ -52,7 +52,8 @@ def test_seed_demo_is_idempotent_and_exact(client, settings, tmp_path):
     assert merchant.email == "test@example.com"
     assert ApiKey.objects.filter(key_id=TEST_API_KEY).count() == 1
     assert api_key_authenticate(key_id=TEST_API_KEY, secret=TEST_API_SECRET) is not None
-    assert client.login(username="admin", password=first["admin_password"])
+    login = client.post("/admin/login/", {"username": "admin", "password": first["admin_password"]})
+    assert login.status_code == 302, login.content  # through django-axes, as a browser logs in
     assert get_user_model().objects.get(username="admin").is_staff
 
 

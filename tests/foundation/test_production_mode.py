@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 from io import StringIO
@@ -165,3 +166,39 @@ def test_docker_compose_ships_no_default_secret_and_seeds_only_when_asked():
     assert "change-me" not in compose
     assert re.search(r"^\s+DEMO_MODE: \$\{DEMO_MODE:-false\}$", compose, re.MULTILINE)
     assert 'if [ "$$DEMO_MODE" = "true" ]; then python manage.py seed_demo; fi' in compose
+
+
+# --- production mode is served as HTTPS ----------------------------------------------------
+
+PRODUCTION_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.test import Client
+client = Client()
+plain = client.get("/api/v1/orders")
+tls = client.get("/api/v1/orders", HTTP_X_FORWARDED_PROTO="https")
+health = client.get("/health")
+print(json.dumps({
+    "plain": [plain.status_code, plain.get("Location")],
+    "hsts": tls.get("Strict-Transport-Security"),
+    "health_redirected": health.status_code == 301,
+    "cookies_secure": [settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE],
+}))
+"""
+
+
+def test_production_mode_is_deploy_clean_with_hsts_secure_cookies_and_https_redirects():
+    env = production_env(
+        SECRET_KEY=secrets.token_urlsafe(50), PROVIDER_WEBHOOK_SECRET="p" * 40, FIELD_ENCRYPTION_KEYS=FERNET_KEY
+    )
+    deploy = run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    assert "System check identified no issues" in deploy.stdout
+    probe = run([sys.executable, "-c", PRODUCTION_PROBE], env)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    seen = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert seen["plain"] == [301, "https://testserver/api/v1/orders"]
+    assert seen["hsts"] == "max-age=31536000; includeSubDomains; preload"
+    assert seen["health_redirected"] is False  # load balancers probe /health over plain HTTP
+    assert seen["cookies_secure"] == [True, True]
