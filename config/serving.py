@@ -66,7 +66,7 @@ ROLES: dict[str, Role] = {
         Role("asgi", 1, ASGI_POOL_SIZE, "daphne: websockets and long-polls"),
         Role("worker", WORKER_CONCURRENCY + 1, 2, "celery prefork: payments, reconciliation, default"),
         Role("outbox", 2, 2, "celery prefork 1: the outbox dispatcher"),
-        Role("webhooks", 1, WEBHOOKS_THREADS, "celery threads: webhook delivery, one connection per thread"),
+        Role("webhooks", 1, WEBHOOKS_THREADS, "celery threads: webhooks and notifications, one connection per thread"),
         Role("streams", 1, STREAMS_THREADS, "celery threads: event-stream publishing, one connection per thread"),
         Role("beat", 1, 2, "celery beat: the schedules in PostgreSQL"),
     )
@@ -259,7 +259,7 @@ def role_command(role: str) -> list[str]:
     if role == "webhooks":
         return [
             *celery, "worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={WEBHOOKS_THREADS}",
-            "-n", "webhooks@%h", "-Q", "webhooks,webhook_retries",
+            "-n", "webhooks@%h", "-Q", "webhooks,webhook_retries,notifications",
         ]  # fmt: skip
     if role == "streams":
         return [

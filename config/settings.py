@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "webhooks.destinations",
     "realtime",
     "reconciliation",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -215,7 +216,10 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 _celery_exchange = Exchange("tender", type="direct")
 CELERY_TASK_QUEUES = [
     Queue(name, _celery_exchange, routing_key=name)
-    for name in ("default", "payments", "outbox", "webhooks", "webhook_retries", "event_streams", "reconciliation")
+    for name in (
+        "default", "payments", "outbox", "webhooks", "webhook_retries", "event_streams", "reconciliation",
+        "notifications",
+    )  # fmt: skip
 ]
 CELERY_TASK_DEFAULT_EXCHANGE = "tender"
 CELERY_TASK_DEFAULT_ROUTING_KEY = "default"
@@ -226,6 +230,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.tasks.*": {"queue": "webhook_retries", "routing_key": "webhook_retries"},
     "webhooks.destinations.tasks.*": {"queue": "event_streams", "routing_key": "event_streams"},
     "reconciliation.tasks.*": {"queue": "reconciliation", "routing_key": "reconciliation"},
+    "notifications.tasks.*": {"queue": "notifications", "routing_key": "notifications"},
 }
 CELERY_BEAT_SCHEDULER = "config.beat:CheckedDatabaseScheduler"  # django-celery-beat, refusing without secrets
 CELERY_TIMEZONE = "UTC"
@@ -387,6 +392,32 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 # ---------------------------------------------------------------------------
 # Key of the saved-method fingerprints (HMAC-SHA256). Empty: derived from SECRET_KEY.
 PAYMENT_METHOD_FINGERPRINT_KEY = os.environ.get("PAYMENT_METHOD_FINGERPRINT_KEY", "")
+
+# ---------------------------------------------------------------------------
+# Customer notifications (notifications/; docs/notifications.md)
+# ---------------------------------------------------------------------------
+# Email goes through Django's mail framework. The default is the local mail sink that
+# `make run` starts (manage.py mail_sink, 127.0.0.1:1025, prints every message).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 1025)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # seconds per SMTP operation: a dead server fails the attempt
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Tender receipts <receipts@tender.localhost>")
+NOTIFICATION_MESSAGE_ID_DOMAIN = os.environ.get("NOTIFICATION_MESSAGE_ID_DOMAIN", "tender.localhost")
+# SMS: "" (off), "console" (stdout) or "http" (signed POST to SMS_GATEWAY_URL).
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "console" if DEMO_MODE else "")
+SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_SECRET = os.environ.get("SMS_GATEWAY_SECRET", "")
+# Delays (s) after failed attempt 1, 2, ...; after the last one the notification is failed.
+NOTIFICATION_RETRY_DELAYS = [int(v) for v in env_list("NOTIFICATION_RETRY_DELAYS", "10,60,300,1800,7200")]
+NOTIFICATION_RETRY_JITTER = float(os.environ.get("NOTIFICATION_RETRY_JITTER", "0.2"))
+NOTIFICATION_RETRY_ETA_MAX_SECONDS = env_int("NOTIFICATION_RETRY_ETA_MAX_SECONDS", 60)
+# A worker's lease on one send (well above EMAIL_TIMEOUT and the HTTP timeouts).
+NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 120)
 
 # ---------------------------------------------------------------------------
 # Outbound webhooks (webhooks/): schedule, timeouts, claims, fairness

@@ -20,6 +20,8 @@ urlpatterns = [
     path("api/v1/", include("webhooks.destinations.api.urls")),
     path("api/v1/", include("reconciliation.api.urls")),
     path("api/v1/", include("realtime.api.urls")),
+    path("api/v1/", include("notifications.api.urls")),
     re_path(r"^api/", api_not_found),
+    path("", include("notifications.urls")),
     path("", include("realtime.urls")),
 ]

@@ -1,0 +1,33 @@
+"""Dashboard page of customer notifications: the merchant's two switches (a plain form,
+CSRF-checked) and the latest notifications with their status."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from notifications.selectors import notification_list_for_merchant, notification_preference_get
+from notifications.services.preferences import notification_preference_update
+from notifications.sms import sms_configured
+from realtime.views.dashboard import merchant_required
+
+
+@require_http_methods(["GET", "POST"])
+@merchant_required
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        notification_preference_update(
+            merchant=request.merchant,
+            email_enabled=request.POST.get("email_enabled") == "on",
+            sms_enabled=request.POST.get("sms_enabled") == "on",
+        )
+        return HttpResponseRedirect("/dashboard/notifications?saved=1")
+    context = {
+        "nav": "notifications",
+        "preference": notification_preference_get(merchant=request.merchant),
+        "sms_configured": sms_configured(),
+        "saved": request.GET.get("saved") == "1",
+        "notifications": list(notification_list_for_merchant(merchant=request.merchant)[:50]),
+    }
+    return render(request, "notifications/dashboard.html", context)
