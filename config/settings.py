@@ -214,13 +214,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 _celery_exchange = Exchange("tender", type="direct")
-CELERY_TASK_QUEUES = [
-    Queue(name, _celery_exchange, routing_key=name)
-    for name in (
-        "default", "payments", "outbox", "webhooks", "webhook_retries", "event_streams", "reconciliation",
-        "notifications",
-    )  # fmt: skip
-]
+_QUEUE_NAMES = (
+    "default", "payments", "outbox", "webhooks", "webhook_retries", "event_streams", "reconciliation",
+    "notifications",
+)  # fmt: skip
+CELERY_TASK_QUEUES = [Queue(name, _celery_exchange, routing_key=name) for name in _QUEUE_NAMES]
 CELERY_TASK_DEFAULT_EXCHANGE = "tender"
 CELERY_TASK_DEFAULT_ROUTING_KEY = "default"
 CELERY_TASK_ROUTES = {
