@@ -23,6 +23,7 @@ services:
 
 run: install services
 	./scripts/front-deps.sh
+	./scripts/examples-deps.sh
 	$(BIN)/python -m config.serving check
 	$(BIN)/python manage.py migrate --noinput
 	DEMO_WEBHOOK_URL=$${DEMO_WEBHOOK_URL:-http://127.0.0.1:4000/} $(BIN)/python manage.py seed_demo > /dev/null
@@ -37,6 +38,7 @@ lint: install
 test: install services
 	./scripts/browser-deps.sh
 	./scripts/front-deps.sh
+	./scripts/examples-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
@@ -46,6 +48,7 @@ test: install services
 bench: install services
 	./scripts/bench-deps.sh
 	./scripts/front-deps.sh
+	./scripts/examples-deps.sh
 	$(BIN)/python -m bench
 
 clean:
