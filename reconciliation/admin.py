@@ -167,8 +167,8 @@ class ResolveForm(forms.Form):
     # Not named "action": the admin posts its own "action" (the action's name).
     resolution = forms.ChoiceField(
         choices=[
-            (ActionKind.ACCEPT, "accept: mark the payment success"),
-            (ActionKind.REFUND, "refund: mark success, then refund in full"),
+            (ActionKind.ACCEPT, "accept: record the charge (success, or duplicate refunded automatically)"),
+            (ActionKind.REFUND, "refund: record the charge, then refund in full"),
             (ActionKind.MARK_FAILED, "mark the payment failed"),
         ]
     )

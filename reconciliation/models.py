@@ -27,11 +27,11 @@ def new_discrepancy_id() -> str:
 class Klass(models.TextChoices):
     """The class of one reconciliation item (a settlement line, a payment, or both)."""
 
-    MATCHED = "matched", "matched (both success)"
+    MATCHED = "matched", "matched (both charged)"
     BOTH_FAILED = "both_failed", "both failed"
     PENDING_UNSETTLED = "pending_unsettled", "ours pending, not in the file"
-    PROVIDER_SETTLED_OURS_NOT = "provider_settled_ours_not", "provider settled, ours failed/pending (scenario 1)"
-    OURS_SUCCESS_PROVIDER_NOT = "ours_success_provider_not", "ours success, provider failed/absent (scenario 3)"
+    PROVIDER_SETTLED_OURS_NOT = "provider_settled_ours_not", "provider settled, ours failed/pending/cancelled (scenario 1)"
+    OURS_SUCCESS_PROVIDER_NOT = "ours_success_provider_not", "ours charged, provider failed/absent (scenario 3)"
     PROVIDER_FAILED_OURS_PENDING = "provider_failed_ours_pending", "provider failed, ours still pending"
     AMOUNT_MISMATCH = "amount_mismatch", "amount mismatch"
     CURRENCY_MISMATCH = "currency_mismatch", "currency mismatch"
@@ -60,8 +60,8 @@ class ReconciliationPolicy(models.Model):
     """What reconciliation does on its own for one merchant. No row = the defaults."""
 
     class Scenario1(models.TextChoices):
-        ACCEPT = "accept", "accept: mark the payment success"
-        REFUND = "refund", "refund: mark success, then refund in full"
+        ACCEPT = "accept", "accept: record the charge (success, or duplicate refunded automatically)"
+        REFUND = "refund", "refund: record the charge, then refund in full"
 
     class Scenario3(models.TextChoices):
         FLAG = "flag", "flag for staff review"

@@ -46,6 +46,9 @@ def payment_charge_record(
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if payment.status not in payment_sources_for(PaymentStatus.SUCCESS, correction=correction):
             return TransitionResult(changed=False, obj=payment)
+        # Two statements on purpose: a query that waited for this lock still reads with the
+        # snapshot it started with, so a success committed by the transaction we waited for
+        # is only visible to a statement that starts after the lock is granted.
         list(Order.objects.select_for_update().filter(pk=payment.order_id).values_list("pk", flat=True))
         keeper = (
             Payment.objects.filter(order_id=payment.order_id, status=PaymentStatus.SUCCESS)

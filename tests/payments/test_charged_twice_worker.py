@@ -124,7 +124,12 @@ def test_concurrent_attempts_on_one_order_keep_the_money_once(alice, simulator, 
         (refund,) = Refund.objects.filter(payment=duplicate)
         assert (refund.status, refund.amount, refund.reason) == ("processed", 50000, "duplicate_payment")
         ledger = SimulatorTransaction.objects.get(kind="refund", refund_id=refund.id)
-        assert (ledger.payment_id, ledger.amount, ledger.outcome) == (duplicate.id, 50000, "processed")
+        assert (ledger.payment_id, ledger.amount, ledger.outcome, ledger.notified_status) == (
+            duplicate.id,
+            50000,
+            "processed",
+            "processed",
+        )
         assert refund.provider_reference == ledger.reference
         # What the merchant is told: charged, then refunded automatically (never failed).
         payment_events = list(
