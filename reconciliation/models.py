@@ -30,7 +30,7 @@ class Klass(models.TextChoices):
     MATCHED = "matched", "matched (both charged)"
     BOTH_FAILED = "both_failed", "both failed"
     PENDING_UNSETTLED = "pending_unsettled", "ours pending, not in the file"
-    PROVIDER_SETTLED_OURS_NOT = "provider_settled_ours_not", "provider settled, ours failed/pending/cancelled (scenario 1)"
+    PROVIDER_SETTLED_OURS_NOT = "provider_settled_ours_not", "provider settled, ours not charged (scenario 1)"
     OURS_SUCCESS_PROVIDER_NOT = "ours_success_provider_not", "ours charged, provider failed/absent (scenario 3)"
     PROVIDER_FAILED_OURS_PENDING = "provider_failed_ours_pending", "provider failed, ours still pending"
     AMOUNT_MISMATCH = "amount_mismatch", "amount mismatch"

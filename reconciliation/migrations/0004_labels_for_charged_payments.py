@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='discrepancy',
             name='klass',
-            field=models.CharField(choices=[('matched', 'matched (both charged)'), ('both_failed', 'both failed'), ('pending_unsettled', 'ours pending, not in the file'), ('provider_settled_ours_not', 'provider settled, ours failed/pending/cancelled (scenario 1)'), ('ours_success_provider_not', 'ours charged, provider failed/absent (scenario 3)'), ('provider_failed_ours_pending', 'provider failed, ours still pending'), ('amount_mismatch', 'amount mismatch'), ('currency_mismatch', 'currency mismatch'), ('unknown_to_us', 'line unknown to us'), ('duplicate_line', 'duplicate line')], max_length=32),
+            field=models.CharField(choices=[('matched', 'matched (both charged)'), ('both_failed', 'both failed'), ('pending_unsettled', 'ours pending, not in the file'), ('provider_settled_ours_not', 'provider settled, ours not charged (scenario 1)'), ('ours_success_provider_not', 'ours charged, provider failed/absent (scenario 3)'), ('provider_failed_ours_pending', 'provider failed, ours still pending'), ('amount_mismatch', 'amount mismatch'), ('currency_mismatch', 'currency mismatch'), ('unknown_to_us', 'line unknown to us'), ('duplicate_line', 'duplicate line')], max_length=32),
         ),
         migrations.AlterField(
             model_name='reconciliationpolicy',
@@ -23,6 +23,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='runcount',
             name='klass',
-            field=models.CharField(choices=[('matched', 'matched (both charged)'), ('both_failed', 'both failed'), ('pending_unsettled', 'ours pending, not in the file'), ('provider_settled_ours_not', 'provider settled, ours failed/pending/cancelled (scenario 1)'), ('ours_success_provider_not', 'ours charged, provider failed/absent (scenario 3)'), ('provider_failed_ours_pending', 'provider failed, ours still pending'), ('amount_mismatch', 'amount mismatch'), ('currency_mismatch', 'currency mismatch'), ('unknown_to_us', 'line unknown to us'), ('duplicate_line', 'duplicate line')], max_length=32),
+            field=models.CharField(choices=[('matched', 'matched (both charged)'), ('both_failed', 'both failed'), ('pending_unsettled', 'ours pending, not in the file'), ('provider_settled_ours_not', 'provider settled, ours not charged (scenario 1)'), ('ours_success_provider_not', 'ours charged, provider failed/absent (scenario 3)'), ('provider_failed_ours_pending', 'provider failed, ours still pending'), ('amount_mismatch', 'amount mismatch'), ('currency_mismatch', 'currency mismatch'), ('unknown_to_us', 'line unknown to us'), ('duplicate_line', 'duplicate line')], max_length=32),
         ),
     ]
