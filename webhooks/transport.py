@@ -6,7 +6,8 @@
   pool to it and keeps the original Host header and TLS SNI). Link-local (169.254/16 incl.
   the cloud metadata address), multicast, unspecified and reserved addresses are refused
   always. Non-canonical numeric hosts (``2130706433``, ``0x7f.1``, ``0177.0.0.1``) are
-  refused before any lookup.
+  refused before any lookup. The address policy itself, including IPv6 forms that embed
+  an IPv4 address (NAT64, 6to4, Teredo, ...), judged by that IPv4, is ``webhooks.ssrf``.
 * Limits: 2 s connect, and a wall-clock deadline for the whole attempt (10 s: connect, send,
   status line, headers and body together) that holds however slowly bytes arrive: a
   watchdog thread shuts down the attempt's socket when it passes (socket timeouts alone
@@ -39,9 +40,10 @@ from requests_hardened.ip_filter_adapter import IPFilterAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from webhooks.ssrf import address_allowed
+
 USER_AGENT = "Tender-Webhooks/1.0"
 _NUMERIC_PART = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
 class UnsafeUrl(Exception):
@@ -51,29 +53,6 @@ class UnsafeUrl(Exception):
         super().__init__(description)
         self.reason = reason
         self.description = description
-
-
-def _normalise(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped
-        if ip.sixtofour is not None:
-            return ip.sixtofour
-        if ip.teredo is not None:
-            return ip.teredo[1]
-    return ip
-
-
-def address_allowed(address: str, *, allow_private: bool) -> bool:
-    """Is a connection to this IP address acceptable?"""
-    ip = _normalise(ipaddress.ip_address(address.split("%", 1)[0]))
-    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
-        return False
-    if ip.is_global:
-        return True
-    if not allow_private:
-        return False
-    return ip.is_loopback or ip.is_private or (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT)
 
 
 def host_check_literal(host: str) -> None:
