@@ -45,8 +45,7 @@ def test_dashboard_and_admin_list_notifications(alice, bob, smtp, settings, clie
     notification = Notification.objects.get()
     assert payment_id in logged_in(alice, "owner@alice.example").get("/dashboard/notifications").content.decode()
     assert payment_id not in logged_in(bob, "owner@bob.example").get("/dashboard/notifications").content.decode()
-    get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456")
-    client.login(username="ops", password="pw-ops-123456")
+    client.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456"))
     listing = client.get("/admin/notifications/notification/", {"q": payment_id})
     assert listing.status_code == 200 and notification.id in listing.content.decode()
     assert client.get("/admin/notifications/notificationpreference/add/").status_code == 200

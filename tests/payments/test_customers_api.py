@@ -285,8 +285,7 @@ def test_every_customers_response_matches_the_openapi_schema(alice):
 def test_admin_lists_customers_and_methods_without_the_token(alice, client):
     from django.contrib.auth import get_user_model
 
-    get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456")
-    client.login(username="ops", password="pw-ops-123456")
+    client.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456"))
     customer = new_customer(alice)
     pm = save(alice, customer["id"], {"type": "card", "card": card()}).json()["id"]
     token = SavedPaymentMethod.objects.get().provider_token
