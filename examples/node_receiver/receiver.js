@@ -56,8 +56,9 @@ const server = http.createServer((req, res) => {
     try {
       event = verifier.verify(body, req.headers); // throws unless signed and fresh
     } catch (err) {
-      if (!(err instanceof WebhookVerificationError)) throw err;
-      console.log(JSON.stringify({ verified: false, error: err.message }));
+      // WebhookVerificationError: bad or stale signature; anything else: not our JSON.
+      const reason = err instanceof WebhookVerificationError ? err.message : `unreadable body: ${err.message}`;
+      console.log(JSON.stringify({ verified: false, error: reason }));
       res.writeHead(400, { "Content-Type": "text/plain" }).end("bad signature");
       return;
     }

@@ -168,8 +168,15 @@ def handler_for(shop: Shop) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             if self.path == "/buy":
-                form = dict(urllib.parse.parse_qsl(body.decode()))
-                order_id = shop.order_create(int(form.get("amount") or 50000))
+                form = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
+                try:
+                    order_id = shop.order_create(int(form.get("amount") or 50000))
+                except ValueError:
+                    self._page(400, "Not an amount", "Type the amount in paise, e.g. 50000 for ₹500.")
+                    return
+                except TenderError as exc:  # e.g. below the minimum: the gateway says why
+                    self._page(400, "Order refused", html.escape(exc.body.get("error", {}).get("description", "")))
+                    return
                 self.send_response(303)
                 self.send_header("Location", f"{CHECKOUT_URL}/checkout?order_id={order_id}")
                 self.send_header("Content-Length", "0")

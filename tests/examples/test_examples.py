@@ -136,6 +136,10 @@ def test_python_merchant_sells_through_the_hosted_checkout(gateway, demo):
     with process(command, cwd=EXAMPLES / "python_merchant", env=env) as out:
         next_json_line(out, lambda r: r.get("listening") == shop, timeout=20)
 
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        too_small = http("POST", f"{shop}/buy", b"amount=50", form)
+        assert too_small.status == 400 and b"amount must be at least 100" in too_small.body
+
         # The customer presses "Pay": an order is created and the browser sent to the checkout.
         bought = http("POST", f"{shop}/buy", b"amount=50000", {"Content-Type": "application/x-www-form-urlencoded"})
         assert bought.status == 303
