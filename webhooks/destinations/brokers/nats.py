@@ -77,7 +77,10 @@ class NatsPublisher:
             "servers": [f"nats://{host}:{broker.port}"],
             "connect_timeout": settings.EVENT_DESTINATION_CONNECT_TIMEOUT,
             "allow_reconnect": False,  # a broken connection fails the batch; we reconnect ourselves
-            "max_reconnect_attempts": 0,
+            # One connect attempt: nats-py treats 0 as "keep trying" on the first connect
+            # (a refused connection would then wait out our whole timeout).
+            "max_reconnect_attempts": 1,
+            "reconnect_time_wait": 0.1,
             "error_cb": _ignore,
             "disconnected_cb": _ignore,
             "closed_cb": _ignore,
@@ -134,6 +137,8 @@ def _publish_error(exc: BaseException) -> PublishError:
         return exc
     if isinstance(exc, asyncio.TimeoutError | TimeoutError | nats.errors.TimeoutError):
         return PublishError("timeout", "the broker did not answer in time")
+    if isinstance(exc, nats.errors.NoServersError):
+        return PublishError("connection_error", "the server refused or did not answer the connection")
     if isinstance(exc, nats.errors.NoRespondersError):
         return PublishError("no_stream", "no JetStream stream captures the subject")
     if isinstance(exc, nats.js.errors.APIError):
