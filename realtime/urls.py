@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from realtime.views import checkout, dashboard, dashboard_webhooks, root, static
+from realtime.views import checkout, dashboard, dashboard_streams, dashboard_webhooks, root, static
 
 urlpatterns: list = [
     path("", root.site_root, name="site-root"),
@@ -17,6 +17,8 @@ urlpatterns: list = [
     path("dashboard/", dashboard.home, name="dashboard"),
     path("dashboard/transactions", dashboard.transactions, name="dashboard-transactions"),
     path("dashboard/webhooks", dashboard_webhooks.webhooks_page, name="dashboard-webhooks"),
+    path("dashboard/streams", dashboard_streams.streams_page, name="dashboard-streams"),
+    path("dashboard/streams/<str:destination_id>/replay", dashboard_streams.streams_replay),
     path("dashboard/docs", dashboard.docs, name="dashboard-docs"),
     path("dashboard/api/ticket", dashboard.api_ticket, name="dashboard-api-ticket"),
     path("dashboard/api/payments", dashboard.api_payments, name="dashboard-api-payments"),
