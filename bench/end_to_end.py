@@ -17,10 +17,13 @@ reached the socket. Reported:
 - created/s, and how many of the created ones completed before the drain deadline;
 - p50/p99 from create (request sent) to webhook received, and to push received;
 - CPU ms per payment of each process (utime + stime from /proc, children included;
-  PostgreSQL = the backends connected to the bench database), over load + drain, divided by
-  the payments created (all of them complete unless a row says otherwise).
+  PostgreSQL = the backends connected to the bench database), over load + drain, less what
+  the layout burns idle (measured for 10 s before the load), divided by the payments created
+  (all of them complete unless a row says otherwise).
 
-Environment: E2E_RATE (300), E2E_SECONDS (60), E2E_CLIENTS (8), E2E_DRAIN_SECONDS (120).
+Environment: E2E_RATE (300), E2E_SECONDS (60), E2E_CLIENTS (8), E2E_DRAIN_SECONDS (120);
+E2E_PROFILE_DIR: also sample every Python role with py-spy during the load (collapsed
+stacks, ``<role>.txt``; how docs/ARCHITECTURE.md found where the CPU goes).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ RATE = float(os.environ.get("E2E_RATE", "300"))
 SECONDS = float(os.environ.get("E2E_SECONDS", "60"))
 CLIENTS = int(os.environ.get("E2E_CLIENTS", "8"))
 DRAIN_SECONDS = float(os.environ.get("E2E_DRAIN_SECONDS", "120"))
+IDLE_SECONDS = 10.0
 TARGET_COMPLETE_PER_SECOND = 300.0
 ROLES = ("front", "web", "asgi", "worker", "outbox", "webhooks", "beat")
 BODY = json.dumps({"amount": 50000, "currency": "INR", "method": "upi", "vpa": "bench@upi"})
@@ -267,6 +271,22 @@ def _ticket(port: int, key_id: str, secret: str) -> str:
     return body["ticket"]
 
 
+def _profile(groups: dict[str, int], out_dir: str | None) -> list[subprocess.Popen]:
+    if not out_dir:
+        return []
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).parent / "py-spy"
+    profilers = []
+    for role, pid in groups.items():
+        if role in {"front", "redis", "beat"}:
+            continue
+        out = Path(out_dir) / f"{role}.txt"
+        argv = [str(py_spy), "record", "--nonblocking", "--subprocesses", "-r", "50", "-d", str(int(SECONDS))]
+        argv += ["-f", "raw", "-o", str(out), "--pid", str(pid)]
+        profilers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return profilers
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
@@ -334,14 +354,19 @@ def run() -> list[dict]:
 
             groups = {role: proc.pid for role, proc in procs.items()}
             groups["redis"] = redis_proc.pid
+            # What the layout burns doing nothing (polls, heartbeats, sweeps) is subtracted.
+            idle_from, idle_began = _snapshot(groups), time.monotonic()
+            time.sleep(IDLE_SECONDS)
+            idle = _rates(idle_from, _snapshot(groups), time.monotonic() - idle_began)
             load1 = os.getloadavg()[0]
-            before = _snapshot(groups)
+            before, began = _snapshot(groups), time.monotonic()
             load_recv, load_send = ctx.Pipe(False)
             load = ctx.Process(
                 target=_load_main,
                 args=(front_port, setup["key_id"], setup["secret"], RATE, SECONDS, CLIENTS, load_send),
             )
             load.start()
+            profilers = _profile(groups, os.environ.get("E2E_PROFILE_DIR"))
             result = load_recv.recv()
             load.join()
             created = dict(result["created"])
@@ -354,7 +379,9 @@ def run() -> list[dict]:
                     break
                 time.sleep(0.5)
             time.sleep(1)  # the last pushes
-            after = _snapshot(groups)
+            after, elapsed = _snapshot(groups), time.monotonic() - began
+            for profiler in profilers:
+                profiler.wait(30)
             load2 = os.getloadavg()[0]
             receiver_cmd.send("dump")
             webhooks = receiver_cmd.recv()
@@ -367,10 +394,20 @@ def run() -> list[dict]:
         for proc in procs.values():
             _stop(proc)
         _stop(redis_proc)
-    return _rows(result, created, webhooks, pushes, before, after, (load1, load2))
+    busy = {group: max(0.0, cpu - idle.get(group, 0.0) * elapsed) for group, cpu in _rates(before, after, 1.0).items()}
+    return _rows(result, created, webhooks, pushes, busy, (load1, load2))
 
 
-def _rows(result, created, webhooks, pushes, before, after, loads) -> list[dict]:
+def _rates(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """CPU seconds per second of each group between two snapshots (PostgreSQL backends summed)."""
+    cpu: dict[str, float] = {}
+    for key, value in after.items():
+        group = "postgres" if key.startswith("pg:") else key
+        cpu[group] = cpu.get(group, 0.0) + (value - before.get(key, 0.0)) / seconds
+    return cpu
+
+
+def _rows(result, created, webhooks, pushes, cpu, loads) -> list[dict]:
     window_end = result["started"] + SECONDS
     done_at = {pid: max(webhooks[pid], pushes[pid]) for pid in created if pid in webhooks and pid in pushes}
     in_window = sum(1 for t in done_at.values() if t <= window_end)
@@ -427,10 +464,6 @@ def _rows(result, created, webhooks, pushes, before, after, loads) -> list[dict]
         },
     ]
     per = max(1, len(created))  # the work of every created payment is in the CPU figures
-    cpu: dict[str, float] = {}
-    for key, value in after.items():
-        group = "postgres" if key.startswith("pg:") else key
-        cpu[group] = cpu.get(group, 0.0) + value - before.get(key, 0.0)
     total = sum(cpu.values())
     for group in (*ROLES, "postgres", "redis"):
         rows.append(

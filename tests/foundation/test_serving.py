@@ -152,7 +152,7 @@ async def _long_polls(base: str, path: str, headers: dict[str, str], count: int)
 
 def test_200_long_polls_hold_no_connection_and_leave_another_merchants_creates_unaffected(alice, bob, tmp_path):
     payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant))
-    wait_seconds = 25
+    wait_seconds = 30
     path = f"/api/v1/payments/{payment.id}/status?wait={wait_seconds}&after_version=1"
     # No re-check within the wait: only the push from the outbox dispatcher can wake a poll.
     env = {"LONG_POLL_RECHECK_SECONDS": "60"}
@@ -174,10 +174,12 @@ def test_200_long_polls_hold_no_connection_and_leave_another_merchants_creates_u
         layout_pools = serving.ROLES["web"].connections + serving.ROLES["asgi"].connections
         assert _database_backends() <= layout_pools + 2  # + the outbox worker's processes
 
-        creates = []
-        for n in range(20):
+        def create(n: int) -> int:
             body = json.dumps({"amount": 10_000 + n, "currency": "INR"}).encode()
-            creates.append(_request(front, "POST", "/api/v1/orders", headers=_json_headers(bob), body=body)[0])
+            return _request(front, "POST", "/api/v1/orders", headers=_json_headers(bob), body=body)[0]
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            creates = list(pool.map(create, range(20)))
         assert creates == [201] * 20
         assert poller.is_alive(), "the polls returned before the creates were done: nothing was measured"
         assert Order.objects.filter(merchant=bob.merchant).count() == 20
