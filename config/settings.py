@@ -473,6 +473,12 @@ EVENT_DESTINATION_NOTIFY_AFTER_SECONDS = env_int("EVENT_DESTINATION_NOTIFY_AFTER
 EVENT_DESTINATION_IDLE_SECONDS = float(os.environ.get("EVENT_DESTINATION_IDLE_SECONDS", "30"))
 
 # ---------------------------------------------------------------------------
+# Realtime sockets: an open merchant socket re-checks its ticket's authority (API key not
+# revoked, merchant active, dashboard session still logged in) this often; at most 60 s.
+# ---------------------------------------------------------------------------
+REALTIME_AUTHORITY_RECHECK_SECONDS = min(env_int("REALTIME_AUTHORITY_RECHECK_SECONDS", 20), 60)
+
+# ---------------------------------------------------------------------------
 # Logging: one JSON line per record, with the correlation id.
 # ---------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

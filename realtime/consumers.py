@@ -9,23 +9,30 @@ that merchant. Missing, unknown, used or expired ticket → close 4401.
 
 Both send the current state on connect and accept ``{"type": "resume", ...}`` to catch up
 after missed pushes; pushes themselves arrive from :mod:`realtime.push`.
+
+A socket opened with a ticket re-checks the ticket's authority every
+``REALTIME_AUTHORITY_RECHECK_SECONDS`` while open and closes with 4401 (key revoked,
+session logged out) or 4403 (merchant deactivated).
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from payments.api.errors import ApiError
 from payments.api.inputs import json_loads, query_check
 from realtime import selectors, services
 from realtime.push import merchant_group, payment_group, public_payment
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
+CLOSE_UNAUTHENTICATED = services.CLOSE_UNAUTHENTICATED
+CLOSE_FORBIDDEN = services.CLOSE_FORBIDDEN
 CLOSE_BAD_INPUT = 4400
 MAX_FRAME_CHARACTERS = 4096  # a resume message is ~60; nothing a client sends needs more
 
@@ -66,6 +73,29 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
     async def _refuse(self, description: str, *, reason: str | None, field: str | None = None) -> None:
         await self.send_json({"type": "error", "description": description, "reason": reason, "field": field})
 
+    _authority_watch: asyncio.Task | None = None
+
+    def authority_watch(self, authority: services.SocketAuthority) -> None:
+        """Re-check ``authority`` every REALTIME_AUTHORITY_RECHECK_SECONDS (the first check
+        at a random point of the first interval, so sockets opened together spread their
+        queries) and close the socket with the code the check returns."""
+        self._authority_watch = asyncio.ensure_future(self._watch(authority))
+
+    async def _watch(self, authority: services.SocketAuthority) -> None:
+        interval = float(settings.REALTIME_AUTHORITY_RECHECK_SECONDS)
+        await asyncio.sleep(random.uniform(0.5, 1.0) * interval)  # jitter, not a secret
+        while True:
+            code = await database_sync_to_async(services.socket_authority_check)(authority=authority)
+            if code is not None:
+                await self.close(code=code)
+                return
+            await asyncio.sleep(interval)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        if self._authority_watch is not None:
+            self._authority_watch.cancel()
+        await super().websocket_disconnect(message)
+
 
 class PaymentConsumer(JsonConsumer):
     group: str | None = None
@@ -76,12 +106,13 @@ class PaymentConsumer(JsonConsumer):
         payment_id = self.scope["url_route"]["kwargs"]["payment_id"]
         await self.accept()
         ticket = _query_param(self.scope, "ticket")
-        ticket_merchant = None
+        ticket_merchant = authority = None
         if ticket is not None:
-            ticket_merchant = await database_sync_to_async(services.ticket_redeem)(ticket=ticket)
-            if ticket_merchant is None:
+            authority = await database_sync_to_async(services.ticket_redeem)(ticket=ticket)
+            if authority is None:
                 await self.close(code=CLOSE_UNAUTHENTICATED)
                 return
+            ticket_merchant = authority.merchant_id
         # Join before reading, so a change between the read and the join is not missed.
         self.group = payment_group(payment_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -91,6 +122,8 @@ class PaymentConsumer(JsonConsumer):
             return
         self.merchant_mode = ticket_merchant is not None
         await self._send_payment("snapshot", found[1])
+        if authority is not None:
+            self.authority_watch(authority)
 
     async def disconnect(self, code: int) -> None:
         if self.group:
@@ -129,15 +162,16 @@ class MerchantConsumer(JsonConsumer):
     async def connect(self) -> None:
         await self.accept()
         ticket = _query_param(self.scope, "ticket")
-        merchant_id = await database_sync_to_async(services.ticket_redeem)(ticket=ticket or "")
-        if merchant_id is None:
+        authority = await database_sync_to_async(services.ticket_redeem)(ticket=ticket or "")
+        if authority is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.merchant_id = merchant_id
+        merchant_id = self.merchant_id = authority.merchant_id
         self.group = merchant_group(merchant_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         cursor = await database_sync_to_async(selectors.merchant_latest_cursor)(merchant_id=merchant_id)
         await self.send_json({"type": "hello", "merchant_id": str(merchant_id), "cursor": cursor})
+        self.authority_watch(authority)
 
     async def disconnect(self, code: int) -> None:
         if self.group:

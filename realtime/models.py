@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from payments.models import Merchant
+from payments.models import ApiKey, Merchant
 
 
 class MerchantUser(models.Model):
@@ -30,6 +30,11 @@ class RealtimeTicket(models.Model):
 
     token_hash = models.CharField(max_length=64, unique=True)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="realtime_tickets")
+    # The authority that asked for the ticket; a socket keeps re-checking it while open
+    # (realtime.services.socket_authority_check): the API key (merchant servers) or the
+    # dashboard session's key (a browser), exactly one of the two.
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    session_key = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)

@@ -3,6 +3,11 @@
 Tickets are 256-bit random tokens stored as SHA-256 hashes with a ≤ 60 s lifetime. They
 are redeemed by one conditional ``UPDATE … WHERE used_at IS NULL AND expires_at > now()``:
 PostgreSQL row locking makes exactly one of two racing redemptions win.
+
+A ticket remembers the authority that asked for it (an API key, or a dashboard session),
+and an open merchant socket re-checks that authority every few seconds
+(``socket_authority_check``): a revoked key, a deactivated merchant or a logged-out session
+closes it, so a socket never outlives the right to open it by more than that interval.
 """
 
 from __future__ import annotations
@@ -12,17 +17,21 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import import_module
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from payments.models import Merchant
+from payments.models import ApiKey, Merchant
 from realtime.models import MerchantUser, RealtimeTicket
 
 TICKET_TTL = timedelta(seconds=60)
+CLOSE_UNAUTHENTICATED = 4401  # the key was revoked, the session logged out
+CLOSE_FORBIDDEN = 4403  # the merchant was deactivated, or the user unlinked from it
 # Expired tickets are deleted lazily when new ones are issued, after this grace period.
 TICKET_RETENTION = timedelta(hours=1)
 DEMO_USER_EMAIL = "test@example.com"
@@ -39,18 +48,41 @@ def _ticket_hash(ticket: str) -> str:
     return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
 
 
-def ticket_create(*, merchant: Merchant, ttl: timedelta = TICKET_TTL) -> IssuedTicket:
-    """Issue a single-use websocket ticket for ``merchant`` valid for ``ttl`` (max 60 s)."""
+@dataclass(frozen=True)
+class SocketAuthority:
+    """Who a redeemed ticket speaks for, and on whose authority (re-checked while open)."""
+
+    merchant_id: uuid.UUID
+    api_key_id: int | None
+    session_key: str
+
+
+def ticket_create(
+    *,
+    merchant: Merchant,
+    api_key: ApiKey | None = None,
+    session_key: str = "",
+    ttl: timedelta = TICKET_TTL,
+) -> IssuedTicket:
+    """Issue a single-use websocket ticket for ``merchant`` valid for ``ttl`` (max 60 s),
+    on the authority of ``api_key`` (merchant servers) or ``session_key`` (the dashboard)."""
     ttl = min(ttl, TICKET_TTL)
     now = timezone.now()
     ticket = "wst_" + secrets.token_urlsafe(32)
-    row = RealtimeTicket.objects.create(token_hash=_ticket_hash(ticket), merchant=merchant, expires_at=now + ttl)
+    row = RealtimeTicket.objects.create(
+        token_hash=_ticket_hash(ticket),
+        merchant=merchant,
+        api_key=api_key,
+        session_key=session_key,
+        expires_at=now + ttl,
+    )
     RealtimeTicket.objects.filter(expires_at__lt=now - TICKET_RETENTION).delete()
     return IssuedTicket(ticket=ticket, merchant_id=merchant.pk, expires_at=row.expires_at)
 
 
-def ticket_redeem(*, ticket: str) -> uuid.UUID | None:
-    """Consume ``ticket``; return its merchant id, or None if unknown, used or expired."""
+def ticket_redeem(*, ticket: str) -> SocketAuthority | None:
+    """Consume ``ticket``; return its authority, or None if unknown, used or expired, or if
+    that authority no longer holds (``socket_authority_check``)."""
     if not ticket or len(ticket) > 128:
         return None
     # One plain UPDATE on the ticket row (no join: Django would turn a join into an
@@ -58,14 +90,48 @@ def ticket_redeem(*, ticket: str) -> uuid.UUID | None:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE realtime_tickets SET used_at = now() "
-            "WHERE token_hash = %s AND used_at IS NULL AND expires_at > now() RETURNING merchant_id",
+            "WHERE token_hash = %s AND used_at IS NULL AND expires_at > now() "
+            "RETURNING merchant_id, api_key_id, session_key",
             [_ticket_hash(ticket)],
         )
         row = cursor.fetchone()
     if row is None:
         return None
     merchant_id = row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(str(row[0]))
-    return merchant_id if Merchant.objects.filter(pk=merchant_id, is_active=True).exists() else None
+    authority = SocketAuthority(merchant_id=merchant_id, api_key_id=row[1], session_key=row[2])
+    return authority if socket_authority_check(authority=authority) is None else None
+
+
+def socket_authority_check(*, authority: SocketAuthority) -> int | None:
+    """None while ``authority`` still holds; else the close code for its socket: 4403 when
+    the merchant is deactivated (or the session's user no longer belongs to it), 4401 when
+    the API key is revoked or the dashboard session has logged out or expired. One query
+    for a key-based socket, two for a session-based one (the session store's read)."""
+    if authority.api_key_id is not None:
+        row = (
+            ApiKey.objects.filter(pk=authority.api_key_id)
+            .values_list("revoked_at", "merchant__is_active", "merchant_id")
+            .first()
+        )
+        if row is None or row[2] != authority.merchant_id:
+            return CLOSE_UNAUTHENTICATED
+        revoked_at, merchant_active, _ = row
+        if not merchant_active:
+            return CLOSE_FORBIDDEN
+        return CLOSE_UNAUTHENTICATED if revoked_at is not None else None
+    if authority.session_key:
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=authority.session_key).load()
+        user_id = session.get(SESSION_KEY)
+        if user_id is None:
+            return CLOSE_UNAUTHENTICATED
+        linked = MerchantUser.objects.filter(
+            user_id=user_id, merchant_id=authority.merchant_id, merchant__is_active=True
+        ).exists()
+        return None if linked else CLOSE_FORBIDDEN
+    # A ticket with neither (issued before tickets recorded their authority, or by staff
+    # tooling): the merchant being active is all there is to check.
+    active = Merchant.objects.filter(pk=authority.merchant_id, is_active=True).exists()
+    return None if active else CLOSE_FORBIDDEN
 
 
 @transaction.atomic

@@ -134,7 +134,8 @@ def docs(request: HttpRequest) -> HttpResponse:
 @merchant_required
 def api_ticket(request: HttpRequest) -> JsonResponse:
     """A websocket ticket for the logged-in session (CSRF-checked like every POST)."""
-    issued = ticket_create(merchant=request.merchant)
+    # The socket it opens closes (4401) once this session logs out (socket_authority_check).
+    issued = ticket_create(merchant=request.merchant, session_key=request.session.session_key or "")
     return JsonResponse(
         {"ticket": issued.ticket, "expires_at": iso(issued.expires_at), "url": f"/ws/merchant?ticket={issued.ticket}"},
         status=201,

@@ -1,0 +1,137 @@
+"""Merchant sockets re-check their authority while open: a socket closes with 4401 after
+its API key is revoked or its dashboard session logs out, and with 4403 after its merchant
+is deactivated; a socket whose authority holds stays open. In-process sockets over the real
+Redis channel layer and PostgreSQL, with the re-check interval at 1 s (production: 20 s,
+at most 60)."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
+
+from config.asgi import application
+from payments.models import ApiKey, Merchant
+from payments.services.api_keys import api_key_revoke
+from realtime.services import merchant_user_link
+from tests.realtime.helpers import logged_in, make_payment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
+
+
+@pytest.fixture(autouse=True)
+def fast_recheck(settings):
+    settings.REALTIME_AUTHORITY_RECHECK_SECONDS = 1
+
+
+def api_ticket(tenant) -> str:
+    response = tenant.client.post("/api/v1/realtime/tickets")
+    assert response.status_code == 201, response.content
+    return response.json()["ticket"]
+
+
+async def open_socket(path: str) -> WebsocketCommunicator:
+    comm = WebsocketCommunicator(application, path, headers=ORIGIN)
+    connected, _ = await comm.connect()
+    assert connected
+    first = await comm.receive_json_from(timeout=5)
+    assert first["type"] in ("hello", "payment"), first
+    return comm
+
+
+async def closed_within(comm: WebsocketCommunicator, seconds: float) -> int:
+    message = await comm.receive_output(timeout=seconds)
+    assert message["type"] == "websocket.close", message
+    return message["code"]
+
+
+def test_merchant_socket_closes_4401_after_its_key_is_revoked(alice, redis_client):
+    ticket = api_ticket(alice)
+
+    async def scenario():
+        comm = await open_socket(f"/ws/merchant?ticket={ticket}")
+        assert await comm.receive_nothing(timeout=2.5)  # authority holds: still open after 2 checks
+        await database_sync_to_async(api_key_revoke)(
+            api_key=await database_sync_to_async(ApiKey.objects.get)(key_id=alice.key_id)
+        )
+        assert await closed_within(comm, 5) == 4401
+
+    async_to_sync(scenario)()
+
+
+def test_merchant_socket_closes_4403_after_its_merchant_is_deactivated(alice, redis_client):
+    ticket = api_ticket(alice)
+
+    async def scenario():
+        comm = await open_socket(f"/ws/merchant?ticket={ticket}")
+        await database_sync_to_async(Merchant.objects.filter(pk=alice.merchant.pk).update)(is_active=False)
+        assert await closed_within(comm, 5) == 4403
+
+    async_to_sync(scenario)()
+
+
+def test_payment_socket_in_merchant_mode_closes_after_its_key_is_revoked(alice, redis_client):
+    payment = make_payment(merchant=alice.merchant)
+    ticket = api_ticket(alice)
+
+    async def scenario():
+        comm = await open_socket(f"/ws/payments/{payment.id}?ticket={ticket}")
+        key = await database_sync_to_async(ApiKey.objects.get)(key_id=alice.key_id)
+        await database_sync_to_async(api_key_revoke)(api_key=key)
+        assert await closed_within(comm, 5) == 4401
+
+    async_to_sync(scenario)()
+
+
+def test_public_payment_socket_needs_no_authority_and_stays_open(alice, redis_client):
+    payment = make_payment(merchant=alice.merchant)
+
+    async def scenario():
+        comm = await open_socket(f"/ws/payments/{payment.id}")
+        assert await comm.receive_nothing(timeout=2.5)
+        await comm.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_dashboard_socket_closes_4401_after_its_session_logs_out(alice, redis_client):
+    merchant_user_link(merchant=alice.merchant, email="owner@alice.example", password="alice-pass-123")
+    browser = logged_in("owner@alice.example", "alice-pass-123")
+    csrf = {"HTTP_X_CSRFTOKEN": browser.cookies["csrftoken"].value}
+    ticket = browser.post("/dashboard/api/ticket", **csrf).json()["ticket"]
+    other = logged_in("owner@alice.example", "alice-pass-123")  # a second session stays logged in
+    other_ticket = other.post("/dashboard/api/ticket", HTTP_X_CSRFTOKEN=other.cookies["csrftoken"].value).json()[
+        "ticket"
+    ]
+
+    async def scenario():
+        comm = await open_socket(f"/ws/merchant?ticket={ticket}")
+        kept = await open_socket(f"/ws/merchant?ticket={other_ticket}")
+        assert await comm.receive_nothing(timeout=2.5)
+        response = await database_sync_to_async(browser.post)("/logout", **csrf)
+        assert response.status_code == 302
+        assert await closed_within(comm, 5) == 4401
+        assert await kept.receive_nothing(timeout=2.5)  # only the logged-out session's socket
+        await kept.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_ticket_whose_key_was_revoked_before_use_is_refused(alice, redis_client):
+    ticket = api_ticket(alice)
+    api_key_revoke(api_key=ApiKey.objects.get(key_id=alice.key_id))
+
+    async def scenario():
+        comm = WebsocketCommunicator(application, f"/ws/merchant?ticket={ticket}", headers=ORIGIN)
+        connected, _ = await comm.connect()
+        assert connected
+        assert await closed_within(comm, 5) == 4401
+
+    async_to_sync(scenario)()
+
+
+def test_the_recheck_interval_is_bounded_by_a_minute():
+    assert 0 < django_settings.REALTIME_AUTHORITY_RECHECK_SECONDS <= 60
