@@ -142,6 +142,13 @@ def test_concurrent_attempts_on_one_order_keep_the_money_once(alice, simulator, 
         api = alice.client.get(f"/api/v1/payments/{duplicate.id}").json()
         assert (api["status"], api["error_code"]) == ("duplicate", "duplicate_payment")
 
+    # The merchant's events API lists each duplicate charge under its own type.
+    def listed() -> set[str]:
+        body = alice.client.get("/api/v1/events", {"type": "payment.duplicate", "limit": 100}).json()
+        return {e["data"]["payment"]["id"] for e in body["data"]}
+
+    wait_for(lambda: listed() == {d.id for d in duplicates}, timeout=15, message="events API lists the duplicates")
+
     # webhook_logs rows and what the receiver got
     logged = list(WebhookDelivery.objects.filter(event_id__in=wanted_events).values_list("event_type", "status"))
     assert sorted(t for t, _ in logged) == sorted(
