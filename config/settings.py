@@ -436,6 +436,14 @@ WEBHOOK_RESPONSE_READ_LIMIT = env_int("WEBHOOK_RESPONSE_READ_LIMIT", 1024 * 1024
 WEBHOOK_DELIVERY_LEASE_SECONDS = env_int("WEBHOOK_DELIVERY_LEASE_SECONDS", 30)
 # Claims in flight per endpoint: one hanging endpoint holds at most this many worker slots.
 WEBHOOK_ENDPOINT_MAX_IN_FLIGHT = env_int("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", 1)
+# The webhooks worker's threads (the same variable config/serving.py starts it with) and how
+# many of them the slow lane (new, slow and failing endpoints) may hold at once.
+WEBHOOK_WORKER_THREADS = env_int("WEBHOOKS_THREADS", 32)
+WEBHOOK_SLOW_LANE_THREADS = env_int("WEBHOOK_SLOW_LANE_THREADS", 16)
+# An attempt this long (or cut by the deadline) puts its endpoint in the slow lane for at least
+# WEBHOOK_SLOW_LANE_HOLD_SECONDS.
+WEBHOOK_SLOW_ATTEMPT_SECONDS = float(os.environ.get("WEBHOOK_SLOW_ATTEMPT_SECONDS", "2"))
+WEBHOOK_SLOW_LANE_HOLD_SECONDS = env_int("WEBHOOK_SLOW_LANE_HOLD_SECONDS", 600)
 # HTTP requests in parallel within that one claim (threads doing I/O, one worker slot).
 WEBHOOK_ENDPOINT_PARALLEL_REQUESTS = env_int("WEBHOOK_ENDPOINT_PARALLEL_REQUESTS", 4)
 WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 100)

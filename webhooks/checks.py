@@ -25,8 +25,38 @@ def webhook_settings_check(app_configs, **kwargs) -> list[Error]:
         errors.append(
             Error("WEBHOOK_CONNECT_TIMEOUT must be > 0 and at most WEBHOOK_TOTAL_TIMEOUT", id="webhooks.E004")
         )
+    errors += _lanes_check()
     if settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT < 1 or settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS < 1:
         errors.append(Error("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT and _PARALLEL_REQUESTS must be >= 1", id="webhooks.E002"))
     if any(d < 0 for d in settings.WEBHOOK_RETRY_DELAYS):
         errors.append(Error("WEBHOOK_RETRY_DELAYS must be non-negative seconds", id="webhooks.E003"))
+    return errors
+
+
+def _lanes_check() -> list[Error]:
+    """The cap arithmetic (docs/webhooks.md, "What one endpoint can hold"): the slow lane
+    takes at most WEBHOOK_SLOW_LANE_THREADS of the worker's WEBHOOK_WORKER_THREADS, and the
+    fast lane keeps more threads than one endpoint may hold (its claim cap), so no single
+    endpoint, slow or turning slow, can take every thread other endpoints need."""
+    threads, slow = settings.WEBHOOK_WORKER_THREADS, settings.WEBHOOK_SLOW_LANE_THREADS
+    cap = settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT
+    errors: list[Error] = []
+    if not 1 <= slow < threads or threads - slow <= cap:
+        errors.append(
+            Error(
+                f"WEBHOOK_SLOW_LANE_THREADS ({slow}) must be at least 1 and leave the fast lane more than "
+                f"WEBHOOK_ENDPOINT_MAX_IN_FLIGHT ({cap}) of WEBHOOK_WORKER_THREADS ({threads}) threads, or slow "
+                "endpoints could hold every thread a healthy endpoint's delivery needs.",
+                hint="WEBHOOK_WORKER_THREADS is read from WEBHOOKS_THREADS, the webhooks worker's thread count.",
+                id="webhooks.E005",
+            )
+        )
+    if not 0 < settings.WEBHOOK_SLOW_ATTEMPT_SECONDS < settings.WEBHOOK_TOTAL_TIMEOUT:
+        errors.append(
+            Error(
+                "WEBHOOK_SLOW_ATTEMPT_SECONDS must be > 0 and below WEBHOOK_TOTAL_TIMEOUT, or endpoints that hold "
+                "a thread for a whole deadline would stay in the fast lane.",
+                id="webhooks.E006",
+            )
+        )
     return errors

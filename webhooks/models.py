@@ -9,6 +9,7 @@ only delays work that a sweeper re-derives from these tables.
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from payments.encryption import EncryptedTextField
 from payments.ids import new_public_id
@@ -48,6 +49,11 @@ class WebhookEndpoint(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     # Start of the current run of consecutive failed attempts (None after any success).
     failing_since = models.DateTimeField(null=True, blank=True)
+    # Set: the endpoint's drains run in the webhooks worker's slow lane (a bounded share of
+    # its threads). A new endpoint starts there (probation); an attempt of
+    # WEBHOOK_SLOW_ATTEMPT_SECONDS or more puts it back for WEBHOOK_SLOW_LANE_HOLD_SECONDS;
+    # after that, its next claim of only fast attempts clears it (docs/webhooks.md).
+    slow_lane_until = models.DateTimeField(null=True, blank=True, default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

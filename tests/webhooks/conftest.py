@@ -49,22 +49,27 @@ def payment_succeed(merchant: Merchant) -> Payment:
 # keep a test's share of the machine's 100 PostgreSQL connections small.
 WEBHOOKS_POOL = "threads"
 WEBHOOKS_CONCURRENCY = 16
+PROCFILE_WEBHOOKS_CONCURRENCY = 32
 
 
 @contextmanager
 def procfile_workers(
-    *, env: dict[str, str] | None = None, webhooks_env: dict[str, str] | None = None
+    *,
+    env: dict[str, str] | None = None,
+    webhooks_env: dict[str, str] | None = None,
+    concurrency: int = WEBHOOKS_CONCURRENCY,
 ) -> Iterator[subprocess.Popen]:
     """The Procfile's webhook path as real processes: the outbox dispatcher (prefork, 1
     process) and the dedicated webhooks worker, which is yielded (to kill or inspect).
     ``env`` goes to both, ``webhooks_env`` to the webhooks worker only (e.g. PGAPPNAME,
-    which libpq reports as the application_name of its PostgreSQL sessions)."""
+    which libpq reports as the application_name of its PostgreSQL sessions);
+    ``concurrency`` = 32 is the Procfile's thread count exactly."""
     with (
         celery_worker(queues="outbox", concurrency=1, env=env),
         celery_worker(
             queues="webhooks,webhook_retries",
             pool=WEBHOOKS_POOL,
-            concurrency=WEBHOOKS_CONCURRENCY,
+            concurrency=concurrency,
             env={**(env or {}), **(webhooks_env or {})},
         ) as webhooks,
     ):

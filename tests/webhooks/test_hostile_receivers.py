@@ -1,6 +1,7 @@
 """Hostile receivers, each a real process on loopback (tests/webhooks/hostile_receiver.py):
 whatever the server does, an attempt is over by its wall-clock deadline, is recorded failed
-with its error class, and never outlives its claim's lease."""
+with its error class, and never outlives its claim's lease. Plus the lanes' rules and the
+system check of the cap arithmetic (the 50-endpoint run is test_hostile_isolation.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from payments.outbox import outbox_dispatch_all
 from tests.support.processes import wait_for
 from tests.webhooks.conftest import payment_make
 from tests.webhooks.hostile_receiver import MODES
-from tests.webhooks.receiver import running_hostile_receiver, running_receiver
-from webhooks.models import WebhookAttempt, WebhookDelivery
+from tests.webhooks.receiver import Script, running_hostile_receiver, running_receiver
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services.delivery import endpoint_drain
 from webhooks.services.endpoints import endpoint_create
 from webhooks.transport import post
@@ -103,3 +104,86 @@ def test_a_pooled_connection_is_not_cut_by_a_past_attempts_deadline(settings):
         second = post(url=receiver.url, body=b"{}", headers={"webhook-id": "b"})
         assert second.ok, second.error
         assert receiver.count() == 2
+
+
+def test_lanes_probation_slow_hold_failing_and_back(alice, settings):
+    """A new endpoint starts in the slow lane and leaves it with its first clean claim; a
+    slow attempt puts it back with a hold (a clean claim inside the hold keeps it there); a
+    fast failure puts it back until the next clean claim."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks.services.claims import endpoint_in_slow_lane
+
+    settings.WEBHOOK_SLOW_ATTEMPT_SECONDS = 0.3
+    script = Script()
+    with running_receiver(script) as receiver:
+        endpoint = endpoint_create(merchant=alice.merchant, url=receiver.url, actor="t")
+
+        def deliver() -> None:
+            payment_make(alice.merchant)
+            outbox_dispatch_all()
+            endpoint_drain(endpoint_id=endpoint.id)
+
+        assert endpoint_in_slow_lane(endpoint_id=endpoint.id)  # probation
+        deliver()
+        assert not endpoint_in_slow_lane(endpoint_id=endpoint.id)
+        script.sleep = 0.4  # slow, though successful
+        deliver()
+        endpoint.refresh_from_db()
+        hold = endpoint.slow_lane_until - timezone.now()
+        assert timedelta(seconds=590) < hold <= timedelta(seconds=600)
+        script.sleep = 0.0
+        deliver()  # clean, but inside the hold
+        assert endpoint_in_slow_lane(endpoint_id=endpoint.id)
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(slow_lane_until=timezone.now())  # hold over
+        deliver()
+        assert not endpoint_in_slow_lane(endpoint_id=endpoint.id)
+        script.always_status = 500  # fails fast
+        deliver()
+        assert endpoint_in_slow_lane(endpoint_id=endpoint.id)
+        script.always_status = None
+        WebhookDelivery.objects.update(next_retry_at=timezone.now())
+        deliver()
+        assert not endpoint_in_slow_lane(endpoint_id=endpoint.id)
+
+
+def test_a_full_slow_lane_returns_at_once_and_its_line_is_served_in_order(alice, settings):
+    """With every slow-lane permit taken, a slow endpoint's drain returns at once (no thread
+    waits) and its endpoint joins the line; the next permit holder serves the line."""
+    from webhooks.services import delivery
+
+    settings.WEBHOOK_SLOW_LANE_THREADS = 1
+    with running_receiver() as receiver:
+        first, second = (endpoint_create(merchant=alice.merchant, url=receiver.url, actor="t") for _ in range(2))
+        payment_make(alice.merchant)
+        outbox_dispatch_all()
+        permit = delivery._slow_lane.enter("someone-else")  # the only permit
+        assert permit is not None
+        started = time.monotonic()
+        assert endpoint_drain(endpoint_id=first.id).attempted == 0
+        assert endpoint_drain(endpoint_id=second.id).attempted == 0
+        assert time.monotonic() - started < 0.5 and receiver.count() == 0
+        assert delivery._slow_lane.waiting(first.id) and delivery._slow_lane.waiting(second.id)
+        permit.release()
+        result = endpoint_drain(endpoint_id=first.id)  # takes the permit, serves itself, then the line
+        assert (result.attempted, result.handoffs) == (2, 1)
+        assert receiver.count() == 2
+        assert not delivery._slow_lane.waiting(second.id)
+
+
+def test_the_cap_arithmetic_is_a_system_check(settings):
+    from webhooks.checks import webhook_settings_check
+
+    assert webhook_settings_check(None) == []
+    settings.WEBHOOK_SLOW_LANE_THREADS = 32  # the slow lane could take every thread
+    assert [e.id for e in webhook_settings_check(None)] == ["webhooks.E005"]
+    settings.WEBHOOK_SLOW_LANE_THREADS, settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT = 16, 16  # one endpoint = the fast lane
+    assert [e.id for e in webhook_settings_check(None)] == ["webhooks.E005"]
+    settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT = 1
+    settings.WEBHOOK_SLOW_ATTEMPT_SECONDS = 10  # a hanging endpoint would never count as slow
+    assert [e.id for e in webhook_settings_check(None)] == ["webhooks.E006"]
+    settings.WEBHOOK_SLOW_ATTEMPT_SECONDS = 2
+    settings.WEBHOOK_DELIVERY_LEASE_SECONDS = 12  # < send window 1 + deadline 10 + margin 2
+    assert [e.id for e in webhook_settings_check(None)] == ["webhooks.E001"]

@@ -112,6 +112,12 @@ def claim_locked(*, endpoint_id: str, limit: int | None = None) -> Claim | None:
     return Claim(endpoint=endpoint, token=token, deliveries=deliveries, claimed_at=started, lease_ends=started + lease)
 
 
+def endpoint_in_slow_lane(*, endpoint_id: str) -> bool:
+    """Do this endpoint's drains belong in the slow lane? (New endpoints, and ones whose
+    attempts were slow lately: see ``WebhookEndpoint.slow_lane_until``.)"""
+    return WebhookEndpoint.objects.filter(pk=endpoint_id, slow_lane_until__isnull=False).exists()
+
+
 def endpoints_held(*, endpoint_ids: Sequence[str]) -> set[str]:
     """Endpoints (of these) on which a drain holds a live claim right now."""
     return set(

@@ -48,6 +48,7 @@ from webhooks.services.claims import (
     claim_locked,
     delivery_claim_batch,
     endpoint_due_unheld,
+    endpoint_in_slow_lane,
     endpoint_lock,
 )
 from webhooks.services.fanout import drains_enqueue
@@ -212,6 +213,7 @@ def _record(claim: Claim, sent: list[Sent], *, claim_next: bool = False) -> tupl
             mine.update(locked_until=None, lease_token=None)
         if sent:
             _endpoint_health(endpoint=endpoint, last_ok=sent[-1].result.ok, now=now)
+            _endpoint_lane(endpoint=endpoint, sent=sent, now=now)
         if gone:
             endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.GONE, actor="system:http_410")
         next_claim = claim_locked(endpoint_id=endpoint.pk) if claim_next and not gone else None
@@ -233,6 +235,39 @@ def _endpoint_health(*, endpoint: WebhookEndpoint, last_ok: bool, now: datetime)
         endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.FAILING, actor="system:failing")
 
 
+def _clean(result: TransportResult) -> bool:
+    return result.ok and not attempt_slow(result)
+
+
+def attempt_slow(result: TransportResult) -> bool:
+    """Did this attempt hold its thread long (or was it cut by the deadline)?"""
+    return result.latency_ms >= settings.WEBHOOK_SLOW_ATTEMPT_SECONDS * 1000 or result.error_class in (
+        "timeout",
+        "connect_timeout",
+    )
+
+
+def _endpoint_lane(*, endpoint: WebhookEndpoint, sent: list[Sent], now: datetime) -> None:
+    """Which lane the endpoint's next drains run in. A slow attempt puts it in the slow lane
+    for WEBHOOK_SLOW_LANE_HOLD_SECONDS; a failed one puts it there until a clean claim (a
+    failing endpoint's backlog would otherwise keep a fast-lane thread busy, however fast it
+    fails); a claim of only fast, successful attempts takes it out once any hold has passed
+    (at once for a new endpoint on probation). ``endpoint`` is the claim's copy, read under
+    the endpoint lock this runs under."""
+    current = endpoint.slow_lane_until
+    if any(attempt_slow(s.result) for s in sent):
+        until = now + timedelta(seconds=settings.WEBHOOK_SLOW_LANE_HOLD_SECONDS)
+    elif not all(s.result.ok for s in sent):
+        until = current if current is not None and current > now else now
+    elif current is not None and current <= now:
+        until = None
+    else:
+        return
+    if until != current:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(slow_lane_until=until)
+        endpoint.slow_lane_until = until
+
+
 # --- the drain loop ------------------------------------------------------------------------
 
 
@@ -240,29 +275,120 @@ def _endpoint_health(*, endpoint: WebhookEndpoint, last_ok: bool, now: datetime)
 class DrainResult:
     attempted: int
     succeeded: int
+    handoffs: int = 0  # slow lane: waiting endpoints this drain served after its own
+
+
+class _SlowLane:
+    """The slow lane of this process: at most WEBHOOK_SLOW_LANE_THREADS drains of slow-lane
+    endpoints at once; the worker's other threads stay free for everyone else. A drain that
+    finds the lane full does not wait: its endpoint joins the lane's waiting line (once)
+    and the task returns at once. A drain holding a permit serves its endpoint (one claim),
+    then the longest-waiting endpoint, and so on while within WEBHOOK_DRAIN_SECONDS, and
+    queues its own endpoint at the back if it still has due rows: the permits go round the
+    slow endpoints in order. The line is memory only; if it is lost (restart), the sweeper's
+    nudges rebuild it from PostgreSQL."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, int] | None = None
+        self._permits = threading.BoundedSemaphore(1)
+        self._waiting: dict[str, None] = {}  # insertion-ordered: the waiting line
+
+    def _semaphore(self) -> threading.BoundedSemaphore:
+        key = (settings.WEBHOOK_SLOW_LANE_THREADS, os.getpid())
+        with self._lock:
+            if self._key != key:  # first use in this process (or settings changed in a test)
+                self._permits, self._key, self._waiting = threading.BoundedSemaphore(key[0]), key, {}
+            return self._permits
+
+    def waiting(self, endpoint_id: str) -> bool:
+        with self._lock:
+            return endpoint_id in self._waiting
+
+    def enter(self, endpoint_id: str) -> threading.BoundedSemaphore | None:
+        """A permit (the endpoint leaves the line: it is served now), or None (it is in the line)."""
+        permits = self._semaphore()
+        if permits.acquire(blocking=False):
+            with self._lock:
+                self._waiting.pop(endpoint_id, None)
+            return permits
+        self.wait(endpoint_id)
+        return None
+
+    def wait(self, endpoint_id: str) -> None:
+        with self._lock:
+            self._waiting.setdefault(endpoint_id, None)
+
+    def next_waiting(self) -> str | None:
+        with self._lock:
+            if not self._waiting:
+                return None
+            endpoint_id = next(iter(self._waiting))
+            del self._waiting[endpoint_id]
+            return endpoint_id
+
+
+_slow_lane = _SlowLane()
 
 
 def endpoint_drain(*, endpoint_id: str, time_budget: float | None = None) -> DrainResult:
     """Deliver an endpoint's due rows, batch after batch, within ``time_budget`` seconds;
     leave a continuation on the queue if work remains. Safe to call from any number of
-    workers at once (claims decide who sends what)."""
+    workers at once (claims decide who sends what). A slow-lane endpoint's drain runs only
+    with a slow-lane permit (see ``_SlowLane``) and takes one claim at a time; a fast
+    endpoint whose claim turned out slow stops and re-queues (now in the slow lane), so it
+    holds a fast-lane thread for one claim at most."""
+    # An endpoint in the line is a slow-lane one (no need to ask PostgreSQL again).
+    if not _slow_lane.waiting(endpoint_id) and not endpoint_in_slow_lane(endpoint_id=endpoint_id):
+        return _drain(endpoint_id=endpoint_id, time_budget=time_budget, slow_lane=False)
+    permit = _slow_lane.enter(endpoint_id)
+    if permit is None:
+        return DrainResult(attempted=0, succeeded=0)
+    budget = settings.WEBHOOK_DRAIN_SECONDS if time_budget is None else time_budget
+    started = time.monotonic()
+    try:
+        result = _drain(endpoint_id=endpoint_id, time_budget=time_budget, slow_lane=True)
+        while time.monotonic() - started <= budget or result.handoffs == 0:
+            waiting = _slow_lane.next_waiting()
+            if waiting is None:
+                break
+            served = _drain(endpoint_id=waiting, time_budget=time_budget, slow_lane=True)
+            result = DrainResult(
+                attempted=result.attempted + served.attempted,
+                succeeded=result.succeeded + served.succeeded,
+                handoffs=result.handoffs + 1,
+            )
+        return result
+    finally:
+        permit.release()
+
+
+def _drain(*, endpoint_id: str, time_budget: float | None, slow_lane: bool) -> DrainResult:
     from webhooks.services.endpoints import endpoint_active_secrets
 
     budget = settings.WEBHOOK_DRAIN_SECONDS if time_budget is None else time_budget
     started = time.monotonic()
     attempted = succeeded = 0
     retry_delays: list[float] = []
-    claim = delivery_claim_batch(endpoint_id=endpoint_id)
+    # A slow-lane turn is one round of parallel requests; then the next endpoint's turn.
+    claim = delivery_claim_batch(
+        endpoint_id=endpoint_id, limit=settings.WEBHOOK_ENDPOINT_PARALLEL_REQUESTS if slow_lane else None
+    )
     while claim is not None:
         secrets_active = endpoint_active_secrets(endpoint=claim.endpoint)
         sent = _send_claimed(claim=claim, secrets_active=secrets_active)
-        over_budget = time.monotonic() - started > budget
-        delays, claim = _record(claim, sent, claim_next=not over_budget)
+        # A fast-lane drain leaves once its endpoint is no longer fast (now in the slow lane).
+        leave = slow_lane or time.monotonic() - started > budget or not all(_clean(s.result) for s in sent)
+        delays, claim = _record(claim, sent, claim_next=not leave)
         retry_delays += delays
         attempted += len(sent)
         succeeded += sum(1 for s in sent if s.result.ok)
-        if over_budget:
-            drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=True)
+        if leave:
+            if endpoint_due_unheld(endpoint_id=endpoint_id):
+                if slow_lane:
+                    _slow_lane.wait(endpoint_id)  # to the back of the line
+                else:
+                    drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=True)
             break
         if claim is None and endpoint_due_unheld(endpoint_id=endpoint_id):
             # Rows committed while we held the claim got no drain message (the fan-out saw

@@ -93,6 +93,8 @@ def endpoint_update(
     fields: dict[str, Any] = {}
     if url is not None:
         fields["url"] = _url_checked(url, allow_empty=endpoint.is_default)
+        if fields["url"] != endpoint.url:
+            fields["slow_lane_until"] = timezone.now()  # a new server starts on probation
     if description is not None:
         fields["description"] = description[:255]
     if event_types is not None:
@@ -106,7 +108,7 @@ def endpoint_update(
                 action="endpoint_update",
                 actor=actor,
                 endpoint=endpoint,
-                detail={k: v for k, v in fields.items() if k != "updated_at"},
+                detail={k: v for k, v in fields.items() if k not in ("updated_at", "slow_lane_until")},
             )
         endpoint.refresh_from_db()
         if enabled is True and not endpoint.enabled:
@@ -317,7 +319,9 @@ def endpoint_default_set_url(*, merchant: Merchant, url: str, actor: str) -> Web
     endpoint = endpoint_default_get_or_create(merchant=merchant)
     checked = _url_checked(url, allow_empty=True)
     with transaction.atomic():
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=checked, updated_at=timezone.now())
+        now = timezone.now()
+        lane = {"slow_lane_until": now} if checked != endpoint.url else {}  # a new server starts on probation
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=checked, updated_at=now, **lane)
         audit_record(
             merchant_id=merchant.id, action="endpoint_update", actor=actor, endpoint=endpoint, detail={"url": checked}
         )
