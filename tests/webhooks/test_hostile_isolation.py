@@ -134,7 +134,8 @@ def test_fifty_hostile_endpoints_leave_another_merchants_endpoint_prompt(alice, 
             f"{PROCFILE_WEBHOOKS_CONCURRENCY} threads, deadline {DEADLINE:g} s): {len(latencies)} deliveries "
             f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; "
             f"{len(attempts)} hostile attempts on {len({a['delivery__endpoint_id'] for a in attempts})} endpoints, "
-            f"recorded at most {max(record_lag):.2f} s after they started"
+            f"recorded at most {max(record_lag):.2f} s after they started (slowest attempt "
+            f"{max(a['latency_ms'] for a in attempts)} ms)"
         )
         breakdown = list(
             WebhookAttempt.objects.filter(delivery__endpoint_id=good.id).values_list(
@@ -154,7 +155,11 @@ def test_fifty_hostile_endpoints_leave_another_merchants_endpoint_prompt(alice, 
         assert {a["delivery__endpoint_id"] for a in attempts} == set(mode_of)
         wrong = [(mode_of[a["delivery__endpoint_id"]], a["error_class"]) for a in attempts]
         assert all(EXPECTED_ERROR[mode] == error for mode, error in wrong), sorted(set(wrong))
-        assert max(a["latency_ms"] for a in attempts) <= (DEADLINE + 0.3) * 1000
+        # the deadline held: each attempt's thread was done within 1 s of it (on a saturated
+        # box the woken thread waits for the GIL), and each receiver saw its connection end
+        assert max(a["latency_ms"] for a in attempts) <= (DEADLINE + 1) * 1000
+        held = [r.closed - r.opened for receiver in hostile for r in receiver.finished()]
+        assert max(held) <= DEADLINE + 1, max(held)
         assert len(record_lag) == len(checked)  # each was seen by the observer...
         assert max(record_lag) <= DEADLINE + 2  # ...within the deadline + 2 s of its start
         # never two attempts of one delivery at once, at any receiver
