@@ -763,7 +763,8 @@ def test_documented_event_types_are_the_ones_emitted():
         "reconciliation.completed",
         "webhook.test",
     }
-    # PRODUCT.md §4's list, plus the notices sent when an endpoint is disabled (§4: "the merchant is told")
+    # PRODUCT.md §4's list with payment.duplicate (§7: a second charge on a paid order "says so",
+    # docs/payments.md), plus the notices sent when an endpoint is disabled (§4: "the merchant is told")
     # and when an event destination has been failing for a while (§10, docs/streams.md)
     assert set(EVENT_TYPES) == documented | {"webhook_endpoint.disabled", "event_destination.failing"}
 
