@@ -138,6 +138,21 @@ def test_an_event_of_an_older_open_transaction_is_never_skipped(alice, redis_tar
     assert ids == [b"evt_older_transaction", newer[0].id.encode()]
 
 
+def test_an_open_transaction_in_another_database_holds_nothing_back(alice, redis_target):
+    """The horizon leaves out transactions known to run in other databases of the cluster
+    (payments/selectors/events.py): only this database's can still write an event."""
+    destination = destination_add(alice, "redis_stream", redis_target)
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres"
+    ) as other:
+        other.execute("SELECT pg_current_xact_id()")  # an older transaction with an id, elsewhere
+        events = events_commit(alice.merchant, objects=1, versions=2)
+        assert publish(destination, time_budget=5) == 2
+        listed = alice.client.get("/api/v1/events").json()
+        assert {e["id"] for e in listed["data"]} >= {e.id for e in events}
+
+
 def test_a_held_lease_keeps_a_second_publisher_out(alice, redis_target):
     destination = destination_add(alice, "redis_stream", redis_target)
     events_commit(alice.merchant, objects=1, versions=2)
