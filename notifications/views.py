@@ -10,13 +10,15 @@ from django.views.decorators.http import require_http_methods
 from notifications.selectors import notification_list_for_merchant, notification_preference_get
 from notifications.services.preferences import notification_preference_update
 from notifications.sms import sms_configured
-from realtime.views.dashboard import merchant_required
+from realtime.views.dashboard import forbidden, merchant_required
 
 
 @require_http_methods(["GET", "POST"])
 @merchant_required
 def notifications_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
+        if not request.can["settings_manage"]:
+            return forbidden(request, "Only the account owner can change notification settings.")
         notification_preference_update(
             merchant=request.merchant,
             email_enabled=request.POST.get("email_enabled") == "on",

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from payments.api.errors import BadRequest
 from payments.ids import is_public_id
@@ -19,7 +20,7 @@ from payments.money import format_amount
 from payments.selectors.events import event_list_for_merchant
 from payments.snapshots import iso, payment_snapshot
 from payments.states import PaymentStatus
-from realtime.models import MerchantUser
+from realtime.models import DashboardAudit, Invitation, MerchantUser
 from realtime.push import merchant_event_message
 
 RESUME_LIMIT = 500
@@ -69,12 +70,46 @@ def merchant_latest_cursor(*, merchant_id: uuid.UUID) -> str | None:
     )
 
 
-def merchant_for_user(*, user: Any) -> Merchant | None:
-    """The merchant a logged-in dashboard user belongs to, or None."""
+def membership_for_user(*, user: Any) -> MerchantUser | None:
+    """The logged-in dashboard user's link (merchant and role), or None."""
     if not getattr(user, "is_authenticated", False):
         return None
-    link = MerchantUser.objects.select_related("merchant").filter(user=user, merchant__is_active=True).first()
+    return MerchantUser.objects.select_related("merchant", "user").filter(user=user, merchant__is_active=True).first()
+
+
+def merchant_for_user(*, user: Any) -> Merchant | None:
+    """The merchant a logged-in dashboard user belongs to, or None."""
+    link = membership_for_user(user=user)
     return link.merchant if link else None
+
+
+def team_list_for_merchant(*, merchant: Merchant) -> list[MerchantUser]:
+    return list(MerchantUser.objects.select_related("user").filter(merchant=merchant).order_by("created_at", "pk"))
+
+
+def invitation_list_open_for_merchant(*, merchant: Merchant) -> list[Invitation]:
+    return list(
+        Invitation.objects.filter(merchant=merchant, accepted_at__isnull=True, expires_at__gt=timezone.now()).order_by(
+            "-created_at"
+        )[:100]
+    )
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_page_for_merchant(
+    *, merchant: Merchant, before: str | None = None, limit: int = AUDIT_PAGE_SIZE
+) -> tuple[list[DashboardAudit], int | None]:
+    """One page of the dashboard audit log, newest first (keyset on the id); the id to pass
+    as ``before`` for the next page, or None. A malformed ``before`` is a BadRequest."""
+    queryset = DashboardAudit.objects.filter(merchant=merchant)
+    if before:
+        if not before.isdigit() or len(before) > 18:
+            raise BadRequest("before must be an audit entry id", field="before", reason="invalid_cursor")
+        queryset = queryset.filter(pk__lt=int(before))
+    rows = list(queryset.order_by("-pk")[: limit + 1])
+    return rows[:limit], (rows[limit - 1].pk if len(rows) > limit else None)
 
 
 def order_for_checkout(*, order_id: str) -> Order | None:
@@ -159,7 +194,12 @@ def payment_status_filter(value: str | None) -> str | None:
 
 
 def payment_page_for_merchant(
-    *, merchant: Merchant, status: str | None = None, before: str | None = None, limit: int = PAYMENT_PAGE_SIZE
+    *,
+    merchant: Merchant,
+    status: str | None = None,
+    before: str | None = None,
+    limit: int = PAYMENT_PAGE_SIZE,
+    queryset: QuerySet[Payment] | None = None,
 ) -> PaymentPage:
     """One page of the transactions table, newest first in (created_at, id) order: the
     newest ``limit`` payments, or the next ``limit`` older than cursor ``before``. ``status``
@@ -169,8 +209,10 @@ def payment_page_for_merchant(
     meanwhile neither shift nor repeat rows. ``created_at <= c`` is the index condition on
     payments_merchant_created (merchant, created_at DESC); the id tie-break is a filter on
     the few rows sharing ``c``. With ``status`` the scan also steps over the other
-    statuses' rows (no (merchant, status, created_at) index), so a rare status costs more."""
-    queryset = Payment.objects.filter(merchant=merchant)
+    statuses' rows (no (merchant, status, created_at) index), so a rare status costs more.
+    ``queryset`` (the dashboard search's filtered payments) replaces the merchant's payments;
+    it is re-scoped to ``merchant`` here all the same."""
+    queryset = (queryset if queryset is not None else Payment.objects).filter(merchant=merchant)
     if status is not None:
         queryset = queryset.filter(status=status)
     if before is not None:

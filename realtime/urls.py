@@ -3,7 +3,16 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from realtime.views import checkout, dashboard, dashboard_streams, dashboard_webhooks, root, static
+from realtime.views import (
+    checkout,
+    dashboard,
+    dashboard_payments,
+    dashboard_streams,
+    dashboard_team,
+    dashboard_webhooks,
+    root,
+    static,
+)
 
 urlpatterns: list = [
     path("", root.site_root, name="site-root"),
@@ -20,6 +29,16 @@ urlpatterns: list = [
     path("dashboard/streams", dashboard_streams.streams_page, name="dashboard-streams"),
     path("dashboard/streams/<str:destination_id>/replay", dashboard_streams.streams_replay),
     path("dashboard/docs", dashboard.docs, name="dashboard-docs"),
+    path("dashboard/team", dashboard_team.team_page, name="dashboard-team"),
+    path("dashboard/team/invite", dashboard_team.team_invite),
+    path("dashboard/team/<str:member_id>", dashboard_team.team_member_update),
+    path("dashboard/audit", dashboard_team.audit_page, name="dashboard-audit"),
+    path("invite/<str:token>", dashboard_team.invitation_accept, name="invitation-accept"),
+    path("dashboard/payments/<str:payment_id>", dashboard_payments.payment_page, name="dashboard-payment"),
+    path("dashboard/payments/<str:payment_id>/refund", dashboard_payments.payment_refund),
+    path("dashboard/payments/<str:payment_id>/capture", dashboard_payments.payment_capture),
+    path("dashboard/payments/<str:payment_id>/cancel", dashboard_payments.payment_cancel),
+    path("dashboard/api/payments/<str:payment_id>/detail", dashboard_payments.api_payment_detail),
     path("dashboard/api/ticket", dashboard.api_ticket, name="dashboard-api-ticket"),
     path("dashboard/api/payments", dashboard.api_payments, name="dashboard-api-payments"),
     path("dashboard/api/payments/older", dashboard.api_payments_older, name="dashboard-api-payments-older"),

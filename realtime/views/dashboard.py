@@ -26,25 +26,58 @@ from payments.snapshots import iso
 from payments.states import PaymentStatus
 from realtime import selectors
 from realtime.services import ticket_create
+from realtime.team import PERMISSION_ERROR, role_capabilities
 
 View = Callable[..., HttpResponse]
 
 
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/dashboard/api/")
+
+
 def merchant_required(view: View) -> View:
-    """Logged in AND linked to an active merchant; sets ``request.merchant``. JSON endpoints
-    under /dashboard/api/ answer 401 in the envelope instead of redirecting."""
+    """Logged in AND linked to an active merchant; sets ``request.merchant``,
+    ``request.membership`` (role, refund limit) and ``request.can`` (capability -> bool, for
+    templates). JSON endpoints under /dashboard/api/ answer 401 in the envelope instead of
+    redirecting."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        merchant = selectors.merchant_for_user(user=request.user)
-        if merchant is None:
-            if request.path.startswith("/dashboard/api/"):
+        membership = selectors.membership_for_user(user=request.user)
+        if membership is None:
+            if _wants_json(request):
                 return JsonResponse(envelope("AUTHENTICATION_ERROR", "Log in to the dashboard"), status=401)
             return HttpResponseRedirect(f"{settings.LOGIN_URL}?next={request.path}")
-        request.merchant = merchant
+        request.merchant = membership.merchant
+        request.membership = membership
+        request.can = role_capabilities(membership)
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def forbidden(request: HttpRequest, description: str) -> HttpResponse:
+    """403 for a role that may not do this: the envelope for JSON, a page otherwise."""
+    if _wants_json(request):
+        return JsonResponse(envelope(PERMISSION_ERROR, description, reason="role_forbidden"), status=403)
+    return render(request, "realtime/dashboard/forbidden.html", {"description": description}, status=403)
+
+
+def role_required(capability: str) -> Callable[[View], View]:
+    """``merchant_required`` plus a server-side role check: a role without ``capability``
+    gets 403 and the view never runs."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.can[capability]:
+                role = request.membership.role
+                return forbidden(request, f"Your role ({role}) cannot do this. Ask the account owner.")
+            return view(request, *args, **kwargs)
+
+        return merchant_required(checked)
+
+    return decorate
 
 
 @require_http_methods(["GET", "POST"])

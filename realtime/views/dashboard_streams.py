@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
@@ -14,7 +15,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from payments.api.errors import ApiError, BadRequest
-from realtime.views.dashboard import merchant_required
+from realtime.team import dashboard_audit_record
+from realtime.views.dashboard import role_required
 from webhooks.destinations import selectors, services
 
 
@@ -32,7 +34,7 @@ def _page(request: HttpRequest, *, error: str | None = None, status: int = 200) 
 
 
 @require_GET
-@merchant_required
+@role_required("streams_view")
 @ensure_csrf_cookie
 @never_cache
 def streams_page(request: HttpRequest) -> HttpResponse:
@@ -40,7 +42,7 @@ def streams_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@merchant_required
+@role_required("streams_manage")
 def streams_replay(request: HttpRequest, destination_id: str) -> HttpResponse:
     """Replay from an event id (``after``) or a UTC time (``since``, the form's
     datetime-local value); a bad value re-renders the page with the error, changing nothing."""
@@ -58,9 +60,16 @@ def streams_replay(request: HttpRequest, destination_id: str) -> HttpResponse:
             if since.tzinfo is None:
                 since = since.replace(tzinfo=UTC)
         destination = selectors.destination_get(merchant=request.merchant, destination_id=destination_id)
-        services.destination_replay(
-            destination=destination, after=after, since=since, actor=f"dashboard:{request.user.get_username()}"
-        )
+        with transaction.atomic():
+            services.destination_replay(
+                destination=destination, after=after, since=since, actor=f"dashboard:{request.user.get_username()}"
+            )
+            dashboard_audit_record(
+                membership=request.membership,
+                action="destination.replayed",
+                object_id=destination.pk,
+                detail={"after": after, "since": since.isoformat() if since else None},
+            )
     except ApiError as exc:
         return _page(request, error=exc.description, status=exc.status_code)
     return HttpResponseRedirect(f"/dashboard/streams?replayed={destination.pk}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -15,7 +16,8 @@ from payments.api.errors import ApiError, envelope
 from payments.api.inputs import json_body
 from payments.validation import require_object
 from realtime import selectors
-from realtime.views.dashboard import merchant_required
+from realtime.team import dashboard_audit_record
+from realtime.views.dashboard import role_required
 from webhooks import selectors as webhook_selectors
 from webhooks.services import endpoints
 from webhooks.services.delivery import delivery_retry
@@ -40,46 +42,53 @@ def _config(endpoint: Any) -> dict[str, Any]:
 
 
 @require_GET
-@merchant_required
+@role_required("webhooks_view")
 @ensure_csrf_cookie
 def webhooks_page(request: HttpRequest) -> HttpResponse:
     endpoint = endpoints.endpoint_default_get_or_create(merchant=request.merchant)
     context = {
         "nav": "webhooks",
-        "config": _config(endpoint),
+        "config": _config(endpoint) if request.can["webhooks_secret_view"] else {**_config(endpoint), "secret": None},
         "logs": selectors.webhook_log_rows(merchant=request.merchant),
     }
     return render(request, "realtime/dashboard/webhooks.html", context)
 
 
 @require_POST
-@merchant_required
+@role_required("webhooks_manage")
 def api_webhook_config(request: HttpRequest) -> JsonResponse:
     """Save the merchant-level webhook URL ("" clears it); SSRF-checked by the service."""
     try:
-        endpoint = endpoints.endpoint_default_set_url(
-            merchant=request.merchant, url=_body(request).get("url", ""), actor=_actor(request)
-        )
+        url = _body(request).get("url", "")
+        with transaction.atomic():
+            endpoint = endpoints.endpoint_default_set_url(merchant=request.merchant, url=url, actor=_actor(request))
+            dashboard_audit_record(
+                membership=request.membership, action="endpoint.url_set", object_id=endpoint.pk, detail={"url": url}
+            )
     except ApiError as exc:
         return _error(exc)
     return JsonResponse(_config(endpoint))
 
 
 @require_POST
-@merchant_required
+@role_required("webhooks_manage")
 def api_webhook_regenerate_secret(request: HttpRequest) -> JsonResponse:
     """New secret at once (no grace period): the merchant asked for a new one from here."""
     try:
-        endpoint, _secret = endpoints.endpoint_default_regenerate_secret(
-            merchant=request.merchant, actor=_actor(request), grace_seconds=0
-        )
+        with transaction.atomic():
+            endpoint, _secret = endpoints.endpoint_default_regenerate_secret(
+                merchant=request.merchant, actor=_actor(request), grace_seconds=0
+            )
+            dashboard_audit_record(
+                membership=request.membership, action="endpoint.secret_rotated", object_id=endpoint.pk
+            )
     except ApiError as exc:
         return _error(exc)
     return JsonResponse(_config(endpoint))
 
 
 @require_POST
-@merchant_required
+@role_required("webhooks_manage")
 def api_webhook_test(request: HttpRequest) -> JsonResponse:
     try:
         endpoint = endpoints.endpoint_default_get_or_create(merchant=request.merchant)
@@ -90,17 +99,19 @@ def api_webhook_test(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-@merchant_required
+@role_required("webhooks_view")
 def api_webhook_logs(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"data": selectors.webhook_log_rows(merchant=request.merchant)})
 
 
 @require_POST
-@merchant_required
+@role_required("webhooks_manage")
 def api_webhook_retry(request: HttpRequest, delivery_id: str) -> JsonResponse:
     try:
         delivery = webhook_selectors.delivery_get(merchant=request.merchant, delivery_id=delivery_id)
-        delivery = delivery_retry(delivery=delivery, actor=_actor(request))
+        with transaction.atomic():
+            delivery = delivery_retry(delivery=delivery, actor=_actor(request))
+            dashboard_audit_record(membership=request.membership, action="delivery.retried", object_id=delivery.pk)
     except ApiError as exc:
         return _error(exc)
     return JsonResponse({"id": delivery.pk, "status": "pending", "message": "Webhook retry scheduled"})

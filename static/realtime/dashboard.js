@@ -106,7 +106,12 @@
       tr.setAttribute("data-payment-id", p.id);
       tr.setAttribute("data-version", p.version);
       tr.setAttribute("data-created-at", p.created_at || "");
-      tr.appendChild(cell("payment-id", p.id, true));
+      var idCell = cell("payment-id", p.id, true);
+      var link = document.createElement("a");
+      link.href = "/dashboard/payments/" + encodeURIComponent(p.id);
+      link.appendChild(idCell.firstChild);
+      idCell.appendChild(link);
+      tr.appendChild(idCell);
       tr.appendChild(cell("order-id", p.order_id, true));
       tr.appendChild(cell("amount", formatAmount(p.amount, p.currency)));
       tr.appendChild(cell("method", p.method));
@@ -244,7 +249,8 @@
       el.hidden = !text;
     };
     var showConfig = function (c) {
-      document.getElementById("webhook-secret").textContent = c.secret;
+      var secret = document.getElementById("webhook-secret");
+      if (secret && c.secret != null) secret.textContent = c.secret;
       configForm.url.value = c.url;
     };
     configForm.addEventListener("submit", function (e) {
@@ -254,7 +260,8 @@
         .then(function (c) { showConfig(c); flash("Webhook URL saved"); })
         .catch(function (err) { document.getElementById("webhook-url-error").textContent = err.message; });
     });
-    document.getElementById("regenerate-secret").addEventListener("click", function () {
+    var regenerate = document.getElementById("regenerate-secret");
+    if (regenerate) regenerate.addEventListener("click", function () {
       request("POST", "/dashboard/api/webhooks/regenerate-secret")
         .then(function (c) { showConfig(c); flash("New secret generated: update your receiver"); })
         .catch(function (err) { flash(err.message); });
@@ -308,6 +315,37 @@
     // poll (only while the page is visible) catches attempt results and retries.
     handlers.push({ event: function () { setTimeout(refreshLogs, 300); }, resync: refreshLogs });
     setInterval(function () { if (!document.hidden) refreshLogs(); }, 2000);
+  }
+
+  /* ---- confirmation before any form marked data-confirm (refund, capture, cancel, …) ---- */
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) e.preventDefault();
+  });
+
+  /* ---- one payment's page: the live part is re-rendered by the server on its events ---- */
+  var paymentLive = document.getElementById("payment-live");
+  if (paymentLive) {
+    var paymentId = paymentLive.getAttribute("data-payment-id");
+    var detailAsked = 0, detailShown = 0, detailTimer = null;
+    var refreshDetail = function () {
+      detailTimer = null;
+      var mine = ++detailAsked;
+      request("GET", "/dashboard/api/payments/" + encodeURIComponent(paymentId) + "/detail").then(function (r) {
+        if (mine < detailShown) return; // a late answer never overwrites a newer one
+        detailShown = mine;
+        paymentLive.innerHTML = r.html; // rendered by our own template, escaped there
+        paymentLive.setAttribute("data-version", r.version);
+      }).catch(function () {});
+    };
+    var scheduleDetail = function () { if (detailTimer === null) detailTimer = setTimeout(refreshDetail, 150); };
+    var concerns = function (e) {
+      if (e.object_id === paymentId) return true;
+      var refund = e.data && e.data.refund;
+      return !!(refund && refund.payment_id === paymentId);
+    };
+    handlers.push({ event: function (e) { if (concerns(e)) scheduleDetail(); }, resync: scheduleDetail });
   }
 
   window.TenderDashboard = { request: request, handlers: handlers, formatAmount: formatAmount, cell: cell };

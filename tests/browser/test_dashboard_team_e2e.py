@@ -1,0 +1,104 @@
+"""The dashboard as a team uses it, in chromium against a real daphne and a real Celery
+worker: a support member refunds from the payment page and watches the refund settle live;
+a viewer gets no refund form and the server refuses the request anyway."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from payments.models import Payment, Refund
+from realtime.models import DashboardAudit, MerchantUser
+from realtime.services import merchant_user_link
+from tests.support.processes import wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live, pytest.mark.worker]
+PASSWORD = "team-browser-password"
+
+
+def teammate(tenant, email: str, role: str, refund_limit: int = 0) -> str:
+    user = merchant_user_link(merchant=tenant.merchant, email=email, password=PASSWORD)
+    MerchantUser.objects.filter(user=user).update(role=role, refund_limit=refund_limit)
+    return email
+
+
+def login(page: Page, live: str, email: str, path: str) -> None:
+    page.goto(f"{live}/login?next={path}")
+    form = page.locator('[data-test-id="login-form"]')
+    form.locator('[data-test-id="email-input"]').fill(email)
+    form.locator('[data-test-id="password-input"]').fill(PASSWORD)
+    form.locator('[data-test-id="login-button"]').click()
+    expect(page.locator('[data-test-id="dashboard"]')).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+
+
+def charged_payment(tenant, *, amount: int) -> str:
+    """A payment through the merchant API that the real worker settles as success."""
+    order = tenant.client.post("/api/v1/orders", {"amount": amount}, format="json").json()
+    created = tenant.client.post(
+        "/api/v1/payments", {"order_id": order["id"], "method": "upi", "vpa": "success@upi"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    payment_id = created.json()["id"]
+    wait_for(lambda: Payment.objects.get(pk=payment_id).status == "success", timeout=20, message="payment success")
+    return payment_id
+
+
+def test_support_refunds_from_the_payment_page_and_the_refund_settles_live(live, page: Page, alice, bob):
+    payment_id = charged_payment(alice, amount=120000)
+    email = teammate(alice, "support@alice.example", "support", refund_limit=50000)
+    login(page, live, email, f"/dashboard/payments/{payment_id}")
+    expect(page.locator('[data-test-id="payment-amount"]')).to_have_text("₹1,200.00")
+    expect(page.locator('[data-test-id="payment-status"]')).to_contain_text("success")
+    expect(page.locator('[data-test-id="payment-method"]')).to_have_text("UPI · success@upi")
+    expect(page.locator("#live-indicator")).to_have_class(re.compile(r"\bon\b"))  # socket up
+
+    form = page.locator('[data-test-id="refund-form"]')
+    # Above the limit the owner set: refused with a clear message, nothing created.
+    form.locator('[data-test-id="refund-amount"]').fill("600")
+    page.once("dialog", lambda dialog: dialog.accept())
+    form.locator('[data-test-id="refund-button"]').click()
+    expect(page.locator('[data-test-id="payment-error"]')).to_contain_text("above your limit")
+    assert not Refund.objects.exists()
+    # Dismissing the confirmation sends nothing.
+    page.locator('[data-test-id="refund-amount"]').fill("250.50")
+    page.locator('[data-test-id="refund-reason"]').fill("damaged in transit")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.locator('[data-test-id="refund-button"]').click()
+    assert not Refund.objects.exists()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator('[data-test-id="refund-button"]').click()
+    expect(page.locator('[data-test-id="payment-flash"]')).to_contain_text("Refund created")
+    refund = Refund.objects.get()
+    assert (refund.payment_id, refund.amount, refund.reason) == (payment_id, 25050, "damaged in transit")
+    page.evaluate("window.__sameDocument = true")
+    row = page.locator(f'[data-test-id="refund-row"][data-refund-id="{refund.pk}"]')
+    expect(row.locator('[data-test-id="refund-amount-cell"]')).to_have_text("₹250.50")
+    # The worker hands it to the provider, whose answer arrives over the merchant socket.
+    expect(row.locator('[data-test-id="refund-status"]')).to_have_text("processed")
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    expect(page.locator('[data-test-id="payment-timeline"]')).to_contain_text("refund pending → processed")
+    assert DashboardAudit.objects.get().actor == "support@alice.example"
+
+
+def test_viewer_gets_no_refund_form_and_the_server_refuses_it(live, page: Page, alice):
+    payment_id = charged_payment(alice, amount=50000)
+    email = teammate(alice, "viewer@alice.example", "viewer")
+    login(page, live, email, f"/dashboard/payments/{payment_id}")
+    expect(page.locator('[data-test-id="payment-amount"]')).to_have_text("₹500.00")
+    expect(page.locator('[data-test-id="current-role"]')).to_contain_text("viewer")
+    expect(page.locator('[data-test-id="refund-form"]')).to_have_count(0)
+    # The same POST the form would send, from this session with its CSRF token: 403.
+    status = page.evaluate(
+        """async (id) => {
+            const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const body = new URLSearchParams({amount: "10.00", csrfmiddlewaretoken: token});
+            const r = await fetch(`/dashboard/payments/${id}/refund`, {method: "POST", body});
+            return [r.status, await r.text()];
+        }""",
+        payment_id,
+    )
+    assert status[0] == 403 and "Your role (viewer) cannot do this" in status[1]
+    assert not Refund.objects.exists() and not DashboardAudit.objects.exists()
