@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('payments', '0010_submission_outcome_unknown'),
-        ('realtime', '0001_initial'),
+        ('realtime', '0002_ticket_authority'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
