@@ -364,6 +364,11 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEMO_M
 # Payments core (payments/): provider, simulator callbacks, idempotency, stuck payments
 # ---------------------------------------------------------------------------
 PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulator")
+# Live API keys are refused while PAYMENT_PROVIDER is the simulator (it moves no money and
+# its test cards must mean nothing for live payments) unless this allows them, e.g. for a
+# staging installation that rehearses live mode. Live payments on the simulator then ignore
+# the test cards and VPAs (docs/security.md, "Test and live").
+SIMULATOR_ALLOW_LIVE_KEYS = env_bool("SIMULATOR_ALLOW_LIVE_KEYS", False)
 # Where the simulator posts its signed notifications (defaults to this gateway).
 SIMULATOR_CALLBACK_BASE_URL = os.environ.get("SIMULATOR_CALLBACK_BASE_URL", "").rstrip("/") or PUBLIC_BASE_URL
 # Shared secret of inbound provider notifications (the simulator signs with it). Its own

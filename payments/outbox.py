@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from config.redis import redis_client
 from payments.correlation import get_correlation_id
-from payments.models import Event
+from payments.models import Event, Mode
 
 logger = logging.getLogger("tender.outbox")
 
@@ -60,10 +60,14 @@ def event_record(
     object_id: str,
     version: int,
     data: dict[str, Any],
+    mode: str = Mode.TEST,
 ) -> Event:
-    """Insert an event in the current transaction (the caller must be inside ``atomic``)."""
+    """Insert an event in the current transaction (the caller must be inside ``atomic``).
+    ``mode`` is its object's (test or live): a key sees only its own mode's events. Events
+    of objects without a mode (reconciliation runs, webhook tests) are test events."""
     event = Event.objects.create(
         merchant_id=merchant_id,
+        mode=mode,
         type=type,
         object_type=object_type,
         object_id=object_id,

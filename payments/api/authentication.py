@@ -3,7 +3,11 @@
 ``authenticate_header`` names a scheme).
 
 The demo merchant's key (``key_test_abc123``, published in the docs) authenticates only in
-demo mode: a database seeded for a demo and then run in production must not accept it."""
+demo mode: a database seeded for a demo and then run in production must not accept it.
+
+The key's mode becomes the merchant's ``acting_mode`` for the request, so every selector
+and service confines itself to that world (test or live). A live key is refused while the
+provider is the simulator (which moves no money) unless ``SIMULATOR_ALLOW_LIVE_KEYS``."""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ from django.conf import settings
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from payments.api.errors import AUTHENTICATION_ERROR, ApiError
 from payments.demo import TEST_API_KEY
-from payments.models import ApiKey
+from payments.models import ApiKey, Mode
 from payments.services.api_keys import api_key_authenticate
 
 
@@ -32,8 +37,22 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = api_key_authenticate(key_id=key_id, secret=secret)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key or secret")
+        if (
+            api_key.mode == Mode.LIVE
+            and settings.PAYMENT_PROVIDER == "simulator"
+            and not settings.SIMULATOR_ALLOW_LIVE_KEYS
+        ):
+            raise ApiError(
+                "Live keys are refused while the payment provider is the simulator, which moves no money "
+                "(use a test key, or set SIMULATOR_ALLOW_LIVE_KEYS=true)",
+                code=AUTHENTICATION_ERROR,
+                status=401,
+                reason="live_key_on_simulator",
+            )
         request._request.merchant_id_for_log = str(api_key.merchant_id)
-        return api_key.merchant, api_key
+        merchant = api_key.merchant
+        merchant.acting_mode = api_key.mode  # this request's world: test or live
+        return merchant, api_key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Basic realm="tender"'

@@ -3,7 +3,7 @@
 from payments.models.customers import Customer, SavedPaymentMethod
 from payments.models.events import Event
 from payments.models.idempotency import IdempotencyKey
-from payments.models.merchants import ApiKey, Merchant
+from payments.models.merchants import ApiKey, Merchant, Mode, creation_mode, merchant_scope
 from payments.models.orders import MIN_ORDER_AMOUNT, Order
 from payments.models.payments import CardNetwork, Payment, PaymentMethod, Refund, TimelineEntry
 from payments.models.provider_notifications import ProviderNotification
@@ -17,6 +17,7 @@ __all__ = [
     "Event",
     "IdempotencyKey",
     "Merchant",
+    "Mode",
     "Order",
     "Payment",
     "PaymentMethod",
@@ -27,4 +28,6 @@ __all__ = [
     "SimulatorToken",
     "SimulatorTransaction",
     "TimelineEntry",
+    "creation_mode",
+    "merchant_scope",
 ]

@@ -11,13 +11,14 @@ from django.db import models
 from django.db.models.expressions import RawSQL
 
 from payments.ids import new_event_id
-from payments.models.merchants import Merchant
+from payments.models.merchants import Merchant, mode_field
 
 
 class Event(models.Model):
     seq = models.BigAutoField(primary_key=True)
     id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="events")
+    mode = mode_field()  # test or live: the acting key's, or its parent object's
     type = models.CharField(max_length=64)
     object_type = models.CharField(max_length=32)
     object_id = models.CharField(max_length=64)

@@ -13,7 +13,7 @@ class IdempotencyKey(models.Model):
         COMPLETED = "completed"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE)
-    key = models.CharField(max_length=255)
+    key = models.CharField(max_length=260)  # 255 + the live-mode prefix (services.idempotency)
     request_method = models.CharField(max_length=8)
     request_path = models.CharField(max_length=255)
     # Keyed hash (HMAC) of the canonical request body: bodies may carry card data.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from payments.ids import new_order_id
-from payments.models.merchants import Merchant
+from payments.models.merchants import Merchant, mode_field
 from payments.money import DEFAULT_CURRENCY
 from payments.states import OrderStatus
 
@@ -15,6 +15,7 @@ MIN_ORDER_AMOUNT = 100
 class Order(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_order_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
+    mode = mode_field()  # test or live: the acting key's, or its parent object's
     amount = models.BigIntegerField(help_text="minor units")
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     receipt = models.CharField(max_length=64, null=True, blank=True)

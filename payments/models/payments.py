@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from payments.ids import new_payment_id, new_refund_id
-from payments.models.merchants import Merchant
+from payments.models.merchants import Merchant, mode_field
 from payments.models.orders import Order
 from payments.states import PaymentStatus, RefundStatus
 
@@ -26,6 +26,7 @@ class CardNetwork(models.TextChoices):
 class Payment(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_payment_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payments")
+    mode = mode_field()  # test or live: the acting key's, or its parent object's
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     amount = models.BigIntegerField(help_text="minor units")
     currency = models.CharField(max_length=3)
@@ -94,6 +95,7 @@ class Payment(models.Model):
 class Refund(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_refund_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="refunds")
+    mode = mode_field()  # test or live: the acting key's, or its parent object's
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.BigIntegerField(help_text="minor units")
     reason = models.CharField(max_length=255, null=True, blank=True)

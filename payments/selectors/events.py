@@ -24,7 +24,7 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from payments.api.errors import BadRequest, NotFound
-from payments.models import Event, Merchant
+from payments.models import Event, Merchant, merchant_scope
 
 HORIZON_SQL = """(SELECT LEAST(
     (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint,
@@ -44,7 +44,7 @@ class EventPage:
 
 
 def _position(*, merchant: Merchant, event_id: str, field: str) -> tuple[int, int]:
-    anchor = Event.objects.filter(merchant=merchant, id=event_id).values_list("txid", "seq").first()
+    anchor = Event.objects.filter(**merchant_scope(merchant), id=event_id).values_list("txid", "seq").first()
     if anchor is None:
         raise BadRequest(f"{field} is not an event id of this merchant", field=field, reason="invalid_cursor")
     return anchor
@@ -67,7 +67,7 @@ def event_list_for_merchant(
     next ``before``. ``after`` and ``before`` may bound either direction. Both directions
     page over the visible prefix, so neither skips nor repeats an event. ``type`` may be
     exact (``payment.success``) or a family (``payment.*``)."""
-    qs = Event.objects.filter(merchant=merchant, txid__lt=_VISIBLE_XMIN)
+    qs = Event.objects.filter(**merchant_scope(merchant), txid__lt=_VISIBLE_XMIN)
     if after:
         txid, seq = _position(merchant=merchant, event_id=after, field="after")
         qs = qs.filter(Q(txid__gt=txid) | Q(txid=txid, seq__gt=seq))
@@ -86,7 +86,7 @@ def event_list_for_merchant(
 
 
 def event_get_for_merchant(*, merchant: Merchant, event_id: str) -> Event:
-    event = Event.objects.filter(merchant=merchant, id=event_id).first()
+    event = Event.objects.filter(**merchant_scope(merchant), id=event_id).first()
     if event is None:
         raise NotFound("Event not found")
     return event

@@ -8,11 +8,11 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from payments.api.errors import NotFound
-from payments.models import Merchant, Order, Payment, Refund, TimelineEntry
+from payments.models import Merchant, Order, Payment, Refund, TimelineEntry, merchant_scope
 
 
 def order_get_for_merchant(*, merchant: Merchant, order_id: str) -> Order:
-    order = Order.objects.filter(pk=order_id, merchant=merchant).first()
+    order = Order.objects.filter(pk=order_id, **merchant_scope(merchant)).first()
     if order is None:
         raise NotFound("Order not found")
     return order
@@ -28,11 +28,11 @@ def order_get_public(*, order_id: str) -> Order:
 
 
 def order_list_for_merchant(*, merchant: Merchant) -> QuerySet[Order]:
-    return Order.objects.filter(merchant=merchant).order_by("-created_at", "-id")
+    return Order.objects.filter(**merchant_scope(merchant)).order_by("-created_at", "-id")
 
 
 def payment_get_for_merchant(*, merchant: Merchant, payment_id: str) -> Payment:
-    payment = Payment.objects.filter(pk=payment_id, merchant=merchant).first()
+    payment = Payment.objects.filter(pk=payment_id, **merchant_scope(merchant)).first()
     if payment is None:
         raise NotFound("Payment not found")
     return payment
@@ -46,12 +46,12 @@ def payment_get_public(*, payment_id: str) -> Payment:
 
 
 def payment_list_for_merchant(*, merchant: Merchant) -> QuerySet[Payment]:
-    return Payment.objects.filter(merchant=merchant).order_by("-created_at", "-id")
+    return Payment.objects.filter(**merchant_scope(merchant)).order_by("-created_at", "-id")
 
 
 def payment_version_get(*, merchant: Merchant, payment_id: str) -> int | None:
     """The cheapest possible change check for long-polling (one indexed SELECT)."""
-    return Payment.objects.filter(pk=payment_id, merchant=merchant).values_list("version", flat=True).first()
+    return Payment.objects.filter(pk=payment_id, **merchant_scope(merchant)).values_list("version", flat=True).first()
 
 
 def payment_timeline(*, payment: Payment) -> list[TimelineEntry]:
@@ -68,7 +68,7 @@ def refund_list_for_merchant(
 ) -> QuerySet[Refund]:
     """The merchant's refunds, newest first, filtered; ``created_after`` is inclusive and
     ``created_before`` exclusive. Another merchant's payment id simply matches nothing."""
-    qs = Refund.objects.filter(merchant=merchant)
+    qs = Refund.objects.filter(**merchant_scope(merchant))
     if payment_id is not None:
         qs = qs.filter(payment_id=payment_id)
     if status is not None:
@@ -81,7 +81,7 @@ def refund_list_for_merchant(
 
 
 def refund_get_for_merchant(*, merchant: Merchant, refund_id: str) -> Refund:
-    refund = Refund.objects.filter(pk=refund_id, merchant=merchant).first()
+    refund = Refund.objects.filter(pk=refund_id, **merchant_scope(merchant)).first()
     if refund is None:
         raise NotFound("Refund not found")
     return refund

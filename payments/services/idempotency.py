@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from payments.api.errors import BadRequest, Conflict
-from payments.models import IdempotencyKey, Merchant
+from payments.models import IdempotencyKey, Merchant, Mode
 
 MAX_KEY_LENGTH = 255
 logger = logging.getLogger("tender.idempotency")
@@ -80,6 +80,16 @@ def idempotency_request_hash(*, method: str, path: str, body: Any) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     message = f"{method.upper()}\n{path}\n{canonical}".encode()
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+# Live keys' idempotency keys are stored behind this prefix: a test key can never replay a
+# live response (nor the reverse). "\x1f" cannot occur in a validated key (printable only);
+# test keys keep the bare key, as stored before modes existed.
+_LIVE_KEY_PREFIX = "live\x1f"
+
+
+def _scoped_key(merchant: Merchant, key: str) -> str:
+    return _LIVE_KEY_PREFIX + key if merchant.acting_mode == Mode.LIVE else key
 
 
 def idempotency_key_validate(key: str) -> str:
@@ -149,8 +159,10 @@ def idempotent_execute(
     handler: Callable[[], tuple[int, bytes]],
 ) -> IdempotentResponse:
     """Run ``handler`` (business writes; returns status + rendered body, raises
-    ``ApiError`` for error responses) at most once per (merchant, key)."""
-    claim = _claim(merchant=merchant, key=key, method=method, path=path, request_hash=request_hash)
+    ``ApiError`` for error responses) at most once per (merchant, mode, key)."""
+    claim = _claim(
+        merchant=merchant, key=_scoped_key(merchant, key), method=method, path=path, request_hash=request_hash
+    )
     if isinstance(claim, IdempotentResponse):
         return claim
     key_id, token = claim

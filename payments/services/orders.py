@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.models import Merchant, Order
+from payments.models import Merchant, Order, creation_mode
 from payments.money import DEFAULT_CURRENCY
 from payments.selectors.customers import customer_get_for_merchant
 from payments.validation import (
@@ -35,6 +35,7 @@ def order_create(
         customer_get_for_merchant(merchant=merchant, customer_id=customer_id, field="customer_id")
     return Order.objects.create(
         merchant=merchant,
+        mode=creation_mode(merchant),
         amount=validate_amount(amount),
         currency=validate_currency(currency),
         receipt=validate_receipt(receipt),

@@ -22,7 +22,7 @@ from django.utils import timezone
 from payments.api.errors import BadRequest, Conflict, NotFound
 from payments.correlation import get_correlation_id
 from payments.ids import new_event_id, new_order_id, new_payment_id
-from payments.models import Event, Merchant, Payment, PaymentMethod
+from payments.models import Event, Merchant, Payment, PaymentMethod, creation_mode, merchant_scope
 from payments.outbox import outbox_nudge_after_commit
 from payments.providers import get_provider
 from payments.providers.base import ProviderNotReached
@@ -48,8 +48,8 @@ _ORDER_ATTEMPT_SQL = """
 UPDATE orders
    SET status = CASE WHEN status = %s THEN %s ELSE status END,
        updated_at = CASE WHEN status = %s THEN now() ELSE updated_at END
- WHERE id = %s AND merchant_id = %s
-RETURNING amount, currency, status, callback_url, customer_id
+ WHERE id = %s AND merchant_id = %s AND mode = COALESCE(%s, mode)
+RETURNING amount, currency, status, callback_url, customer_id, mode
 """
 
 
@@ -59,10 +59,10 @@ RETURNING amount, currency, status, callback_url, customer_id
 _PAYMENT_INSERT_SQL = """
 {order_cte}
 p AS (
-    INSERT INTO payments (id, merchant_id, order_id, amount, currency, method, vpa, card_network, card_last4,
+    INSERT INTO payments (id, merchant_id, mode, order_id, amount, currency, method, vpa, card_network, card_last4,
                           status, captured, version, provider, callback_url, customer_id, payment_method_id,
                           created_at, updated_at)
-    VALUES (%(id)s, %(merchant_id)s, %(order_id)s, %(amount)s, %(currency)s, %(method)s, %(vpa)s,
+    VALUES (%(id)s, %(merchant_id)s, %(mode)s, %(order_id)s, %(amount)s, %(currency)s, %(method)s, %(vpa)s,
             %(card_network)s, %(card_last4)s, 'pending', false, 1, %(provider)s, %(callback_url)s, %(customer_id)s,
             %(payment_method_id)s, %(now)s, %(now)s)
 ),
@@ -71,16 +71,16 @@ t AS (
                                   source, created_at)
     VALUES ('payment', %(id)s, %(id)s, NULL, 'pending', 1, 'Payment created', %(source)s, %(now)s)
 )
-INSERT INTO events (id, merchant_id, type, object_type, object_id, version, data, correlation_id, created_at)
-VALUES (%(event_id)s, %(merchant_id)s, 'payment.created', 'payment', %(id)s, 1, %(data)s::jsonb, %(correlation_id)s,
-        %(now)s)
+INSERT INTO events (id, merchant_id, mode, type, object_type, object_id, version, data, correlation_id, created_at)
+VALUES (%(event_id)s, %(merchant_id)s, %(mode)s, 'payment.created', 'payment', %(id)s, 1, %(data)s::jsonb,
+        %(correlation_id)s, %(now)s)
 RETURNING seq, txid
 """
 _ORDER_CTE = """WITH o AS (
-    INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, status, customer_id, created_at,
+    INSERT INTO orders (id, merchant_id, mode, amount, currency, receipt, notes, status, customer_id, created_at,
                         updated_at)
-    VALUES (%(order_id)s, %(merchant_id)s, %(amount)s, %(currency)s, NULL, '{}'::jsonb, 'attempted', %(customer_id)s,
-            %(now)s, %(now)s)
+    VALUES (%(order_id)s, %(merchant_id)s, %(mode)s, %(amount)s, %(currency)s, NULL, '{}'::jsonb, 'attempted',
+            %(customer_id)s, %(now)s, %(now)s)
 ),"""
 _SQL_WITH_ORDER = _PAYMENT_INSERT_SQL.format(order_cte=_ORDER_CTE)
 _SQL_WITHOUT_ORDER = _PAYMENT_INSERT_SQL.format(order_cte="WITH")
@@ -91,6 +91,7 @@ def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> Event:
     event = Event(
         id=new_event_id(),
         merchant_id=payment.merchant_id,
+        mode=payment.mode,
         type="payment.created",
         object_type="payment",
         object_id=payment.id,
@@ -105,6 +106,7 @@ def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> Event:
             {
                 "id": payment.id,
                 "merchant_id": payment.merchant_id,
+                "mode": payment.mode,
                 "order_id": payment.order_id,
                 "amount": payment.amount,
                 "currency": payment.currency,
@@ -128,11 +130,16 @@ def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> Event:
     return event
 
 
-def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str, str | None, str | None]:
+def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str, str | None, str | None, str]:
+    """The order's amount, currency, status, callback URL, customer and mode; an order of
+    another mode than the acting key's is as missing as another merchant's."""
     with connection.cursor() as cursor:
         cursor.execute(
             _ORDER_ATTEMPT_SQL,
-            [OrderStatus.CREATED, OrderStatus.ATTEMPTED, OrderStatus.CREATED, order_id, merchant.pk],
+            [
+                *(OrderStatus.CREATED, OrderStatus.ATTEMPTED, OrderStatus.CREATED),
+                *(order_id, merchant.pk, merchant.acting_mode),
+            ],
         )
         row = cursor.fetchone()
     if row is None:
@@ -197,8 +204,8 @@ def payment_create(
     # atomic on its own: no BEGIN/COMMIT round trips on the hottest path.
     with transaction.atomic() if order_id is not None else contextlib.nullcontext():
         if order_id is not None:
-            order_amount, order_currency, order_status, order_callback_url, order_customer_id = _order_for_payment(
-                merchant=merchant, order_id=order_id
+            order_amount, order_currency, order_status, order_callback_url, order_customer_id, mode = (
+                _order_for_payment(merchant=merchant, order_id=order_id)
             )
             if order_status == OrderStatus.PAID:
                 raise BadRequest("Order is already paid", field="order_id", reason="order_already_paid")
@@ -219,9 +226,11 @@ def payment_create(
             currency = validate_currency(currency)
             order_id = new_order_id()
             new_order = True
+            mode = creation_mode(merchant)
         payment = Payment(
             id=new_payment_id(),
             merchant_id=merchant.pk,
+            mode=mode,  # the order's: a payment lives in its order's world
             order_id=order_id,
             amount=amount,
             currency=currency,
@@ -334,7 +343,7 @@ def _payment_submission_record(*, payment_id: str, reference: str) -> Payment:
 
 
 def _locked_payment(*, merchant: Merchant, payment_id: str) -> Payment:
-    payment = Payment.objects.select_for_update().filter(pk=payment_id, merchant=merchant).first()
+    payment = Payment.objects.select_for_update().filter(pk=payment_id, **merchant_scope(merchant)).first()
     if payment is None:
         raise NotFound("Payment not found")
     return payment

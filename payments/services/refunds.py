@@ -15,7 +15,7 @@ from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
 
 from payments.api.errors import BadRequest, NotFound
-from payments.models import Merchant, Payment, Refund, TimelineEntry
+from payments.models import Merchant, Payment, Refund, TimelineEntry, merchant_scope
 from payments.outbox import event_record
 from payments.providers import get_provider
 from payments.services.submission import submission_claim
@@ -55,7 +55,7 @@ def refund_create(
     amount = validate_amount(amount, minimum=1)
     reason = validate_reason(reason)
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().filter(pk=payment_id, merchant=merchant).first()
+        payment = Payment.objects.select_for_update().filter(pk=payment_id, **merchant_scope(merchant)).first()
         if payment is None:
             raise NotFound("Payment not found", field="payment_id")
         if payment.status not in PAYMENT_CHARGED:
@@ -70,7 +70,9 @@ def refund_create(
                 field="amount",
                 reason="refund_exceeds_available",
             )
-        refund = Refund.objects.create(merchant=merchant, payment=payment, amount=amount, reason=reason)
+        refund = Refund.objects.create(
+            merchant=merchant, mode=payment.mode, payment=payment, amount=amount, reason=reason
+        )
         TimelineEntry.objects.create(
             object_type="refund",
             object_id=refund.id,
@@ -83,6 +85,7 @@ def refund_create(
         )
         event_record(
             merchant_id=merchant.pk,
+            mode=refund.mode,
             type="refund.created",
             object_type="refund",
             object_id=refund.id,

@@ -49,6 +49,7 @@ def payment_record_event(
     )
     event_record(
         merchant_id=payment.merchant_id,
+        mode=payment.mode,
         type=event_type,
         object_type="payment",
         object_id=payment.id,
@@ -146,6 +147,7 @@ def refund_transition(
         )
         event_record(
             merchant_id=refund.merchant_id,
+            mode=refund.mode,
             type=REFUND_EVENT_FOR_STATUS[to_status],
             object_type="refund",
             object_id=refund.id,

@@ -1,6 +1,10 @@
 """How the simulated acquirer decides: deterministic test instruments first, then the
 TEST_MODE flags, then the configured dice. The card number never reaches the worker, so
-test cards are recognised by network + last four digits."""
+test cards are recognised by network + last four digits.
+
+Test instruments belong to test mode: for a live payment (only possible with
+SIMULATOR_ALLOW_LIVE_KEYS) ``success@upi`` or 4111 1111 1111 1111 are ordinary
+instruments, decided like any other, so nobody can pay live orders with a test card."""
 
 from __future__ import annotations
 
@@ -63,8 +67,11 @@ def decide(
     card_network: str | None,
     card_last4: str | None,
     token_outcome_class: str | None = None,
+    live: bool = False,
 ) -> Decision:
-    if token_outcome_class is not None:  # a saved card: decided by what tokenisation recorded
+    if live:
+        fixed = None  # test instruments mean nothing for live payments
+    elif token_outcome_class is not None:  # a saved card: decided by what tokenisation recorded
         fixed = TOKEN_OUTCOMES.get(token_outcome_class)
     elif method == "upi":
         fixed = TEST_VPAS.get((vpa or "").lower())

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from payments.models import Payment, Refund
+from payments.models import Mode, Payment, Refund
 from payments.providers.base import (
     SETTLEMENT_COLUMNS,
     InvalidSignature,
@@ -66,6 +66,7 @@ class SimulatorProvider:
             card_network=payment.card_network,
             card_last4=payment.card_last4,
             token_outcome_class=tokens.token_outcome_class(payment=payment),
+            live=payment.mode == Mode.LIVE,
         )
         settled_status, settled_amount = outcomes.settlement_for(
             config=config, outcome=decision.outcome, amount=payment.amount

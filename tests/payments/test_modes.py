@@ -1,0 +1,171 @@
+"""Test and live are separate worlds: every order, payment, refund and event carries the
+mode of the key that made it (or of its parent), a test key never sees or changes a live
+object and a live key never a test one (404, nothing written), idempotency keys do not
+cross worlds, the simulator's test instruments mean nothing for live payments, and a live
+key on the simulator is refused unless SIMULATOR_ALLOW_LIVE_KEYS."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from payments.models import ApiKey, Event, Order, Payment, Refund, SimulatorTransaction
+from payments.services.api_keys import api_key_create
+from payments.services.payments import payment_process
+from payments.services.transitions import payment_transition
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def live_allowed(settings):
+    settings.SIMULATOR_ALLOW_LIVE_KEYS = True
+
+
+@pytest.fixture
+def alice_live(alice, live_allowed) -> APIClient:
+    """Alice's own live key: the same merchant, the other world."""
+    issued = api_key_create(merchant=alice.merchant, mode=ApiKey.Mode.LIVE)
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=issued.api_key.key_id, HTTP_X_API_SECRET=issued.secret)
+    return client
+
+
+def create_order(client, amount=50000):
+    response = client.post("/api/v1/orders", {"amount": amount, "currency": "INR"}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def create_payment(client, order_id, vpa="user@okhdfc"):
+    response = client.post("/api/v1/payments", {"order_id": order_id, "method": "upi", "vpa": vpa}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def settled_payment(client) -> str:
+    payment_id = create_payment(client, create_order(client))
+    payment_transition(payment_id=payment_id, to_status="success", source="test")
+    return payment_id
+
+
+def test_a_live_key_on_the_simulator_is_refused_unless_allowed(alice, settings):
+    issued = api_key_create(merchant=alice.merchant, mode=ApiKey.Mode.LIVE)
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=issued.api_key.key_id, HTTP_X_API_SECRET=issued.secret)
+    refused = client.post("/api/v1/orders", {"amount": 50000}, format="json")
+    assert refused.status_code == 401
+    error = refused.json()["error"]
+    assert (error["code"], error["reason"]) == ("AUTHENTICATION_ERROR", "live_key_on_simulator")
+    assert "SIMULATOR_ALLOW_LIVE_KEYS" in error["description"]
+    assert not Order.objects.exists()
+    settings.SIMULATOR_ALLOW_LIVE_KEYS = True
+    assert client.post("/api/v1/orders", {"amount": 50000}, format="json").status_code == 201
+
+
+def test_every_object_carries_the_mode_of_the_key_that_made_it(alice, alice_live):
+    live_payment = settled_payment(alice_live)
+    refund = alice_live.post(f"/api/v1/payments/{live_payment}/refunds", {"amount": 100}, format="json")
+    assert refund.status_code == 201, refund.content
+    implicit = alice_live.post("/api/v1/payments", {"amount": 700, "method": "upi", "vpa": "a@upi"}, format="json")
+    assert implicit.status_code == 201, implicit.content
+    test_payment = settled_payment(alice.client)
+
+    live = Payment.objects.get(pk=live_payment)
+    assert (live.mode, live.order.mode) == ("live", "live")
+    assert Refund.objects.get(pk=refund.json()["id"]).mode == "live"
+    implicit_payment = Payment.objects.get(pk=implicit.json()["id"])
+    assert (implicit_payment.mode, implicit_payment.order.mode) == ("live", "live")
+    assert set(
+        Event.objects.filter(object_id__in=[live_payment, refund.json()["id"]]).values_list("mode", flat=True)
+    ) == {"live"}
+    assert Payment.objects.get(pk=test_payment).mode == "test"
+    assert set(Event.objects.filter(object_id=test_payment).values_list("mode", flat=True)) == {"test"}
+
+
+@pytest.mark.parametrize("direction", ["test_key_on_live", "live_key_on_test"])
+def test_a_key_never_sees_or_changes_the_other_worlds_objects(alice, alice_live, direction):
+    owner, other = (alice_live, alice.client) if direction == "test_key_on_live" else (alice.client, alice_live)
+    order_id = create_order(owner)
+    payment_id = settled_payment(owner)
+    refund_id = owner.post(f"/api/v1/payments/{payment_id}/refunds", {"amount": 100}, format="json").json()["id"]
+    pending_id = create_payment(owner, create_order(owner))
+    counts = (Order.objects.count(), Payment.objects.count(), Refund.objects.count(), Event.objects.count())
+
+    for path in (
+        f"/api/v1/orders/{order_id}",
+        f"/api/v1/payments/{payment_id}",
+        f"/api/v1/refunds/{refund_id}",
+    ):
+        response = other.get(path)
+        assert response.status_code == 404, (path, response.content)
+        assert response.json()["error"]["code"] == "NOT_FOUND_ERROR"
+    for path in ("/api/v1/orders", "/api/v1/payments", "/api/v1/refunds"):  # events: below, committed
+        listed = other.get(path)
+        assert listed.status_code == 200, (path, listed.content)
+        for object_id in (order_id, payment_id, refund_id, pending_id):
+            assert object_id not in listed.content.decode(), (path, object_id)
+        assert owner_sees(owner, path, payment_id if path != "/api/v1/orders" else order_id)
+    writes = [
+        other.post("/api/v1/payments", {"order_id": order_id, "method": "upi", "vpa": "a@upi"}, format="json"),
+        other.post(f"/api/v1/payments/{payment_id}/refunds", {"amount": 100}, format="json"),
+        other.post(f"/api/v1/payments/{pending_id}/cancel", {}, format="json"),
+        other.post(f"/api/v1/payments/{payment_id}/capture", {"amount": 50000}, format="json"),
+    ]
+    assert [w.status_code for w in writes] == [404, 404, 404, 404], [w.content for w in writes]
+    assert (Order.objects.count(), Payment.objects.count(), Refund.objects.count(), Event.objects.count()) == counts
+    assert Payment.objects.get(pk=pending_id).status == "pending"
+    assert owner.get(f"/api/v1/payments/{payment_id}").status_code == 200  # its own world still sees it
+
+
+def owner_sees(client, path: str, object_id: str) -> bool:
+    """The listing is not empty for the wrong reason: the owner's world lists the object."""
+    return object_id in client.get(path).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_events_api_lists_only_the_keys_world(alice, alice_live):
+    """Committed events (the events API shows a hole-free prefix of committed ones)."""
+    live_payment = settled_payment(alice_live)
+    test_payment = settled_payment(alice.client)
+    live_events = alice_live.get("/api/v1/events").content.decode()
+    test_events = alice.client.get("/api/v1/events").content.decode()
+    assert live_payment in live_events and test_payment not in live_events
+    assert test_payment in test_events and live_payment not in test_events
+    live_event = Event.objects.filter(object_id=live_payment).first()
+    assert alice.client.get(f"/api/v1/events/{live_event.id}").status_code == 404
+    assert alice_live.get(f"/api/v1/events/{live_event.id}").status_code == 200
+
+
+def test_the_same_idempotency_key_in_the_other_world_is_a_new_request(alice, alice_live):
+    body = {"amount": 50000, "currency": "INR"}
+    first = alice.client.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
+    again = alice.client.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
+    live = alice_live.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="order-42")
+    assert first.status_code == again.status_code == live.status_code == 201
+    assert again.json()["id"] == first.json()["id"]  # replayed in its own world
+    assert live.json()["id"] != first.json()["id"]  # never the test world's answer
+    assert Order.objects.get(pk=live.json()["id"]).mode == "live"
+
+
+def test_simulator_test_instruments_mean_nothing_for_live_payments(alice, alice_live, simulator, settings):
+    """TEST_MODE decides non-instrument payments by TEST_PAYMENT_SUCCESS (on in tests): a live
+    payment with the test VPA ``failure@upi`` is such an ordinary payment and succeeds, while
+    the same VPA in test mode is the documented decline."""
+    live = create_payment(alice_live, create_order(alice_live), vpa="failure@upi")
+    test = create_payment(alice.client, create_order(alice.client), vpa="failure@upi")
+    payment_process(payment_id=live)
+    payment_process(payment_id=test)
+    assert SimulatorTransaction.objects.get(payment_id=test).outcome == "failed"
+    assert SimulatorTransaction.objects.get(payment_id=live).outcome == "success"
+
+
+def test_public_checkout_payment_lives_in_its_orders_world(alice, alice_live, anon):
+    order_id = create_order(alice_live)
+    response = anon.post(
+        "/api/v1/payments/public", {"order_id": order_id, "method": "upi", "vpa": "a@upi"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert Payment.objects.get(pk=response.json()["id"]).mode == "live"
+    assert alice.client.get(f"/api/v1/payments/{response.json()['id']}").status_code == 404
+    assert alice_live.get(f"/api/v1/payments/{response.json()['id']}").status_code == 200
