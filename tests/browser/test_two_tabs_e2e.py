@@ -17,14 +17,16 @@ from tests.support.processes import celery_worker, daphne_server, free_port, wai
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live, pytest.mark.worker]
 
 
-@pytest.fixture(scope="module")
-def live(django_db_setup, django_db_blocker) -> Iterator[str]:
+@pytest.fixture
+def live() -> Iterator[str]:
     """As the suite's ``live``, with the simulator deciding after 2 s: both tabs' payments
-    exist before the first one is charged (a click in each tab takes well under that)."""
+    exist before the first one is charged (a click in each tab takes well under that). Per
+    test, so the processes are gone before the test database is flushed (a worker still
+    dispatching the last events would hold locks the flush's TRUNCATE needs)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**WORKER_ENV, "TEST_PROCESSING_DELAY": "2000", "SIMULATOR_CALLBACK_BASE_URL": base, "PUBLIC_BASE_URL": base}
-    with django_db_blocker.unblock(), daphne_server(port=port, env=env), celery_worker(env=env):
+    with daphne_server(port=port, env=env), celery_worker(env=env):
         yield base
 
 
