@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 from typing import Any
+from zoneinfo import available_timezones
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -26,7 +27,7 @@ from django.utils import timezone
 from payments.api.errors import ApiError, BadRequest, NotFound
 from payments.correlation import get_correlation_id
 from payments.models import Merchant
-from realtime.models import DashboardAudit, Invitation, MerchantUser, Role
+from realtime.models import DashboardAudit, DashboardSettings, Invitation, MerchantUser, Role
 
 INVITATION_TTL = timedelta(days=7)
 PERMISSION_ERROR = "PERMISSION_ERROR"
@@ -250,3 +251,18 @@ def team_member_update(
             detail={"email": member.user.get_username(), "before": before, "role": role, "refund_limit": limit},
         )
     return member
+
+
+def dashboard_timezone_set(*, membership: MerchantUser, timezone_name: object) -> DashboardSettings:
+    """The owner sets the timezone dates are shown, searched and exported in (an IANA name)."""
+    if not role_allows(membership, "settings_manage"):
+        raise PermissionDenied("Only the owner can change the timezone", reason="role_forbidden")
+    name = str(timezone_name or "").strip()
+    if name not in available_timezones():
+        raise BadRequest("Choose a timezone like Asia/Kolkata", field="timezone", reason="invalid_timezone")
+    with transaction.atomic():
+        settings_row, _ = DashboardSettings.objects.update_or_create(
+            merchant_id=membership.merchant_id, defaults={"timezone": name}
+        )
+        dashboard_audit_record(membership=membership, action="settings.timezone_set", detail={"timezone": name})
+    return settings_row

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from payments.api.errors import ApiError, envelope
 from payments.demo import TEST_API_SECRET
+from payments.models import PaymentMethod
 from payments.services.api_keys import secret_hash
 from payments.snapshots import iso
 from payments.states import PaymentStatus
@@ -147,6 +148,8 @@ def transactions(request: HttpRequest) -> HttpResponse:
         "next_cursor": page.next_cursor,
         "status": status or selectors.STATUS_ALL,
         "status_options": [selectors.STATUS_ALL, *PaymentStatus.values],
+        "method_options": [selectors.STATUS_ALL, *PaymentMethod.values],
+        "params": {},
     }
     return render(request, "realtime/dashboard/transactions.html", context)
 

@@ -14,10 +14,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from payments.api.errors import ApiError
 from realtime import selectors, team
+from realtime.dashboard_selectors import merchant_timezone
 from realtime.models import Role
 from realtime.views.dashboard import role_required
 
-MESSAGES = {"invited": "Invitation sent.", "updated": "Team member updated."}
+MESSAGES = {"invited": "Invitation sent.", "updated": "Team member updated.", "timezone": "Timezone saved."}
 
 
 def _team_page(request: HttpRequest, *, error: str | None = None, status: int = 200) -> HttpResponse:
@@ -26,6 +27,7 @@ def _team_page(request: HttpRequest, *, error: str | None = None, status: int = 
         "members": selectors.team_list_for_merchant(merchant=request.merchant),
         "invitations": selectors.invitation_list_open_for_merchant(merchant=request.merchant),
         "roles": Role.values,
+        "timezone": merchant_timezone(merchant=request.merchant).key,
         "message": MESSAGES.get(request.GET.get("done", "")),
         "error": error,
         "form": request.POST if error else {},
@@ -69,6 +71,16 @@ def team_member_update(request: HttpRequest, member_id: str) -> HttpResponse:
     except ApiError as exc:
         return _team_page(request, error=exc.description, status=exc.status_code)
     return HttpResponseRedirect("/dashboard/team?done=updated")
+
+
+@require_POST
+@role_required("settings_manage")
+def timezone_update(request: HttpRequest) -> HttpResponse:
+    try:
+        team.dashboard_timezone_set(membership=request.membership, timezone_name=request.POST.get("timezone"))
+    except ApiError as exc:
+        return _team_page(request, error=exc.description, status=exc.status_code)
+    return HttpResponseRedirect("/dashboard/team?done=timezone")
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,17 +1,22 @@
-"""The dashboard as a team uses it, in chromium against a real daphne and a real Celery
-worker: a support member refunds from the payment page and watches the refund settle live;
-a viewer gets no refund form and the server refuses the request anyway."""
+"""The dashboard as a merchant's team uses it, in chromium against a real daphne and a real
+Celery worker (one module, so one of each): a support member refunds from the payment page
+and watches the refund settle live; a viewer gets no refund form and the server refuses the
+request anyway; search and the CSV export."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from payments.models import Payment, Refund
+from payments.models import Customer, Payment, Refund
 from realtime.models import DashboardAudit, MerchantUser
 from realtime.services import merchant_user_link
+from tests.realtime.helpers import bulk_payments
 from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live, pytest.mark.worker]
@@ -102,3 +107,54 @@ def test_viewer_gets_no_refund_form_and_the_server_refuses_it(live, page: Page, 
     )
     assert status[0] == 403 and "Your role (viewer) cannot do this" in status[1]
     assert not Refund.objects.exists() and not DashboardAudit.objects.exists()
+
+
+def test_search_and_csv_export(live, page: Page, alice, bob):
+    base = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    payments = bulk_payments(
+        merchant=alice.merchant,
+        created_at=[base + timedelta(minutes=i) for i in range(240)],
+        statuses=["success", "failed", "pending"] * 80,
+    )
+    customer = Customer.objects.create(merchant=alice.merchant, email="asha@example.com")
+    target = payments[7]
+    Payment.objects.filter(pk=target.pk).update(customer=customer, amount=123456)
+    bulk_payments(merchant=bob.merchant, created_at=[base])  # never shown
+    email = teammate(alice, "finance@alice.example", "viewer")
+    login(page, live, email, "/dashboard/transactions")
+    form = page.locator('[data-test-id="search-form"]')
+    form.locator('[data-test-id="search-q"]').fill("ASHA@example.com")
+    form.locator('[data-test-id="search-q"]').press("Enter")  # the keyboard submits
+    rows = page.locator('[data-test-id="transaction-row"]')
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-payment-id", target.id)
+    expect(rows.first.locator('[data-test-id="amount"]')).to_have_text("₹1,234.56")
+    # Kolkata time (the default timezone): 12:07 UTC is 17:37.
+    expect(rows.first.locator('[data-test-id="created-at"]')).to_have_text("2026-11-30 17:37:00")
+    rows.first.locator("a").click()
+    expect(page.locator('[data-test-id="payment-amount"]')).to_have_text("₹1,234.56")
+    page.go_back()
+
+    page.goto(f"{live}/dashboard/transactions")
+    form.locator('[data-test-id="search-q"]').fill("")
+    form.locator('[data-test-id="status-filter"]').select_option("failed")
+    form.locator('[data-test-id="search-amount-min"]').fill("100.05")
+    form.locator('[data-test-id="search-date-to"]').fill("2026-11-30")
+    form.locator('[data-test-id="search-button"]').click()
+    expect(page.locator('[data-test-id="search-results"]')).to_be_visible()
+    expected = sorted(
+        (p for p in payments if p.status == "failed" and p.amount >= 10005), key=lambda p: p.created_at, reverse=True
+    )
+    expect(rows).to_have_count(len(expected))  # 78: below the page size of 100
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.paymentId)") == [p.id for p in expected]
+    with page.expect_download() as download_info:
+        page.locator('[data-test-id="export-csv"]').click()
+    with open(download_info.value.path(), encoding="utf-8") as exported_file:
+        body = exported_file.read()
+    exported = list(csv.DictReader(io.StringIO(body)))
+    assert [r["payment_id"] for r in exported] == [p.id for p in expected]
+    assert exported[0]["created_at"].endswith("+05:30") and {r["status"] for r in exported} == {"failed"}
+    # A bad value is explained beside the form and nothing is listed.
+    form.locator('[data-test-id="search-amount-min"]').fill("a lot")
+    form.locator('[data-test-id="search-button"]').click()
+    expect(page.locator('[data-test-id="search-error"]')).to_have_text("Enter an amount like 12.55")
