@@ -52,6 +52,9 @@ WORKER_CONCURRENCY = _env_int("WORKER_CONCURRENCY", 2)
 WEBHOOKS_THREADS = _env_int("WEBHOOKS_THREADS", 32)
 STREAMS_THREADS = _env_int("STREAMS_THREADS", 8)
 ASGI_POOL_SIZE = _env_int("ASGI_POOL_SIZE", 8)
+# The simulator stands in for an external acquirer; its notifications wait on HTTP to the
+# gateway, so a few threads send them side by side.
+SIMULATOR_THREADS = _env_int("SIMULATOR_THREADS", 4)
 
 # The one place the database budget is decided. A sync worker or a prefork child runs one
 # task at a time (1 connection; 2 leaves room for a helper thread); a threads pool needs one
@@ -69,6 +72,7 @@ ROLES: dict[str, Role] = {
         Role("webhooks", 1, WEBHOOKS_THREADS, "celery threads: webhooks and notifications, one connection per thread"),
         Role("streams", 1, STREAMS_THREADS, "celery threads: event-stream publishing, one connection per thread"),
         Role("beat", 1, 2, "celery beat: the schedules in PostgreSQL"),
+        Role("simulator", 1, SIMULATOR_THREADS, "celery threads: the simulated acquirer's notifications"),
     )
 }
 # Connections kept free for everything else that connects: migrate, seed_demo, this
@@ -266,6 +270,11 @@ def role_command(role: str) -> list[str]:
             *celery, "worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={STREAMS_THREADS}",
             "-n", "streams@%h", "-Q", "event_streams",
         ]  # fmt: skip
+    if role == "simulator":
+        return [
+            *celery, "worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={SIMULATOR_THREADS}",
+            "-n", "simulator@%h", "-Q", "simulator",
+        ]  # fmt: skip
     if role == "beat":
         return [*celery, "beat", "--loglevel=INFO"]
     raise SystemExit(f"unknown role {role!r}; one of: front, {', '.join(ROLES)}")
@@ -293,13 +302,15 @@ def main(argv: list[str]) -> int:
                 Path(ASGI_BIND[5:]).unlink(missing_ok=True)  # daphne refuses a stale socket
         command = role_command(role)
         os.environ["TENDER_ROLE"] = role
+        # Every role of this layout publishes the simulator's notifications to its own worker.
+        os.environ.setdefault("SIMULATOR_NOTIFY_QUEUE", "simulator")
         if role in {"web", "asgi"}:
             # Only the front reaches them (a unix socket, or a private network in compose), and
             # it overwrites X-Forwarded-For with the client's address: trust exactly one hop.
             os.environ.setdefault("TRUSTED_PROXY_COUNT", "1")
         os.execv(command[0], command)  # noqa: S606 (our own argv, no shell)
     sys.stderr.write(
-        "usage: python -m config.serving check | run <front|web|asgi|worker|outbox|webhooks|streams|beat>\n"
+        "usage: python -m config.serving check | run <front|web|asgi|worker|outbox|webhooks|streams|beat|simulator>\n"
     )
     return 2
 

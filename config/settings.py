@@ -216,7 +216,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 _celery_exchange = Exchange("tender", type="direct")
 _QUEUE_NAMES = (
     "default", "payments", "outbox", "webhooks", "webhook_retries", "event_streams", "reconciliation",
-    "notifications",
+    "notifications", "simulator",
 )  # fmt: skip
 CELERY_TASK_QUEUES = [Queue(name, _celery_exchange, routing_key=name) for name in _QUEUE_NAMES]
 CELERY_TASK_DEFAULT_EXCHANGE = "tender"
@@ -230,6 +230,11 @@ CELERY_TASK_ROUTES = {
     "reconciliation.tasks.*": {"queue": "reconciliation", "routing_key": "reconciliation"},
     "notifications.tasks.*": {"queue": "notifications", "routing_key": "notifications"},
 }
+# The simulator plays the acquirer: its outcome notifications run on the default queue
+# unless a layout gives the stand-in acquirer a worker of its own (config/serving.py's
+# `simulator` role sets "simulator"), so its work is not counted as the payments worker's.
+SIMULATOR_NOTIFY_QUEUE = os.environ.get("SIMULATOR_NOTIFY_QUEUE", "default")
+CELERY_TASK_ROUTES["simulator.notify"] = {"queue": SIMULATOR_NOTIFY_QUEUE, "routing_key": SIMULATOR_NOTIFY_QUEUE}
 CELERY_BEAT_SCHEDULER = "config.beat:CheckedDatabaseScheduler"  # django-celery-beat, refusing without secrets
 CELERY_TIMEZONE = "UTC"
 # A worker writes a heartbeat to Redis this often; /health calls it stopped after the TTL.
