@@ -487,6 +487,8 @@ EVENT_DESTINATION_DRAIN_SECONDS = float(os.environ.get("EVENT_DESTINATION_DRAIN_
 EVENT_DESTINATION_RETRY_DELAYS = [float(v) for v in env_list("EVENT_DESTINATION_RETRY_DELAYS", "1,2,5,10,15")]
 # The merchant gets an event_destination.failing event after this long of failing.
 EVENT_DESTINATION_NOTIFY_AFTER_SECONDS = env_int("EVENT_DESTINATION_NOTIFY_AFTER_SECONDS", 15 * 60)
+# Cursor updates commit with synchronous_commit=off (a PostgreSQL crash can only cause a resend).
+EVENT_DESTINATION_RELAXED_COMMIT = env_bool("EVENT_DESTINATION_RELAXED_COMMIT", True)
 # A broker connection unused this long is reopened rather than trusted (idle heartbeats).
 EVENT_DESTINATION_IDLE_SECONDS = float(os.environ.get("EVENT_DESTINATION_IDLE_SECONDS", "30"))
 

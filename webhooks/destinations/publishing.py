@@ -32,12 +32,13 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -86,15 +87,14 @@ def _types_q(patterns: list[str]) -> Q:
     return q
 
 
-def destination_events_after_cursor(*, destination: EventDestination, visible_only: bool = True) -> QuerySet[Event]:
-    """The destination's events (its filter applied) after its cursor, in log order."""
+def destination_events_after_cursor(
+    *, destination: EventDestination, visible_only: bool = True, after: tuple[int, int] | None = None
+) -> QuerySet[Event]:
+    """The destination's events (its filter applied) after its cursor (or ``after``), in
+    log order."""
+    txid, seq = after or (destination.cursor_txid, destination.cursor_seq)
     return (
-        event_log_after(
-            merchant_id=destination.merchant_id,
-            txid=destination.cursor_txid,
-            seq=destination.cursor_seq,
-            visible_only=visible_only,
-        )
+        event_log_after(merchant_id=destination.merchant_id, txid=txid, seq=seq, visible_only=visible_only)
         .filter(_types_q(destination.event_types))
         .exclude(type__in=NOT_STREAMED)
     )
@@ -216,15 +216,19 @@ def _lease_release(*, destination_id: str, token: uuid.UUID) -> None:
     EventDestination.objects.filter(pk=destination_id, lease_token=token).update(locked_until=None, lease_token=None)
 
 
+def _batch_read(destination: EventDestination, *, after: tuple[int, int] | None = None) -> list[Any]:
+    """The next batch after the cursor (or after ``after``), as rows."""
+    qs = destination_events_after_cursor(destination=destination, after=after)
+    return list(qs.values_list(*_FIELDS, named=True)[: settings.EVENT_DESTINATION_BATCH_SIZE])
+
+
 def _drain(*, destination: EventDestination, token: uuid.UUID, deadline: float) -> PublishResult:
     """Publish under the lease until nothing committed is left after the cursor, the
-    deadline passes, the lease is lost or a batch fails."""
+    deadline passes, the lease is lost or a batch fails. While the broker confirms one
+    batch, the next is read (from the end of the one in flight; thrown away if it fails)."""
     result = PublishResult()
-    batch_size = settings.EVENT_DESTINATION_BATCH_SIZE
+    events = _batch_read(destination)
     while True:
-        events = list(
-            destination_events_after_cursor(destination=destination).values_list(*_FIELDS, named=True)[:batch_size]
-        )
         if not events:
             if not destination_events_after_cursor(destination=destination, visible_only=False).exists():
                 _cursor_skip_to_horizon(destination=destination, token=token)
@@ -235,28 +239,52 @@ def _drain(*, destination: EventDestination, token: uuid.UUID, deadline: float) 
                 result.more = True
                 return result
             time.sleep(0.005)
+            events = _batch_read(destination)
             continue
+        confirm = _broker_thread().submit(
+            _publish_batch, destination=destination, messages=[message_build(e) for e in events]
+        )
+        last = events[-1]
+        ahead = _batch_read(destination, after=(last.txid, last.seq)) if time.monotonic() < deadline else []
         try:
-            _publish_batch(destination=destination, messages=[message_build(e) for e in events])
+            confirm.result()
         except PublishError as exc:
             _failure_record(destination=destination, token=token, error=exc)
             result.failed = True
             return result
-        if not _cursor_advance(destination=destination, token=token, last=events[-1], count=len(events)):
+        if not _cursor_advance(destination=destination, token=token, last=last, count=len(events)):
             destination.refresh_from_db()
             if destination.lease_token != token or not destination.enabled:
                 return result  # lease lost (expired and retaken) or disabled: stop here
-            continue  # a replay moved the cursor: go on from there
+            events = _batch_read(destination)  # a replay moved the cursor: go on from there
+            continue
         result.published += len(events)
         if time.monotonic() >= deadline:
             result.more = True
             return result
+        events = ahead
 
 
 def _cursor_advance(*, destination: EventDestination, token: uuid.UUID, last: Any, count: int) -> bool:
     """Move the cursor past ``last`` if the lease and the cursor are as we read them."""
     now = timezone.now()
-    moved = EventDestination.objects.filter(
+    with transaction.atomic():
+        if settings.EVENT_DESTINATION_RELAXED_COMMIT:
+            # No wait for the WAL flush: if PostgreSQL crashed in the next milliseconds the
+            # cursor would be a batch behind, and that batch is sent again (deduplicated by
+            # event id). The events themselves were committed durably by their writers.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
+        moved = _cursor_update(destination=destination, token=token, last=last, count=count, now=now)
+    if moved:
+        destination.cursor_txid, destination.cursor_seq = last.txid, last.seq
+        destination.failing_since = None
+        destination.consecutive_failures = 0
+    return bool(moved)
+
+
+def _cursor_update(*, destination: EventDestination, token: uuid.UUID, last: Any, count: int, now: Any) -> int:
+    return EventDestination.objects.filter(
         pk=destination.pk, lease_token=token, cursor_txid=destination.cursor_txid, cursor_seq=destination.cursor_seq
     ).update(
         cursor_txid=last.txid,
@@ -270,11 +298,6 @@ def _cursor_advance(*, destination: EventDestination, token: uuid.UUID, last: An
         locked_until=now + timedelta(seconds=settings.EVENT_DESTINATION_LEASE_SECONDS),
         updated_at=now,
     )
-    if moved:
-        destination.cursor_txid, destination.cursor_seq = last.txid, last.seq
-        destination.failing_since = None
-        destination.consecutive_failures = 0
-    return bool(moved)
 
 
 def _cursor_skip_to_horizon(*, destination: EventDestination, token: uuid.UUID) -> None:
@@ -350,6 +373,31 @@ class _Connection:
 
 
 _local = threading.local()
+
+
+def _broker_thread() -> ThreadPoolExecutor:
+    """The thread that talks to the brokers for this worker thread (one each: a prefork
+    child has one, a threads-pool slot its own), so the next batch is read from PostgreSQL
+    while the broker confirms the current one. It owns its broker connections and asyncio
+    loop, and never opens a database connection."""
+    executor = getattr(_local, "broker_thread", None)
+    if executor is None or getattr(_local, "broker_pid", None) != os.getpid():
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-destination-broker")
+        _local.broker_thread, _local.broker_pid = executor, os.getpid()
+    return executor
+
+
+def broker_connections_close() -> None:
+    """Close this worker thread's broker connections (tests; a clean shutdown)."""
+    executor = getattr(_local, "broker_thread", None)
+    if executor is None or getattr(_local, "broker_pid", None) != os.getpid():
+        return
+
+    def close_all() -> None:
+        for destination_id in list(_connections()):
+            _connection_drop(destination_id)
+
+    executor.submit(close_all).result(timeout=10)
 
 
 def _connections() -> dict[str, _Connection]:

@@ -27,6 +27,15 @@ import rabbitmq_consumer
 import redis_stream_consumer
 
 
+@pytest.fixture(autouse=True)
+def _broker_connections_closed() -> Iterator[None]:
+    """Publishers run in the test process here: close their connections after each test."""
+    from webhooks.destinations.publishing import broker_connections_close
+
+    yield
+    broker_connections_close()
+
+
 @pytest.fixture(scope="session")
 def vhost() -> Iterator[str]:
     with rabbitmq_vhost() as name:
