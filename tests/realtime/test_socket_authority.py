@@ -10,7 +10,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings as django_settings
 
 from config.asgi import application
 from payments.models import ApiKey, Merchant
@@ -131,7 +130,3 @@ def test_a_ticket_whose_key_was_revoked_before_use_is_refused(alice, redis_clien
         assert await closed_within(comm, 5) == 4401
 
     async_to_sync(scenario)()
-
-
-def test_the_recheck_interval_is_bounded_by_a_minute():
-    assert 0 < django_settings.REALTIME_AUTHORITY_RECHECK_SECONDS <= 60
