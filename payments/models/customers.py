@@ -10,13 +10,14 @@ from __future__ import annotations
 from django.db import models
 
 from payments.ids import new_customer_id, new_payment_method_id
-from payments.models.merchants import Merchant
+from payments.models.merchants import Merchant, mode_field
 from payments.models.payments import CardNetwork, PaymentMethod
 
 
 class Customer(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_customer_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="customers")
+    mode = mode_field()  # test or live: the acting key's
     email = models.EmailField(max_length=254, null=True, blank=True)
     name = models.CharField(max_length=255, null=True, blank=True)
     # E.164 (+919876543210): what an SMS gateway needs.
@@ -43,6 +44,7 @@ class SavedPaymentMethod(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=new_payment_method_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payment_methods")
+    mode = mode_field()  # its customer's
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payment_methods")
     type = models.CharField(max_length=8, choices=PaymentMethod.choices)
     provider = models.CharField(max_length=32)

@@ -8,18 +8,18 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from payments.api.errors import EXPIRED_CARD, BadRequest, NotFound
-from payments.models import Customer, Merchant, SavedPaymentMethod
+from payments.models import Customer, Merchant, SavedPaymentMethod, merchant_scope
 
 
 def customer_get_for_merchant(*, merchant: Merchant, customer_id: str, field: str | None = None) -> Customer:
-    customer = Customer.objects.filter(pk=customer_id, merchant=merchant).first()
+    customer = Customer.objects.filter(pk=customer_id, **merchant_scope(merchant)).first()
     if customer is None:
         raise NotFound("Customer not found", field=field)
     return customer
 
 
 def customer_list_for_merchant(*, merchant: Merchant) -> QuerySet[Customer]:
-    return Customer.objects.filter(merchant=merchant).order_by("-created_at", "-id")
+    return Customer.objects.filter(**merchant_scope(merchant)).order_by("-created_at", "-id")
 
 
 def payment_method_list_for_customer(*, merchant: Merchant, customer_id: str) -> QuerySet[SavedPaymentMethod]:
@@ -31,7 +31,9 @@ def payment_method_list_for_customer(*, merchant: Merchant, customer_id: str) ->
 def payment_method_get_for_customer(
     *, merchant: Merchant, customer_id: str, payment_method_id: str
 ) -> SavedPaymentMethod:
-    method = SavedPaymentMethod.objects.filter(pk=payment_method_id, customer_id=customer_id, merchant=merchant).first()
+    method = SavedPaymentMethod.objects.filter(
+        pk=payment_method_id, customer_id=customer_id, **merchant_scope(merchant)
+    ).first()
     if method is None:
         raise NotFound("Payment method not found")
     return method
@@ -57,7 +59,7 @@ def payment_method_for_payment(
 ) -> SavedPaymentMethod:
     """The saved method a payment names, checked: it must be this merchant's (else 404),
     belong to ``customer_id`` (400 ``payment_method_customer_mismatch``), and be usable."""
-    method = SavedPaymentMethod.objects.filter(pk=payment_method_id, merchant=merchant).first()
+    method = SavedPaymentMethod.objects.filter(pk=payment_method_id, **merchant_scope(merchant)).first()
     if method is None:
         raise NotFound("Payment method not found", field="payment_method_id")
     if customer_id is None:

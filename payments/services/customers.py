@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments.fingerprints import payment_method_fingerprint
-from payments.models import Customer, Merchant, PaymentMethod, SavedPaymentMethod
+from payments.models import Customer, Merchant, PaymentMethod, SavedPaymentMethod, creation_mode
 from payments.providers import get_provider
 from payments.selectors.customers import customer_get_for_merchant, payment_method_get_for_customer
 from payments.validation import CardDetails
@@ -36,6 +36,7 @@ def customer_create(
     """Create a customer (``cust_…``) from validated fields; one INSERT."""
     return Customer.objects.create(
         merchant=merchant,
+        mode=creation_mode(merchant),
         email=email,
         name=name,
         phone=phone,
@@ -95,7 +96,12 @@ def payment_method_save(
     if existing is not None:
         return SavedMethod(method=existing, created=False)
     method = SavedPaymentMethod(
-        merchant=merchant, customer=customer, type=type, provider=settings.PAYMENT_PROVIDER, fingerprint=fingerprint
+        merchant=merchant,
+        mode=customer.mode,
+        customer=customer,
+        type=type,
+        provider=settings.PAYMENT_PROVIDER,
+        fingerprint=fingerprint,
     )
     if type == PaymentMethod.CARD:
         token = get_provider(settings.PAYMENT_PROVIDER).tokenize(merchant_id=merchant.pk, card=card)

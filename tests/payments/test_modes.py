@@ -169,3 +169,49 @@ def test_public_checkout_payment_lives_in_its_orders_world(alice, alice_live, an
     assert Payment.objects.get(pk=response.json()["id"]).mode == "live"
     assert alice.client.get(f"/api/v1/payments/{response.json()['id']}").status_code == 404
     assert alice_live.get(f"/api/v1/payments/{response.json()['id']}").status_code == 200
+
+
+@pytest.mark.parametrize("direction", ["test_key_on_live", "live_key_on_test"])
+def test_customers_and_saved_methods_belong_to_one_world(alice, alice_live, direction):
+    from payments.models import Customer, SavedPaymentMethod
+
+    owner, other = (alice_live, alice.client) if direction == "test_key_on_live" else (alice.client, alice_live)
+    created = owner.post("/api/v1/customers", {"email": "c@example.com", "name": "C"}, format="json")
+    assert created.status_code == 201, created.content
+    customer_id = created.json()["id"]
+    saved = owner.post(
+        f"/api/v1/customers/{customer_id}/payment-methods", {"type": "upi", "vpa": "c@upi"}, format="json"
+    )
+    assert saved.status_code == 201, saved.content
+    method_id = saved.json()["id"]
+    owner_mode = "live" if direction == "test_key_on_live" else "test"
+    assert Customer.objects.get(pk=customer_id).mode == owner_mode
+    assert SavedPaymentMethod.objects.get(pk=method_id).mode == owner_mode
+    counts = (
+        Customer.objects.count(),
+        SavedPaymentMethod.objects.count(),
+        Order.objects.count(),
+        Payment.objects.count(),
+    )
+
+    assert other.get(f"/api/v1/customers/{customer_id}").status_code == 404
+    assert other.get(f"/api/v1/customers/{customer_id}/payment-methods").status_code == 404
+    assert customer_id not in other.get("/api/v1/customers").content.decode()
+    assert customer_id in owner.get("/api/v1/customers").content.decode()
+    refused = [
+        other.post("/api/v1/orders", {"amount": 50000, "customer_id": customer_id}, format="json"),
+        other.post(
+            "/api/v1/payments",
+            {"amount": 50000, "method": "upi", "customer_id": customer_id, "payment_method_id": method_id},
+            format="json",
+        ),
+        other.post(f"/api/v1/customers/{customer_id}/payment-methods", {"type": "upi", "vpa": "x@upi"}, format="json"),
+    ]
+    assert [r.status_code for r in refused] == [404, 404, 404], [r.content for r in refused]
+    after = (
+        Customer.objects.count(),
+        SavedPaymentMethod.objects.count(),
+        Order.objects.count(),
+        Payment.objects.count(),
+    )
+    assert after == counts
