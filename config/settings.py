@@ -353,6 +353,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "payments.states.OrderStatus",
         "PaymentStatusEnum": "payments.states.PaymentStatus",
         "RefundStatusEnum": "payments.states.RefundStatus",
+        "BatchStatusEnum": ["processing", "completed"],
     },
 }
 
@@ -400,6 +401,10 @@ API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 64 * 1024)
 # ---------------------------------------------------------------------------
 # Key of the saved-method fingerprints (HMAC-SHA256). Empty: derived from SECRET_KEY.
 PAYMENT_METHOD_FINGERPRINT_KEY = os.environ.get("PAYMENT_METHOD_FINGERPRINT_KEY", "")
+# Batch payments (docs/batches.md): creates per merchant per hour (0: no limit) and the
+# body size a 1,000-item batch needs (the rest of the API keeps API_MAX_BODY_BYTES).
+BATCH_RATE_LIMIT_PER_HOUR = env_int("BATCH_RATE_LIMIT_PER_HOUR", 10)
+API_BATCH_MAX_BODY_BYTES = env_int("API_BATCH_MAX_BODY_BYTES", 512 * 1024)
 
 # ---------------------------------------------------------------------------
 # Customer notifications (notifications/; docs/notifications.md)

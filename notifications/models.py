@@ -12,6 +12,7 @@ from django.db import models
 
 from payments.ids import new_public_id
 from payments.models import Customer, Merchant
+from payments.models.merchants import mode_field
 
 
 def new_notification_id() -> str:
@@ -45,6 +46,7 @@ class Notification(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=new_notification_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    mode = mode_field()  # its event's: a key lists only its own mode's notifications
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
     event_id = models.CharField(max_length=40)
     event_type = models.CharField(max_length=64)

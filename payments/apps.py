@@ -11,6 +11,8 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         import config.checks  # noqa: F401 - registers the system checks
         from payments.outbox import register_consumer
+        from payments.services.batches import batches_complete
         from payments.services.submission import provider_submissions_enqueue
 
         register_consumer("provider-submission", provider_submissions_enqueue)
+        register_consumer("batches", batches_complete)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from payments.models import Customer, Order, Payment, Refund, SavedPaymentMethod
+from payments.models import Customer, Order, Payment, PaymentBatch, Refund, SavedPaymentMethod
 
 
 def iso(value: datetime | None) -> str | None:
@@ -64,6 +64,9 @@ def payment_snapshot(payment: Payment) -> dict[str, Any]:
         data["customer_id"] = payment.customer_id
     if payment.payment_method_id is not None:
         data["payment_method_id"] = payment.payment_method_id
+    if payment.batch_id is not None:
+        data["batch_id"] = payment.batch_id
+        data["reference"] = payment.reference
     return data
 
 
@@ -129,3 +132,23 @@ def payment_method_snapshot(method: SavedPaymentMethod) -> dict[str, Any]:
     data["created_at"] = iso(method.created_at)
     data["deleted_at"] = iso(method.deleted_at)
     return data
+
+
+def batch_snapshot(batch: PaymentBatch, *, counts: dict[str, int]) -> dict[str, Any]:
+    """A batch with its counts (``counts``: success/failed/pending, from its payments).
+    ``version`` is 1 while processing and 2 once completed (its only change)."""
+    return {
+        "id": batch.id,
+        "reference": batch.reference,
+        "status": batch.status,
+        "total": batch.total,
+        "accepted": batch.accepted,
+        "rejected_count": len(batch.rejected),
+        "success_count": counts["success"],
+        "failed_count": counts["failed"],
+        "pending_count": counts["pending"],
+        "callback_url": batch.callback_url,
+        "version": 2 if batch.status == "completed" else 1,
+        "created_at": iso(batch.created_at),
+        "completed_at": iso(batch.completed_at),
+    }

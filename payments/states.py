@@ -99,6 +99,7 @@ EVENT_TYPES = (
     "refund.created",
     "refund.processed",
     "refund.failed",
+    "batch.completed",
     "reconciliation.discrepancy",
     "reconciliation.completed",
     "webhook.test",

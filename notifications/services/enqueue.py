@@ -59,6 +59,7 @@ def notifications_enqueue(events: Sequence[Event]) -> int:
         preference = preferences.get(event.merchant_id) or NotificationPreference(merchant_id=event.merchant_id)
         base = {
             "merchant_id": event.merchant_id,
+            "mode": event.mode,
             "customer_id": customer.pk,
             "event_id": event.id,
             "event_type": event.type,

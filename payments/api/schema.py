@@ -191,6 +191,8 @@ class PaymentCreated(serializers.Serializer):
     created_at = serializers.DateTimeField()
     customer_id = serializers.CharField(required=False, help_text="only when the payment names a customer")
     payment_method_id = serializers.CharField(required=False, help_text="only when paid with a saved method")
+    batch_id = serializers.CharField(required=False, help_text="only for a batch item: its batch_…")
+    reference = serializers.CharField(required=False, help_text="only for a batch item: the item's reference")
 
 
 class Payment(PaymentCreated):

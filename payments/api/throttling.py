@@ -93,6 +93,19 @@ class CheckoutIpRateLimit(_FixedWindowThrottle):
         return f"checkout-ip:{self.get_ident(request)}", settings.CHECKOUT_RATE_LIMIT_PER_MINUTE
 
 
+class BatchRateLimit(_FixedWindowThrottle):
+    """Batch creates per merchant per hour (``BATCH_RATE_LIMIT_PER_HOUR``, 10 as in seed 003):
+    a batch is up to 1,000 payments, so the per-key request limit does not bound it."""
+
+    window_seconds = 3600
+
+    def counter(self, request: Request) -> tuple[str, int] | None:
+        merchant = getattr(request, "user", None)
+        if merchant is None or not hasattr(merchant, "pk"):
+            return None
+        return f"batch:{merchant.pk}", settings.BATCH_RATE_LIMIT_PER_HOUR
+
+
 def checkout_attempt_register(*, order_id: str) -> None:
     """Count a public payment attempt on ``order_id``; raise 429 ``RATE_LIMIT_ERROR``
     (reason ``too_many_attempts``) past ``CHECKOUT_ATTEMPTS_PER_ORDER_PER_HOUR``. A real

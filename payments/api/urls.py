@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.urls import path
 
-from payments.api import customers, demo, events, jobs, orders, payments, provider_webhooks, refunds
+from payments.api import batches, customers, demo, events, jobs, orders, payments, provider_webhooks, refunds
 
 urlpatterns: list = [
     path("orders", orders.OrdersApi.as_view(), name="orders"),
@@ -11,6 +11,8 @@ urlpatterns: list = [
     path("orders/<str:order_id>/public", orders.OrderPublicApi.as_view(), name="order-public"),
     path("payments", payments.PaymentsApi.as_view(), name="payments"),
     path("payments/public", payments.PaymentPublicCreateApi.as_view(), name="payment-public-create"),
+    path("payments/batch", batches.PaymentBatchesApi.as_view(), name="payment-batches"),
+    path("payments/batch/<str:batch_id>", batches.PaymentBatchDetailApi.as_view(), name="payment-batch-detail"),
     path("payments/<str:payment_id>", payments.PaymentDetailApi.as_view(), name="payment-detail"),
     path("payments/<str:payment_id>/public", payments.PaymentPublicApi.as_view(), name="payment-public"),
     path("payments/<str:payment_id>/status", payments.payment_status, name="payment-status"),

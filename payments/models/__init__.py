@@ -1,5 +1,6 @@
 """Models of the payments core, one module per concept."""
 
+from payments.models.batches import PaymentBatch
 from payments.models.customers import Customer, SavedPaymentMethod
 from payments.models.events import Event
 from payments.models.idempotency import IdempotencyKey
@@ -20,6 +21,7 @@ __all__ = [
     "Mode",
     "Order",
     "Payment",
+    "PaymentBatch",
     "PaymentMethod",
     "ProviderNotification",
     "Refund",

@@ -61,6 +61,11 @@ class Payment(models.Model):
     payment_method = models.ForeignKey(
         "payments.SavedPaymentMethod", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
     )
+    # A batch item: its batch and its reference (unique per merchant and mode: the item's name).
+    batch = models.ForeignKey(
+        "payments.PaymentBatch", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    reference = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +86,11 @@ class Payment(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["provider", "provider_reference"], name="payments_provider_reference_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "mode", "reference"],
+                condition=models.Q(reference__isnull=False),
+                name="payments_reference_unique_per_merchant",
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payments_amount_positive"),
             models.CheckConstraint(

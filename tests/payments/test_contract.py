@@ -759,6 +759,7 @@ def test_documented_event_types_are_the_ones_emitted():
         "refund.created",
         "refund.processed",
         "refund.failed",
+        "batch.completed",
         "reconciliation.discrepancy",
         "reconciliation.completed",
         "webhook.test",
