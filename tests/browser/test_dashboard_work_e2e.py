@@ -158,3 +158,53 @@ def test_search_and_csv_export(live, page: Page, alice, bob):
     form.locator('[data-test-id="search-amount-min"]').fill("a lot")
     form.locator('[data-test-id="search-button"]').click()
     expect(page.locator('[data-test-id="search-error"]')).to_have_text("Enter an amount like 12.55")
+
+
+def test_second_endpoint_and_a_failed_delivery_in_the_inspector(live, page: Page, alice, receiver):
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
+    from webhooks.services.endpoints import endpoint_default_set_url
+
+    endpoint_default_set_url(merchant=alice.merchant, url=f"{receiver.url}/default", actor="test")
+    receiver.codes = [503] * 50  # the new endpoint's receiver is down
+    email = teammate(alice, "dev@alice.example", "developer")
+    login(page, live, email, "/dashboard/webhooks")
+    page.locator('[data-test-id="all-endpoints-link"]').click()
+    form = page.locator('[data-test-id="endpoint-create-form"]')
+    form.locator('[data-test-id="endpoint-url"]').fill(receiver.url)
+    form.locator('[data-test-id="endpoint-events"]').fill("webhook.test")
+    form.locator('[data-test-id="endpoint-description"]').fill("warehouse")
+    form.locator('[data-test-id="endpoint-create-button"]').click()
+    expect(page.locator('[data-test-id="endpoint-flash"]')).to_contain_text("Endpoint created")
+    endpoint = WebhookEndpoint.objects.get(merchant=alice.merchant, is_default=False)
+    expect(page.locator('[data-test-id="endpoint-secret"]')).to_have_text(endpoint.secret)
+    page.goto(f"{live}/dashboard/webhooks/endpoints")
+    expect(page.locator('[data-test-id="endpoint-row"]')).to_have_count(2)  # the default one and ours
+    page.locator(f'[data-test-id="endpoint-row"][data-endpoint-id="{endpoint.pk}"] a').click()
+
+    page.locator('[data-test-id="send-test-button"]').click()
+    expect(page.locator('[data-test-id="endpoint-flash"]')).to_contain_text("Test event sent")
+    wait_for(
+        lambda: any(r["headers"].get("X-Webhook-Delivery") for r in receiver.requests), timeout=20, message="attempt"
+    )
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    wait_for(lambda: delivery.attempt_rows.exists(), timeout=20, message="attempt recorded")
+    sent = next(r for r in receiver.requests if r["headers"].get("X-Webhook-Delivery") == delivery.pk)
+    page.reload()
+    page.locator(
+        f'[data-test-id="endpoint-delivery"][data-delivery-id="{delivery.pk}"] [data-test-id="inspect-link"]'
+    ).click()
+    first = page.locator('[data-test-id="attempt"][data-attempt-number="1"]')
+    expect(first.locator('[data-test-id="attempt-status"]')).to_have_text("503")
+    expect(first.locator('[data-test-id="attempt-response"]')).to_have_text("ok")
+    expect(first.locator('[data-test-id="attempt-error"]')).to_contain_text("http_status")
+    assert first.locator('[data-test-id="attempt-latency"]').inner_text().endswith(" ms")
+    # The request exactly as the receiver got it: the body bytes and every header we set.
+    assert page.locator('[data-test-id="request-body-raw"]').inner_text() == sent["body"].decode()
+    shown = dict(
+        first.locator('[data-test-id="attempt-header"]').evaluate_all(
+            "rows => rows.map(r => [r.dataset.header, r.querySelector('td').textContent])"
+        )
+    )
+    received = {name.lower(): value for name, value in sent["headers"].items()}
+    assert shown and all(received[name.lower()] == value for name, value in shown.items()), (shown, received)
+    assert {"webhook-signature", "x-webhook-signature", "webhook-id", "content-type"} <= {n.lower() for n in shown}

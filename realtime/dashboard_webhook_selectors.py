@@ -1,0 +1,108 @@
+"""Reads behind the dashboard's webhook endpoint pages and the delivery inspector.
+
+The inspector shows each attempt's request as it was sent. The body is rebuilt with the
+webhooks app's own ``payload_build``/``body_encode`` from the event, which is exactly how
+``delivery_send`` builds it (every attempt of a delivery sends the same bytes); the headers
+with ``signature_headers`` and the attempt's stored ``webhook_timestamp``, using the
+endpoint's secrets as they stood at the attempt — known exactly unless the secret was
+rotated after the attempt (the webhooks audit trail says when), in which case the
+signatures are not shown. The browser test compares all of it with what a real receiver got."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from payments.models import Merchant
+from webhooks.models import WebhookAttempt, WebhookAudit, WebhookDelivery, WebhookEndpoint
+from webhooks.selectors import attempts_for_delivery, delivery_list_for_merchant
+from webhooks.services.endpoints import endpoint_active_secrets
+from webhooks.signing import body_encode, payload_build, signature_headers
+from webhooks.transport import USER_AGENT
+
+ROTATION_ACTIONS = ("endpoint_rotate_secret",)  # every secret change (default endpoint too) goes through it
+DELIVERY_PAGE_SIZE = 50
+
+
+@dataclass
+class AttemptView:
+    attempt: WebhookAttempt
+    headers: list[tuple[str, str]]
+    signatures_known: bool
+
+
+@dataclass
+class DeliveryInspection:
+    delivery: WebhookDelivery
+    body: str  # the exact bytes sent, as UTF-8 text
+    body_pretty: str
+    attempts: list[AttemptView] = field(default_factory=list)
+
+
+def _rotated_after(endpoint: WebhookEndpoint) -> Any:
+    """When the endpoint's secret last changed (None: never since it was created)."""
+    return (
+        WebhookAudit.objects.filter(endpoint=endpoint, action__in=ROTATION_ACTIONS)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
+def delivery_inspect(*, merchant: Merchant, delivery: WebhookDelivery) -> DeliveryInspection:
+    """The delivery with every attempt's request (headers, body) and outcome."""
+    endpoint = delivery.endpoint
+    event = delivery.event
+    body = body_encode(
+        payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
+    )
+    text = body.decode("utf-8")
+    last_rotation = _rotated_after(endpoint)
+    inspection = DeliveryInspection(
+        delivery=delivery, body=text, body_pretty=json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    )
+    for attempt in attempts_for_delivery(delivery=delivery):
+        known = last_rotation is None or last_rotation <= attempt.started_at
+        headers: dict[str, str] = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if known:
+            secrets = endpoint_active_secrets(endpoint=endpoint, now=attempt.started_at)
+            headers.update(
+                signature_headers(
+                    webhook_id=event.id, timestamp=attempt.webhook_timestamp, body=body, secrets_active=secrets
+                )
+            )
+        else:
+            headers.update({"webhook-id": event.id, "webhook-timestamp": str(attempt.webhook_timestamp)})
+        headers["X-Webhook-Event"] = event.type
+        headers["X-Webhook-Delivery"] = delivery.id
+        headers["X-Webhook-Attempt"] = str(attempt.number)
+        if event.correlation_id:
+            headers["X-Correlation-ID"] = event.correlation_id
+        inspection.attempts.append(AttemptView(attempt=attempt, headers=list(headers.items()), signatures_known=known))
+    return inspection
+
+
+def endpoint_rows_for_merchant(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
+    """Every live endpoint with its delivery counts (one grouped query)."""
+    from webhooks.selectors import endpoint_list_for_merchant
+
+    return endpoint_list_for_merchant(merchant=merchant).annotate(
+        delivered=Count("deliveries", filter=Q(deliveries__status="success")),
+        failed=Count("deliveries", filter=Q(deliveries__status="failed")),
+        pending=Count("deliveries", filter=Q(deliveries__status="pending")),
+    )
+
+
+def endpoint_delivery_page(
+    *, merchant: Merchant, endpoint: WebhookEndpoint, page: int, status: str | None = None
+) -> tuple[list[WebhookDelivery], bool]:
+    """One page (50) of an endpoint's deliveries, newest first; and whether more exist."""
+    rows = list(
+        delivery_list_for_merchant(merchant=merchant, endpoint_id=endpoint.pk, status=status)[
+            page * DELIVERY_PAGE_SIZE : (page + 1) * DELIVERY_PAGE_SIZE + 1
+        ]
+    )
+    return rows[:DELIVERY_PAGE_SIZE], len(rows) > DELIVERY_PAGE_SIZE
