@@ -21,10 +21,11 @@ from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from payments.models import ApiKey, Merchant
 from realtime.models import MerchantUser, RealtimeTicket
@@ -104,8 +105,9 @@ def ticket_redeem(*, ticket: str) -> SocketAuthority | None:
 
 def socket_authority_check(*, authority: SocketAuthority) -> int | None:
     """None while ``authority`` still holds; else the close code for its socket: 4403 when
-    the merchant is deactivated (or the session's user no longer belongs to it), 4401 when
-    the API key is revoked or the dashboard session has logged out or expired. One query
+    the merchant is deactivated (or the session's user is deactivated or no longer belongs
+    to it), 4401 when the API key is revoked or the dashboard session has logged out,
+    expired or been ended by a password change. One query
     for a key-based socket, two for a session-based one (the session store's read)."""
     if authority.api_key_id is not None:
         row = (
@@ -124,10 +126,17 @@ def socket_authority_check(*, authority: SocketAuthority) -> int | None:
         user_id = session.get(SESSION_KEY)
         if user_id is None:
             return CLOSE_UNAUTHENTICATED
-        linked = MerchantUser.objects.filter(
-            user_id=user_id, merchant_id=authority.merchant_id, merchant__is_active=True
-        ).exists()
-        return None if linked else CLOSE_FORBIDDEN
+        link = (
+            MerchantUser.objects.filter(user_id=user_id, merchant_id=authority.merchant_id)
+            .select_related("user", "merchant")
+            .first()
+        )
+        if link is None or not link.merchant.is_active or not link.user.is_active:
+            return CLOSE_FORBIDDEN
+        # As django.contrib.auth does per request: a password change ends older sessions.
+        if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), link.user.get_session_auth_hash()):
+            return CLOSE_UNAUTHENTICATED
+        return None
     # A ticket with neither (issued before tickets recorded their authority, or by staff
     # tooling): the merchant being active is all there is to check.
     active = Merchant.objects.filter(pk=authority.merchant_id, is_active=True).exists()

@@ -130,3 +130,20 @@ def test_a_ticket_whose_key_was_revoked_before_use_is_refused(alice, redis_clien
         assert await closed_within(comm, 5) == 4401
 
     async_to_sync(scenario)()
+
+
+def test_dashboard_socket_closes_4401_after_the_users_password_changes(alice, redis_client):
+    user = merchant_user_link(merchant=alice.merchant, email="owner@alice.example", password="alice-pass-123")
+    browser = logged_in("owner@alice.example", "alice-pass-123")
+    ticket = browser.post("/dashboard/api/ticket", HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value).json()["ticket"]
+
+    def change_password() -> None:
+        user.set_password("a-new-long-passphrase")
+        user.save(update_fields=["password"])
+
+    async def scenario():
+        comm = await open_socket(f"/ws/merchant?ticket={ticket}")
+        await database_sync_to_async(change_password)()
+        assert await closed_within(comm, 5) == 4401
+
+    async_to_sync(scenario)()
