@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -178,21 +179,27 @@ class running_hostile_receiver:
 
     def __init__(self, mode: str, *, interval: float = 0.5) -> None:
         self.mode, self.interval = mode, interval
+        self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> HostileReceiver:
+    def spawn(self) -> None:
+        """Start the process without waiting for it (so many can start side by side)."""
         script = Path(__file__).with_name("hostile_receiver.py")
-        process = subprocess.Popen(
+        self.process = subprocess.Popen(
             [sys.executable, "-S", str(script), self.mode, "--interval", str(self.interval)],
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
-        line = process.stdout.readline()
+
+    def __enter__(self) -> HostileReceiver:
+        if self.process is None:
+            self.spawn()
+        line = self.process.stdout.readline()
         if not line.startswith("PORT "):
-            process.kill()
+            self.process.kill()
             raise RuntimeError(f"hostile receiver {self.mode} did not start: {line!r}")
         self.receiver = HostileReceiver(
-            mode=self.mode, url=f"http://127.0.0.1:{int(line.split()[1])}/hooks", process=process
+            mode=self.mode, url=f"http://127.0.0.1:{int(line.split()[1])}/hooks", process=self.process
         )
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -208,3 +215,12 @@ class running_hostile_receiver:
         self.receiver.process.kill()
         self.receiver.process.wait(timeout=5)
         self.reader.join(timeout=5)
+
+
+def hostile_receivers_start(stack: ExitStack, modes: list[str], *, interval: float) -> list[HostileReceiver]:
+    """Many hostile receivers, started side by side, each stopped when ``stack`` unwinds."""
+    starters = [running_hostile_receiver(mode, interval=interval) for mode in modes]
+    for starter in starters:
+        starter.spawn()
+        stack.callback(lambda s=starter: s.process.poll() is None and s.process.kill())
+    return [stack.enter_context(starter) for starter in starters]

@@ -20,7 +20,7 @@ from payments.outbox import outbox_dispatch_all
 from tests.support.processes import wait_for
 from tests.webhooks.conftest import WEBHOOKS_CONCURRENCY, WEBHOOKS_POOL, payment_make, procfile_workers
 from tests.webhooks.receiver import Receiver, Script, running_receiver
-from webhooks.models import WebhookDelivery
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services.endpoints import endpoint_create
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -123,6 +123,8 @@ def test_threads_pool_connections_are_per_thread_bounded_and_returned(alice, flu
         receivers = [stack.enter_context(running_receiver(Script(hold=release))) for _ in range(endpoints_count)]
         for receiver in receivers:
             endpoint_create(merchant=alice.merchant, url=receiver.url, event_types=["payment.created"], actor="t")
+        # established endpoints (fast lane): all 12 claims run at once, whatever the slow lane's width
+        WebhookEndpoint.objects.update(slow_lane_until=None)
         for _ in range(per_endpoint):
             payment_make(alice.merchant)
         outbox_dispatch_all()  # fanned out before the worker starts: each first claim takes all 8

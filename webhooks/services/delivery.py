@@ -51,7 +51,7 @@ from webhooks.services.claims import (
     endpoint_in_slow_lane,
     endpoint_lock,
 )
-from webhooks.services.fanout import drains_enqueue
+from webhooks.services.fanout import drain_queued_clear, drains_enqueue
 from webhooks.signing import body_encode, payload_build, signature_headers
 from webhooks.transport import TransportResult, post
 
@@ -340,10 +340,12 @@ def endpoint_drain(*, endpoint_id: str, time_budget: float | None = None) -> Dra
     holds a fast-lane thread for one claim at most."""
     # An endpoint in the line is a slow-lane one (no need to ask PostgreSQL again).
     if not _slow_lane.waiting(endpoint_id) and not endpoint_in_slow_lane(endpoint_id=endpoint_id):
+        drain_queued_clear(endpoint_id=endpoint_id)  # before the claim reads the rows
         return _drain(endpoint_id=endpoint_id, time_budget=time_budget, slow_lane=False)
     permit = _slow_lane.enter(endpoint_id)
     if permit is None:
-        return DrainResult(attempted=0, succeeded=0)
+        return DrainResult(attempted=0, succeeded=0)  # in line; its queued-drain flag stays until it expires
+    drain_queued_clear(endpoint_id=endpoint_id)
     budget = settings.WEBHOOK_DRAIN_SECONDS if time_budget is None else time_budget
     started = time.monotonic()
     try:
@@ -352,6 +354,7 @@ def endpoint_drain(*, endpoint_id: str, time_budget: float | None = None) -> Dra
             waiting = _slow_lane.next_waiting()
             if waiting is None:
                 break
+            drain_queued_clear(endpoint_id=waiting)
             served = _drain(endpoint_id=waiting, time_budget=time_budget, slow_lane=True)
             result = DrainResult(
                 attempted=result.attempted + served.attempted,
@@ -388,7 +391,7 @@ def _drain(*, endpoint_id: str, time_budget: float | None, slow_lane: bool) -> D
                 if slow_lane:
                     _slow_lane.wait(endpoint_id)  # to the back of the line
                 else:
-                    drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=True)
+                    drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=True, coalesce=True)
             break
         if claim is None and endpoint_due_unheld(endpoint_id=endpoint_id):
             # Rows committed while we held the claim got no drain message (the fan-out saw

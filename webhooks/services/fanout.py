@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from config.redis import redis_client
 from payments.models import Event
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services.claims import endpoints_held
@@ -66,14 +67,49 @@ def drains_enqueue_unless_held(*, endpoint_ids: Sequence[str]) -> None:
         held = endpoints_held(endpoint_ids=endpoint_ids)
     except DatabaseError:
         held = set()
-    drains_enqueue(endpoint_ids=[e for e in endpoint_ids if e not in held], first_attempt=True)
+    drains_enqueue(endpoint_ids=[e for e in endpoint_ids if e not in held], first_attempt=True, coalesce=True)
 
 
-def drains_enqueue(*, endpoint_ids: Sequence[str], first_attempt: bool, countdown: float | None = None) -> None:
-    """Ask workers to drain these endpoints. Losing the message is harmless (sweeper)."""
+# Set (NX) for an endpoint when a drain message is published for it; deleted by the drain
+# when it starts serving the endpoint (not when the slow lane turns it away: it waits in
+# the lane's line, and a message per new event would only be turned away again). While it
+# is set, a queued drain will see whatever commits now, so no further message is needed
+# (the outbox dispatcher's DISPATCH_QUEUED_KEY, per endpoint). A lost message holds new
+# ones back for at most the TTL; the sweeper and retry countdowns never wait for it.
+DRAIN_QUEUED_KEY = "tender:webhooks:drain-queued:{}"
+DRAIN_QUEUED_TTL_SECONDS = 5
+
+
+def _drain_queued_mark(endpoint_ids: Sequence[str]) -> list[str]:
+    """The endpoints (of these) with no drain message queued, now marked as having one."""
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        for endpoint_id in endpoint_ids:
+            pipe.set(DRAIN_QUEUED_KEY.format(endpoint_id), "1", nx=True, ex=DRAIN_QUEUED_TTL_SECONDS)
+        return [e for e, fresh in zip(endpoint_ids, pipe.execute(), strict=True) if fresh]
+    except Exception:  # noqa: BLE001 - Redis unreachable: publish regardless
+        logger.warning("could not check for queued webhook drains; publishing")
+        return list(endpoint_ids)
+
+
+def drain_queued_clear(*, endpoint_id: str) -> None:
+    """A drain starts serving this endpoint: the next commit needs a message of its own."""
+    try:
+        redis_client().delete(DRAIN_QUEUED_KEY.format(endpoint_id))
+    except Exception:  # noqa: BLE001 - Redis unreachable: the flag expires by itself
+        logger.warning("could not clear a queued-drain flag", extra={"endpoint_id": endpoint_id})
+
+
+def drains_enqueue(
+    *, endpoint_ids: Sequence[str], first_attempt: bool, countdown: float | None = None, coalesce: bool = False
+) -> None:
+    """Ask workers to drain these endpoints. Losing the message is harmless (sweeper).
+    ``coalesce``: skip endpoints that already have a drain message queued."""
     from webhooks.tasks import webhook_delivery_first_attempt, webhook_delivery_retry
 
     task = webhook_delivery_first_attempt if first_attempt else webhook_delivery_retry
+    if coalesce and endpoint_ids:
+        endpoint_ids = _drain_queued_mark(endpoint_ids)
     if not endpoint_ids:
         return
     for endpoint_id in endpoint_ids:
