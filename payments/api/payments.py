@@ -78,11 +78,21 @@ def refund_created_body(refund: Any) -> dict[str, Any]:
 
 
 def _create_payment(
-    request: Request, *, merchant: Merchant, body: dict[str, Any], source: str, public: bool
+    request: Request,
+    *,
+    merchant: Merchant,
+    body: dict[str, Any],
+    source: str,
+    public: bool,
+    checkout_customer_id: str | None = None,
 ) -> HttpResponse:
-    # A checkout customer pays with what they type; saved methods are the merchant's call.
-    customer_id = None if public else optional_str(body, "customer_id")
-    payment_method_id = None if public else optional_str(body, "payment_method_id")
+    payment_method_id = optional_str(body, "payment_method_id")
+    if public:
+        # The checkout pays with a saved method only of the order's own customer: the
+        # customer is the order's, never the browser's word ("" matches no method).
+        customer_id = (checkout_customer_id or "") if payment_method_id is not None else None
+    else:
+        customer_id = optional_str(body, "customer_id")
     if payment_method_id is not None and body.get("card") is not None:
         raise BadRequest(
             "send either card or payment_method_id, not both", field="card", reason="card_with_payment_method"
@@ -348,7 +358,14 @@ class PaymentPublicCreateApi(APIView):
             raise BadRequest("order_id is required", field="order_id", reason="required")
         order = order_get_public(order_id=order_id)
         checkout_attempt_register(order_id=order.id)
-        return _create_payment(request, merchant=order.merchant, body=body, source="checkout", public=True)
+        return _create_payment(
+            request,
+            merchant=order.merchant,
+            body=body,
+            source="checkout",
+            public=True,
+            checkout_customer_id=order.customer_id,
+        )
 
 
 class PaymentPublicApi(APIView):

@@ -171,7 +171,10 @@ class PaymentCreate(serializers.Serializer):
 
 class PublicPaymentCreate(serializers.Serializer):
     order_id = serializers.CharField(help_text="the capability: pays this order")
-    method = serializers.ChoiceField(["upi", "card"])
+    method = serializers.ChoiceField(["upi", "card"], required=False, help_text="required unless payment_method_id")
+    payment_method_id = serializers.CharField(
+        required=False, help_text="a saved method of the order's customer (the checkout lists them)"
+    )
     vpa = serializers.RegexField(VPA_RE.pattern, max_length=MAX_VPA_LENGTH, required=False, help_text=_VPA_HELP)
     card = Card(required=False, help_text="required for method card")
 

@@ -71,3 +71,15 @@ def payment_method_for_payment(
             reason="payment_method_customer_mismatch",
         )
     return payment_method_usable(method=method, now=now)
+
+
+def payment_methods_for_checkout(*, customer_id: str | None, now: datetime) -> list[SavedPaymentMethod]:
+    """What the hosted checkout offers a returning customer (the order's): their live,
+    unexpired saved methods, newest first. The order id is the checkout's capability, so
+    this shows only what a card picker shows (network, last four, expiry) and no token."""
+    if customer_id is None:
+        return []
+    methods = SavedPaymentMethod.objects.filter(customer_id=customer_id, deleted_at__isnull=True).order_by(
+        "-created_at", "-id"
+    )
+    return [m for m in methods if m.type != "card" or (m.expiry_year, m.expiry_month) >= (now.year, now.month)]

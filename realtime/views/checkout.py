@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
@@ -14,6 +16,7 @@ from payments.api.errors import envelope
 from payments.ids import is_public_id
 from payments.models import ApiKey, Payment
 from payments.money import format_amount
+from payments.selectors.customers import payment_methods_for_checkout
 from payments.snapshots import order_public_snapshot, payment_snapshot
 from realtime.checkout import checkout_redirect_url, parent_origin_clean
 from realtime.push import public_payment
@@ -40,10 +43,12 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
         context["order_id_given"] = bool(order_id)
         response = render(request, "realtime/checkout_missing.html", context, status=404)
     else:
+        saved = payment_methods_for_checkout(customer_id=order.customer_id, now=timezone.now())
         config = {
             "order": {**order_public_snapshot(order), "amount_display": format_amount(order.amount, order.currency)},
             "embedded": embedded,
             "parentOrigin": parent_origin,
+            "savedMethods": [_saved_method(m) for m in saved],
         }
         response = render(request, "realtime/checkout.html", {**context, "order": config["order"], "config": config})
     # Framing: only inside the SDK's iframe, and only by the origin it will post results to.
@@ -52,6 +57,16 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
     if not embedded:
         response["X-Frame-Options"] = "DENY"
     return response
+
+
+def _saved_method(method: Any) -> dict[str, str]:
+    """A returning customer's saved method as the checkout shows it: a label, no token."""
+    if method.type == "card":
+        label = f"{(method.card_network or 'card').title()} •••• {method.card_last4}"
+        detail = f"expires {method.expiry_month:02d}/{method.expiry_year % 100:02d}"
+    else:
+        label, detail = f"UPI {method.vpa}", ""
+    return {"id": method.id, "type": method.type, "label": label, "detail": detail}
 
 
 def _key_of_merchant(key: str, merchant_id: object) -> bool:

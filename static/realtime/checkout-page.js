@@ -18,10 +18,13 @@
   var pollTimer = null;
   var finished = false;
 
+  var saved = $("saved-methods");
+
   function show(name) {
     ["payment-methods", "processing-state", "success-state", "error-state"].forEach(function (id) {
       $(id).hidden = id !== name;
     });
+    if (saved) saved.hidden = name !== "payment-methods";
     document.getElementById("upi-form").hidden = true;
     document.getElementById("card-form").hidden = true;
   }
@@ -41,7 +44,7 @@
     document.getElementById("upi-form").hidden = method !== "upi";
     document.getElementById("card-form").hidden = method !== "card";
     markPayButton(method);
-    document.querySelectorAll(".method").forEach(function (btn) {
+    document.querySelectorAll(".method:not(.saved)").forEach(function (btn) {
       btn.classList.toggle("active", btn.dataset.method === method);
     });
     var form = document.getElementById(method + "-form");
@@ -161,6 +164,34 @@
     });
   }
 
+  // A returning customer's saved method: no card data is typed or sent, only its id; the
+  // gateway checks it belongs to this order's customer.
+  function payWithSaved(button) {
+    var error = $("saved-method-error");
+    error.textContent = "";
+    saved.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+    fetch("/api/v1/payments/public", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ order_id: order.id, payment_method_id: button.dataset.paymentMethodId }),
+      credentials: "omit"
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { ok: response.ok, data: data };
+      });
+    }).then(function (result) {
+      saved.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
+      if (!result.ok) {
+        error.textContent = (result.data.error || {}).description || "Payment could not be started";
+        return;
+      }
+      follow(result.data);
+    }).catch(function () {
+      saved.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
+      error.textContent = "Network error: check your connection and try again";
+    });
+  }
+
   function follow(payment) {
     finished = false;
     current = null;
@@ -237,9 +268,14 @@
     window.parent.postMessage({ type: type, data: data }, config.parentOrigin);
   }
 
-  document.querySelectorAll(".method").forEach(function (btn) {
+  document.querySelectorAll(".method:not(.saved)").forEach(function (btn) {
     btn.addEventListener("click", function () { chooseMethod(btn.dataset.method); });
   });
+  if (saved) {
+    saved.querySelectorAll("button.saved").forEach(function (btn) {
+      btn.addEventListener("click", function () { payWithSaved(btn); });
+    });
+  }
   document.getElementById("upi-form").addEventListener("submit", submit);
   document.getElementById("card-form").addEventListener("submit", submit);
   $("retry-button").addEventListener("click", function () {
@@ -261,6 +297,7 @@
 
   if (order.status === "paid") {
     $("payment-methods").hidden = true;
+    if (saved) saved.hidden = true;
     $("success-message").textContent = "This order is already paid.";
     show("success-state");
   }

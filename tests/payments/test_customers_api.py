@@ -296,3 +296,30 @@ def test_admin_lists_customers_and_methods_without_the_token(alice, client):
     method_page = client.get(f"/admin/payments/savedpaymentmethod/{pm}/change/")
     assert method_page.status_code == 200
     assert "1111" in method_page.content.decode() and token not in method_page.content.decode()
+
+
+def test_the_checkout_pays_only_with_the_orders_own_customers_saved_methods(alice, bob, anon):
+    customer = new_customer(alice)
+    other = new_customer(alice, email="ravi@example.com")
+    mine = save(alice, customer["id"], {"type": "card", "card": card()}).json()["id"]
+    theirs = save(alice, other["id"], {"type": "card", "card": card()}).json()["id"]
+    bobs = save(bob, new_customer(bob)["id"], {"type": "card", "card": card()}).json()["id"]
+    order = alice.client.post("/api/v1/orders", {"amount": 1000, "customer_id": customer["id"]}, format="json").json()
+    plain = alice.client.post("/api/v1/orders", {"amount": 1000}, format="json").json()
+
+    def checkout(order_id, pm):
+        return anon.post("/api/v1/payments/public", {"order_id": order_id, "payment_method_id": pm}, format="json")
+
+    assert checkout(order["id"], theirs).json()["error"]["reason"] == "payment_method_customer_mismatch"
+    assert checkout(plain["id"], mine).json()["error"]["reason"] == "payment_method_customer_mismatch"
+    assert checkout(order["id"], bobs).status_code == 404
+    assert Payment.objects.count() == 0
+    paid = checkout(order["id"], mine)
+    assert paid.status_code == 201, paid.json()
+    payment = Payment.objects.get()
+    assert (payment.payment_method_id, payment.customer_id, payment.card_last4) == (mine, customer["id"], "1111")
+    # The page lists the customer's methods (label only) and nobody else's.
+    page = anon.get(f"/checkout?order_id={order['id']}").content.decode()
+    assert 'data-payment-method-id="' + mine + '"' in page and "Visa •••• 1111" in page
+    assert theirs not in page and "simtok_" not in page
+    assert 'data-test-id="saved-methods"' not in anon.get(f"/checkout?order_id={plain['id']}").content.decode()
