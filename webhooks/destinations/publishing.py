@@ -228,19 +228,23 @@ def _drain(*, destination: EventDestination, token: uuid.UUID, deadline: float) 
     batch, the next is read (from the end of the one in flight; thrown away if it fails)."""
     result = PublishResult()
     events = _batch_read(destination)
+    wait = 0.005
     while True:
         if not events:
             if not destination_events_after_cursor(destination=destination, visible_only=False).exists():
                 _cursor_skip_to_horizon(destination=destination, token=token)
                 return result
-            # Committed but still held back by the visibility rule (an older transaction is
-            # open): they become visible within milliseconds; wait rather than strand them.
+            # Committed but still held back by the visibility rule (an older transaction of
+            # this database is open): usually visible within milliseconds, so wait rather
+            # than strand them, looking less often the longer it takes (5 ms up to 200 ms).
             if time.monotonic() >= deadline:
                 result.more = True
                 return result
-            time.sleep(0.005)
+            time.sleep(wait)
+            wait = min(wait * 2, 0.2)
             events = _batch_read(destination)
             continue
+        wait = 0.005
         confirm = _broker_thread().submit(
             _publish_batch, destination=destination, messages=[message_build(e) for e in events]
         )
@@ -301,17 +305,22 @@ def _cursor_update(*, destination: EventDestination, token: uuid.UUID, last: Any
 
 
 def _cursor_skip_to_horizon(*, destination: EventDestination, token: uuid.UUID) -> None:
-    """Nothing after the cursor matches the filter, and every transaction below the
-    horizon has finished: move the cursor to the horizon so later reads (and the lag
-    count) do not rescan the events the filter skips."""
-    horizon = event_log_horizon() - 1
-    if horizon <= destination.cursor_txid:
+    """Move the cursor up to the visibility horizon when no event the filter matches lies
+    between them, so later reads (and the lag count) do not rescan the events the filter
+    skips. The horizon is read *first*: every transaction below it has finished by then,
+    so the look that follows sees all of their events (read the other way round, a
+    transaction committing between the look and the horizon would be skipped)."""
+    horizon = event_log_horizon()
+    if horizon - 1 <= destination.cursor_txid:
+        return
+    between = destination_events_after_cursor(destination=destination, visible_only=False).filter(txid__lt=horizon)
+    if between.exists():
         return
     moved = EventDestination.objects.filter(
         pk=destination.pk, lease_token=token, cursor_txid=destination.cursor_txid, cursor_seq=destination.cursor_seq
-    ).update(cursor_txid=horizon, cursor_seq=SEQ_END)
+    ).update(cursor_txid=horizon - 1, cursor_seq=SEQ_END)
     if moved:
-        destination.cursor_txid, destination.cursor_seq = horizon, SEQ_END
+        destination.cursor_txid, destination.cursor_seq = horizon - 1, SEQ_END
 
 
 def retry_delay_seconds(*, failures: int) -> float:

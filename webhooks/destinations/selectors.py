@@ -14,7 +14,7 @@ from webhooks.destinations.models import EventDestination
 from webhooks.services.filters import ALL
 
 # Counting stops here: a lag beyond it is shown as this number (the count stays cheap).
-LAG_COUNT_MAX = 1_000_000
+LAG_COUNT_MAX = 100_000
 
 
 def destination_list_for_merchant(*, merchant: Merchant) -> QuerySet[EventDestination]:

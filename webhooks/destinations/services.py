@@ -167,6 +167,10 @@ def destination_replay(
     update no longer matches) and continues from the new position."""
     if (after is None) == (since is None):
         raise BadRequest("give exactly one of after or since", reason="invalid_replay")
+    # The horizon first: every transaction below it has finished, so the looks below see all
+    # of their events, and a position capped at the horizon never jumps over a transaction
+    # still open (its events would be skipped; capped, at most something is sent again).
+    horizon = event_log_horizon()
     if after is not None:
         anchor = Event.objects.filter(merchant_id=destination.merchant_id, id=after).values_list("txid", "seq").first()
         if anchor is None:
@@ -180,7 +184,8 @@ def destination_replay(
             .first()
         )
         # Nothing created since then: the cursor goes to the horizon (nothing to re-send).
-        position = (first[0], first[1] - 1) if first else (event_log_horizon() - 1, SEQ_END)
+        position = (first[0], first[1] - 1) if first else (horizon - 1, SEQ_END)
+    position = min(position, (horizon - 1, SEQ_END))
     with transaction.atomic():
         EventDestination.objects.filter(pk=destination.pk).update(
             cursor_txid=position[0], cursor_seq=position[1], updated_at=timezone.now()

@@ -195,3 +195,18 @@ def test_the_ssrf_policy_is_checked_again_at_connect(alice, redis_target, settin
     assert publish(destination, expect=0) == 0
     assert EventDestination.objects.get(pk=destination["id"]).last_error.startswith("forbidden_address")
     assert redis.Redis.from_url(redis_target["url"]).exists(redis_target["stream"]) == 0
+
+
+def test_a_refusing_broker_is_failing_with_its_reason_and_the_cursor_holds(alice, rabbitmq_target):
+    import pika
+
+    with pika.BlockingConnection(pika.URLParameters(rabbitmq_target["url"])) as direct:
+        direct.channel().exchange_declare(rabbitmq_target["exchange"], exchange_type="direct", durable=True)
+    destination = destination_add(alice, "rabbitmq", rabbitmq_target)  # wants a topic exchange of that name
+    events_commit(alice.merchant, objects=1, versions=2)
+    before = EventDestination.objects.values_list("cursor_txid", "cursor_seq").get(pk=destination["id"])
+    assert publish(destination) == 0
+    shown = alice.client.get(f"/api/v1/event-destinations/{destination['id']}").json()
+    assert (shown["status"], shown["lag"]) == ("failing", 2)
+    assert shown["last_error"].startswith("broker_refused") and "PRECONDITION_FAILED" in shown["last_error"]
+    assert EventDestination.objects.values_list("cursor_txid", "cursor_seq").get(pk=destination["id"]) == before
