@@ -13,7 +13,7 @@ laid out as in the Procfile (``outbox``: prefork 1; ``streams``: threads 8) publ
    one publish request, then events/s until its cursor reaches the last event. Beside it,
    in the same run, a bare client loop publishing the same bodies to the same broker the
    same way (a Redis pipeline / confirms awaited per batch of the same size), without any
-   database: the ceiling. Target >= 50 % of it.
+   database: the ceiling (run twice, the better count kept). Target >= 50 % of it.
 2. Latency: one merchant with one destination of each type; events committed at
    ``BENCH_STREAMS_RATE`` (1,000/s; 10 per transaction every 10 ms) for
    ``BENCH_STREAMS_SECONDS`` (10 s); a consumer process (XREAD, a queue bound to the
@@ -340,7 +340,10 @@ def _child() -> list[dict]:
             done = _wait(lambda d=destination: EventDestination.objects.get(pk=d.pk).published_total >= BURST + 1, 300)
             ours = BURST / (time.perf_counter() - started) if done else 0.0
             messages = [message_build(e) for e in Event.objects.filter(pk__in=[e.pk for e in events]).order_by("seq")]
-            bare = _bare(kind, {**destination.target, "url": target["url"]}, messages, batch)
+            # The ceiling twice (the machine may be shared): the better of the two counts, so
+            # the comparison stays conservative.
+            bare_target = {**destination.target, "url": target["url"]}
+            bare = max(_bare(kind, bare_target, messages, batch), _bare(kind, bare_target, messages, batch))
             ratio = ours / bare
             goal = f">= {TARGET_RATIO:.0%} of ceiling"
             rows += [
