@@ -120,7 +120,8 @@ def socket_authority_check(*, authority: SocketAuthority) -> int | None:
         revoked_at, merchant_active, _ = row
         if not merchant_active:
             return CLOSE_FORBIDDEN
-        return CLOSE_UNAUTHENTICATED if revoked_at is not None else None
+        # A rolled key keeps working until its overlap ends (revoked_at in the future).
+        return CLOSE_UNAUTHENTICATED if revoked_at is not None and revoked_at <= timezone.now() else None
     if authority.session_key:
         session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=authority.session_key).load()
         user_id = session.get(SESSION_KEY)

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 
 class Mode(models.TextChoices):
@@ -84,4 +85,5 @@ class ApiKey(models.Model):
 
     @property
     def is_revoked(self) -> bool:
-        return self.revoked_at is not None
+        """Stopped working (a rolled key's ``revoked_at`` lies ahead until its overlap ends)."""
+        return self.revoked_at is not None and self.revoked_at <= timezone.now()

@@ -1,4 +1,7 @@
-"""Merchants and API keys: creation (secret returned once), authentication, revocation."""
+"""Merchants and API keys: creation (secret returned once), authentication, revocation, and
+rolling with an overlap. ``revoked_at`` is the moment a key stops working: a rolled key's
+lies in the future until its overlap ends, and authentication compares it with
+``statement_timestamp()`` (not ``now()``, the start of a possibly long transaction)."""
 
 from __future__ import annotations
 
@@ -9,12 +12,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from payments.api.errors import BadRequest, Conflict
 from payments.models import ApiKey, Merchant
 
 # Refresh last_used_at at most this often, so authentication stays a single SELECT.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+ROLL_OVERLAP_MAX = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,10 @@ def api_key_create(
 # Runs on every API request: one hand-written SELECT (the ORM spent more CPU building the
 # join than PostgreSQL spent answering it).
 _AUTH_SQL = """
-SELECT k.id, k.mode, k.secret_hash, k.label, k.created_at, k.last_used_at,
+SELECT k.id, k.mode, k.secret_hash, k.label, k.created_at, k.last_used_at, k.revoked_at,
        m.name, m.email, m.is_active, m.created_at, m.updated_at, m.id
   FROM api_keys k JOIN merchants m ON m.id = k.merchant_id
- WHERE k.key_id = %s AND k.revoked_at IS NULL AND m.is_active
+ WHERE k.key_id = %s AND (k.revoked_at IS NULL OR k.revoked_at > statement_timestamp()) AND m.is_active
 """
 
 
@@ -61,7 +67,21 @@ def _active_key(key_id: str) -> ApiKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, mode, hashed, label, created_at, last_used_at, name, email, is_active, m_created, m_updated, m_id = row
+    (
+        pk,
+        mode,
+        hashed,
+        label,
+        created_at,
+        last_used_at,
+        revoked_at,
+        name,
+        email,
+        is_active,
+        m_created,
+        m_updated,
+        m_id,
+    ) = row
     merchant = Merchant.from_db(
         "default", ["id", "name", "email", "is_active", "created_at", "updated_at"],
         [m_id, name, email, is_active, m_created, m_updated],
@@ -69,7 +89,7 @@ def _active_key(key_id: str) -> ApiKey | None:
     api_key = ApiKey.from_db(
         "default",
         ["id", "key_id", "merchant_id", "mode", "secret_hash", "label", "created_at", "last_used_at", "revoked_at"],
-        [pk, key_id, m_id, mode, hashed, label, created_at, last_used_at, None],
+        [pk, key_id, m_id, mode, hashed, label, created_at, last_used_at, revoked_at],
     )
     api_key.merchant = merchant
     return api_key
@@ -95,10 +115,35 @@ def api_key_authenticate(*, key_id: str, secret: str) -> ApiKey | None:
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke a key; idempotent (an already revoked key keeps its first revocation time)."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke a key now; idempotent (an already revoked key keeps its first revocation
+    time). A rolled key still in its overlap stops now."""
+    now = timezone.now()
+    ApiKey.objects.filter(pk=api_key.pk).filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)).update(
+        revoked_at=now
+    )
     api_key.refresh_from_db()
     return api_key
+
+
+def api_key_roll(*, api_key: ApiKey, overlap: timedelta) -> IssuedApiKey:
+    """Replace ``api_key`` by a new key of the same merchant, mode and label (secret returned
+    once); the old key keeps working for ``overlap`` (0 … 7 days) so deployments can switch,
+    then stops. The old row is locked, so two rolls of one key cannot both succeed.
+    Raises ``BadRequest`` for a bad overlap and ``Conflict`` for a key that no longer works
+    or is already being rolled."""
+    if not isinstance(overlap, timedelta) or overlap < timedelta(0) or overlap > ROLL_OVERLAP_MAX:
+        raise BadRequest("overlap must be between 0 and 7 days", field="overlap", reason="invalid_overlap")
+    with transaction.atomic():
+        current = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+        now = timezone.now()
+        if current.revoked_at is not None and current.revoked_at <= now:
+            raise Conflict("This key is revoked; create a new one instead", reason="api_key_revoked")
+        if current.revoked_at is not None:
+            raise Conflict("This key is already being rolled (it stops at its overlap's end)", reason="api_key_rolling")
+        issued = api_key_create(merchant=current.merchant, mode=current.mode, label=current.label)
+        ApiKey.objects.filter(pk=current.pk).update(revoked_at=now + overlap)
+    api_key.refresh_from_db()
+    return issued
 
 
 @transaction.atomic

@@ -208,3 +208,48 @@ def test_second_endpoint_and_a_failed_delivery_in_the_inspector(live, page: Page
     received = {name.lower(): value for name, value in sent["headers"].items()}
     assert shown and all(received[name.lower()] == value for name, value in shown.items()), (shown, received)
     assert {"webhook-signature", "x-webhook-signature", "webhook-id", "content-type"} <= {n.lower() for n in shown}
+
+
+def api_status(live: str, key_id: str, secret: str) -> int:
+    """GET /api/v1/payments on the live daphne with these credentials."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{live}/api/v1/payments", headers={"X-Api-Key": key_id, "X-Api-Secret": secret})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_rolling_a_key(live, page: Page, alice):
+    email = teammate(alice, "dev@alice.example", "developer")
+    login(page, live, email, "/dashboard/keys")
+    row = page.locator(f'[data-test-id="key-row"][data-key-id="{alice.key_id}"]')
+    expect(row.locator('[data-test-id="key-state"]')).to_have_text("active")
+    row.locator('[data-test-id="roll-overlap"]').select_option("3600")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator('[data-test-id="roll-button"]').click()
+    new_key = page.locator('[data-test-id="new-key"]')
+    expect(new_key).to_be_visible()
+    new_id = new_key.locator('[data-test-id="new-key-id"]').inner_text()
+    new_secret = new_key.locator('[data-test-id="new-key-secret"]').inner_text()
+    assert new_id != alice.key_id and new_secret.startswith("secret_test_")
+    expect(row.locator('[data-test-id="key-state"]')).to_contain_text("rolling: works until")
+    # During the overlap both keys work against the real server; the secret is not shown again.
+    assert api_status(live, new_id, new_secret) == 200
+    assert api_status(live, alice.key_id, alice.secret) == 200
+    page.goto(f"{live}/dashboard/keys")
+    expect(page.locator('[data-test-id="new-key"]')).to_have_count(0)
+    assert new_secret not in page.content()
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator('[data-test-id="revoke-button"]').click()
+    expect(page.locator('[data-test-id="keys-flash"]')).to_contain_text("Key revoked")
+    expect(row.locator('[data-test-id="key-state"]')).to_contain_text("revoked")
+    assert api_status(live, alice.key_id, alice.secret) == 401
+    assert api_status(live, new_id, new_secret) == 200
+    assert list(DashboardAudit.objects.order_by("pk").values_list("action", flat=True)) == [
+        "api_key.rolled",
+        "api_key.revoked",
+    ]
