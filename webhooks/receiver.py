@@ -2,13 +2,17 @@
 
 It verifies both signatures the way a merchant would (hex ``X-Webhook-Signature`` and the
 Standard Webhooks headers with the public ``standardwebhooks`` library), prints one line per
-delivery, and can answer 500 to the first N attempts of each event to show retries.
+delivery, and can answer 500 to the first N attempts of each event to show retries, or
+(``--drip``) send its headers and then one body byte every N seconds, the slow receiver
+that used to hold a delivery for minutes: Tender records the attempt failed at its 10 s
+deadline.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,7 +24,7 @@ from webhooks.signing import hex_signature_valid, standard_key
 
 
 def receiver_server(
-    *, host: str, port: int, secret: str, fail_first: int, out: Callable[[str], None]
+    *, host: str, port: int, secret: str, fail_first: int, out: Callable[[str], None], drip: float = 0.0
 ) -> ThreadingHTTPServer:
     """Build (not start) the receiver's HTTP server."""
     verifier = Webhook(standard_key(secret))
@@ -55,11 +59,29 @@ def receiver_server(
                 f"standard-webhooks={'valid' if standard_ok else 'INVALID'} -> {status}"
             )
             answer = b'{"received":true}' if status == 200 else b'{"error":"failing on purpose (--fail-first)"}'
+            if drip:
+                self._drip(answer, started=time.monotonic())
+                return
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
+
+        def _drip(self, answer: bytes, *, started: float) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.flush()
+            try:
+                for byte in answer:
+                    time.sleep(drip)
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                out(f"  (--drip) the sender hung up after {time.monotonic() - started:.1f} s")
+                self.close_connection = True
 
         def do_GET(self) -> None:
             answer = b"Tender webhook receiver: POST deliveries here.\n"

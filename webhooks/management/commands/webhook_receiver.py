@@ -1,4 +1,4 @@
-"""``manage.py webhook_receiver --port 4000 --secret whsec_… [--fail-first N]``"""
+"""``manage.py webhook_receiver --port 4000 --secret whsec_… [--fail-first N] [--drip SECONDS]``"""
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -13,6 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--secret", required=True, help="the endpoint secret (whsec_…)")
         parser.add_argument("--fail-first", type=int, default=0, help="answer 500 to the first N attempts per event")
+        parser.add_argument(
+            "--drip", type=float, default=0.0, help="send headers, then a body byte every SECONDS (slow receiver)"
+        )
 
     def handle(self, *args, **options) -> None:
         def out(line: str) -> None:
@@ -25,6 +28,7 @@ class Command(BaseCommand):
             secret=options["secret"],
             fail_first=options["fail_first"],
             out=out,
+            drip=options["drip"],
         )
         out(f"webhook receiver listening on http://{options['host']}:{options['port']}/")
         try:
