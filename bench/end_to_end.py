@@ -33,6 +33,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -415,6 +416,7 @@ def run() -> list[dict]:
         for proc in procs.values():
             _stop(proc)
         _stop(redis_proc)
+        shutil.rmtree(run_dir, ignore_errors=True)
     busy = {group: max(0.0, cpu - idle.get(group, 0.0) * elapsed) for group, cpu in _rates(before, after, 1.0).items()}
     return _rows(result, created, webhooks, pushes, busy, (load1, load2))
 

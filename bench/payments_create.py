@@ -121,7 +121,7 @@ def _launch(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
 def _start(layout: str, env: dict[str, str]) -> tuple[list[subprocess.Popen], int]:
     port = _free_port()
     if layout == MAKE_RUN_LAYOUT:
-        run_dir = Path(tempfile.mkdtemp(prefix="tender-bench-front-"))
+        run_dir = Path(tempfile.mkdtemp(prefix=f"tender-bench-front-{os.getpid()}-"))
         env = {
             **env,
             "TENDER_RUN_DIR": str(run_dir),
@@ -305,6 +305,8 @@ def run() -> list[dict]:
             finally:
                 _stop(procs)
                 _purge_queues(env)
+                for run_dir in Path(tempfile.gettempdir()).glob(f"tender-bench-front-{os.getpid()}-*"):
+                    shutil.rmtree(run_dir, ignore_errors=True)
             rows.extend(_rows(layout, results))
     return rows
 
