@@ -347,6 +347,8 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKey": [], "ApiSecret": []}, {"BasicAuth": []}],
+    # Statuses every operation can give, NUL-free strings, closed request bodies: docs/api.md.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "payments.api.openapi.postprocess"],
     # Each status set appears in several components (Payment, PaymentPublic, the status
     # timeline, ...); name the shared enums instead of letting them collide on "status".
     "ENUM_NAME_OVERRIDES": {

@@ -1,19 +1,16 @@
 """DRF serializers of the customers API: the one definition that validates the input
-and documents it in the OpenAPI schema. Card and VPA fields run the same validators as
-payment create (exact codes INVALID_CARD / EXPIRED_CARD / INVALID_VPA and reasons)."""
+and documents it in the OpenAPI schema. Card and VPA fields are payment create's own
+(:mod:`payments.api.fields`: exact codes INVALID_CARD / EXPIRED_CARD / INVALID_VPA and reasons)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from payments.api import schema
+from payments.api.fields import CardField, VpaField
 from payments.models import CardNetwork
-from payments.validation import MAX_VPA_LENGTH, VPA_RE, CardDetails, validate_card, validate_vpa
 
 E164 = r"^\+[1-9][0-9]{6,14}$"
 
@@ -51,20 +48,6 @@ class Customer(serializers.Serializer):
     locale = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-
-
-@extend_schema_field(schema.Card)
-class CardField(serializers.Field):
-    """A card, validated as on payment create; the result is an in-memory CardDetails."""
-
-    def to_internal_value(self, data: Any) -> CardDetails:
-        return validate_card(data, now=timezone.now())
-
-
-@extend_schema_field({"type": "string", "pattern": VPA_RE.pattern, "maxLength": MAX_VPA_LENGTH})
-class VpaField(serializers.Field):
-    def to_internal_value(self, data: Any) -> str:
-        return validate_vpa(data)
 
 
 class PaymentMethodCreate(serializers.Serializer):

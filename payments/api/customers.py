@@ -19,7 +19,7 @@ from payments.api.customer_serializers import (
     PaymentMethod,
     PaymentMethodCreate,
 )
-from payments.api.http import json_response, mutate, parse_json_body
+from payments.api.http import json_response, mutate, parse_json_body, validated
 from payments.api.lists import paginated
 from payments.selectors.customers import (
     customer_get_for_merchant,
@@ -29,12 +29,6 @@ from payments.selectors.customers import (
 )
 from payments.services.customers import customer_create, customer_update, payment_method_delete, payment_method_save
 from payments.snapshots import customer_snapshot, payment_method_snapshot
-
-
-def _valid(serializer_class: type, body: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
-    serializer = serializer_class(data=body, partial=partial)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class CustomersApi(APIView):
@@ -47,7 +41,7 @@ class CustomersApi(APIView):
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
-        fields = _valid(CustomerCreate, body)
+        fields = validated(CustomerCreate, body)
 
         def action() -> tuple[int, dict[str, Any]]:
             return 201, customer_snapshot(customer_create(merchant=request.user, **fields))
@@ -78,7 +72,7 @@ class CustomerDetailApi(APIView):
         responses={200: Customer, **schema.WRITE_ERRORS},
     )
     def patch(self, request: Request, customer_id: str) -> HttpResponse:
-        fields = _valid(CustomerUpdate, parse_json_body(request), partial=True)
+        fields = validated(CustomerUpdate, parse_json_body(request), partial=True)
         return json_response(
             customer_snapshot(customer_update(merchant=request.user, customer_id=customer_id, **fields))
         )
@@ -98,7 +92,7 @@ class CustomerPaymentMethodsApi(APIView):
     )
     def post(self, request: Request, customer_id: str) -> HttpResponse:
         body = parse_json_body(request)
-        fields = _valid(PaymentMethodCreate, body)
+        fields = validated(PaymentMethodCreate, body)
 
         def action() -> tuple[int, dict[str, Any]]:
             saved = payment_method_save(merchant=request.user, customer_id=customer_id, **fields)

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from payments.api import schema
 from payments.api.http import json_response
-from payments.api.query import StrictIntegerField, query_parse
+from payments.api.query import QueryText, StrictIntegerField, query_parse
 from payments.models import Event
 from payments.selectors.events import MAX_LIMIT, event_get_for_merchant, event_list_for_merchant
 from payments.snapshots import iso
@@ -41,17 +41,13 @@ class EventsQuery(serializers.Serializer):
             "desc: newest first, for people, paged back in time with `before`."
         ),
     )
-    after = serializers.CharField(
-        required=False, max_length=64, help_text="cursor: the last event id you have (asc: pass `next_cursor`)"
-    )
-    before = serializers.CharField(
-        required=False,
-        max_length=64,
+    after = QueryText(help_text="cursor: the last event id you have (asc: pass `next_cursor`)")
+    before = QueryText(
         help_text="only events before this event id (desc: pass `next_cursor` for the next, older page)",
     )
     limit = StrictIntegerField(min_value=1, max_value=MAX_LIMIT, default=20)
-    type = serializers.CharField(required=False, max_length=64, help_text="exact type or family, e.g. payment.*")
-    object_id = serializers.CharField(required=False, max_length=64)
+    type = QueryText(help_text="exact type or family, e.g. payment.*")
+    object_id = QueryText()
 
 
 class EventsApi(APIView):

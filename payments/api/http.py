@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse
+from rest_framework import serializers
 from rest_framework.request import Request
 
 from payments.api.errors import BadRequest
@@ -26,11 +27,25 @@ def json_response(data: Any, *, status: int = 200) -> HttpResponse:
     return HttpResponse(render(data), status=status, content_type=JSON)
 
 
+def validated(shape: type[serializers.Serializer], body: Any, *, partial: bool = False) -> dict[str, Any]:
+    """``body`` through the endpoint's request serializer: the validated values of the
+    fields sent, or the first error as an enveloped 400. The body must be a JSON object of
+    declared fields only: an unknown field is a 400 ``unknown_field`` (a typo such as
+    ``ammount`` must not pass silently, and the schema can then say what it accepts)."""
+    body = require_object(body)
+    serializer = shape(data=body, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    unknown = body.keys() - serializer.fields.keys()
+    if unknown:
+        name = sorted(unknown)[0]
+        raise BadRequest(f"{name} is not a field of this request", field=name[:64], reason="unknown_field")
+    return dict(serializer.validated_data)
+
+
 def parse_json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object under the input layer's rules, or an enveloped
-    400/413/415 (nothing is written). An empty body is ``{}``."""
-    body = json_body(request)
-    return {} if body is None else require_object(body)
+    400/413/415 (nothing is written). An empty body is ``{}``; ``null`` is not an object."""
+    return require_object(json_body(request, empty={}))
 
 
 def mutate(

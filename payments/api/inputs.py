@@ -223,12 +223,12 @@ def is_json_media_type(value: str) -> bool:
     return value == JSON or value.endswith("+json")
 
 
-def json_body(request: HttpRequest) -> Any:
-    """The body parsed by :func:`json_loads`; an empty body is ``None``; a body sent as
-    anything but JSON is a 415."""
+def json_body(request: HttpRequest, *, empty: Any = None) -> Any:
+    """The body parsed by :func:`json_loads`; an empty body is ``empty`` (a JSON ``null``
+    is ``None``); a body sent as anything but JSON is a 415."""
     raw = read_body(request)
     if not raw.strip():
-        return None
+        return empty
     content_type = media_type(request)
     if content_type and not is_json_media_type(content_type):
         raise unsupported_media_type(content_type)

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from payments.api import schema
-from payments.api.http import json_response, mutate, optional_str, parse_json_body
+from payments.api.http import json_response, mutate, parse_json_body, validated
 from payments.api.lists import paginated
 from payments.selectors.payments import order_get_for_merchant, order_get_public, order_list_for_merchant
 from payments.services.orders import order_create
@@ -22,20 +22,21 @@ class OrdersApi(APIView):
         operation_id="orders_create",
         request=schema.OrderCreate,
         parameters=[schema.IDEMPOTENCY_HEADER],
-        responses={201: schema.Order, **schema.errors(400, 401, 409, 413, 415, 429)},
+        responses={201: schema.Order, **schema.errors(400, 401, 404, 409, 413, 415, 429)},
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
+        data = validated(schema.OrderCreate, body)
 
         def action() -> tuple[int, dict]:
             order = order_create(
                 merchant=request.user,
-                amount=body.get("amount"),
-                currency=body.get("currency"),
-                receipt=body.get("receipt"),
-                notes=body.get("notes"),
-                callback_url=body.get("callback_url"),
-                customer_id=optional_str(body, "customer_id"),
+                amount=data["amount"],
+                currency=data.get("currency"),
+                receipt=data.get("receipt"),
+                notes=data.get("notes"),
+                callback_url=data.get("callback_url"),
+                customer_id=data.get("customer_id"),
             )
             return 201, order_snapshot(order)
 

@@ -11,8 +11,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -20,9 +19,8 @@ from rest_framework.views import APIView
 
 from payments.api import schema
 from payments.api.errors import BadRequest
-from payments.api.filters import PaymentFilter
-from payments.api.http import json_response, mutate, optional_str, parse_json_body
-from payments.api.lists import paginated
+from payments.api.http import json_response, mutate, parse_json_body, validated
+from payments.api.lists import page_render
 from payments.api.query import StrictIntegerField, query_parse
 from payments.api.throttling import CheckoutIpRateLimit, checkout_attempt_register
 from payments.changes import payment_change_wait
@@ -38,7 +36,6 @@ from payments.selectors.payments import (
 from payments.services.payments import payment_cancel, payment_capture, payment_create
 from payments.services.refunds import refund_create
 from payments.snapshots import iso, payment_public_snapshot, payment_snapshot
-from payments.validation import validate_card
 
 MAX_WAIT_SECONDS = 30
 
@@ -82,38 +79,39 @@ def _create_payment(
     *,
     merchant: Merchant,
     body: dict[str, Any],
+    data: dict[str, Any],
     source: str,
     public: bool,
     checkout_customer_id: str | None = None,
 ) -> HttpResponse:
-    payment_method_id = optional_str(body, "payment_method_id")
+    """``data`` is ``body`` validated by the endpoint's serializer (before any idempotency
+    claim or write); ``body`` is what the idempotency hash covers."""
+    method = data.get("method")
+    payment_method_id = data.get("payment_method_id")
     if public:
         # The checkout pays with a saved method only of the order's own customer: the
         # customer is the order's, never the browser's word ("" matches no method).
         customer_id = (checkout_customer_id or "") if payment_method_id is not None else None
     else:
-        customer_id = optional_str(body, "customer_id")
-    if payment_method_id is not None and body.get("card") is not None:
+        customer_id = data.get("customer_id")
+    if payment_method_id is not None and data.get("card") is not None:
         raise BadRequest(
             "send either card or payment_method_id, not both", field="card", reason="card_with_payment_method"
         )
-    # Card validation is pure: do it before any idempotency claim or write.
-    wants_card = body.get("method") == "card" and payment_method_id is None
-    card = validate_card(body.get("card"), now=timezone.now()) if wants_card else None
-    order_id = optional_str(body, "order_id")
+    wants_card = method == "card" and payment_method_id is None
 
     def action() -> tuple[int, dict[str, Any]]:
         payment = payment_create(
             merchant=merchant,
-            order_id=order_id,
-            amount=None if public else body.get("amount"),
-            currency=None if public else body.get("currency"),
-            method=body.get("method"),
-            vpa=body.get("vpa"),
-            card=card,
+            order_id=data.get("order_id"),
+            amount=data.get("amount"),
+            currency=data.get("currency"),
+            method=method,
+            vpa=data.get("vpa"),
+            card=data.get("card") if wants_card else None,
             # An anonymous caller must not choose where the merchant's signed redirect goes:
             # checkout payments inherit the order's callback_url, set by the merchant.
-            callback_url=None if public else body.get("callback_url"),
+            callback_url=data.get("callback_url"),
             customer_id=customer_id,
             payment_method_id=payment_method_id,
             source=source,
@@ -133,27 +131,20 @@ class PaymentsApi(APIView):
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
-        return _create_payment(request, merchant=request.user, body=body, source="api", public=False)
+        data = validated(schema.PaymentCreate, body)
+        return _create_payment(request, merchant=request.user, body=body, data=data, source="api", public=False)
 
     @extend_schema(
         tags=["payments"],
         operation_id="payments_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=["pending", "success", "failed", "cancelled", "duplicate"]),
-            OpenApiParameter("method", str, enum=["upi", "card"]),
-            OpenApiParameter("order_id", str),
-            OpenApiParameter("created_after", str, description="ISO-8601, inclusive"),
-            OpenApiParameter("created_before", str, description="ISO-8601, exclusive"),
-            *schema.PAGE_PARAMETERS,
-        ],
+        parameters=[schema.PaymentListQuery],
         responses={200: schema.page_of("PaymentPage", schema.Payment), **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
-        filterset = PaymentFilter(request.query_params, queryset=payment_list_for_merchant(merchant=request.user))
-        if not filterset.is_valid():
-            field, errors = next(iter(filterset.errors.items()))
-            raise BadRequest(f"{field}: {errors[0]}", field=field, reason="invalid_filter")
-        return paginated(request, filterset.qs, payment_snapshot)
+        query = query_parse(request, schema.PaymentListQuery)
+        limit, offset = query.pop("limit"), query.pop("offset")
+        payments = payment_list_for_merchant(merchant=request.user, **query)
+        return json_response(page_render(payments, limit=limit, offset=offset, render=payment_snapshot))
 
 
 class PaymentDetailApi(APIView):
@@ -307,17 +298,16 @@ class PaymentCancelApi(APIView):
         return mutate(request, merchant=request.user, body=body, action=action)
 
 
-def create_refund_response(request: Request, *, payment_id: Any, body: dict[str, Any]) -> HttpResponse:
-    if not isinstance(payment_id, str):
-        raise BadRequest(
-            "payment_id is required" if payment_id is None else "payment_id must be a string",
-            field="payment_id",
-            reason="required" if payment_id is None else "invalid_type",
-        )
+def create_refund_response(
+    request: Request, *, payment_id: str | None, body: dict[str, Any], shape: type[serializers.Serializer]
+) -> HttpResponse:
+    """Both refund-create paths; ``payment_id`` comes from the URL, else from the body."""
+    data = validated(shape, body)
+    payment_id = payment_id or data["payment_id"]
 
     def action() -> tuple[int, dict[str, Any]]:
         refund = refund_create(
-            merchant=request.user, payment_id=payment_id, amount=body.get("amount"), reason=body.get("reason")
+            merchant=request.user, payment_id=payment_id, amount=data["amount"], reason=data.get("reason")
         )
         return 201, refund_created_body(refund)
 
@@ -333,7 +323,8 @@ class PaymentRefundsApi(APIView):
         responses={201: schema.RefundCreated, **schema.WRITE_ERRORS},
     )
     def post(self, request: Request, payment_id: str) -> HttpResponse:
-        return create_refund_response(request, payment_id=payment_id, body=parse_json_body(request))
+        body = parse_json_body(request)
+        return create_refund_response(request, payment_id=payment_id, body=body, shape=schema.RefundCreate)
 
 
 class PaymentPublicCreateApi(APIView):
@@ -348,20 +339,19 @@ class PaymentPublicCreateApi(APIView):
         operation_id="payments_public_create",
         auth=[],
         request=schema.PublicPaymentCreate,
-        parameters=[schema.IDEMPOTENCY_HEADER],
+        parameters=[schema.CHECKOUT_IDEMPOTENCY_HEADER],
         responses={201: schema.PaymentPublic, **schema.PUBLIC_WRITE_ERRORS},
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
-        order_id = optional_str(body, "order_id")
-        if order_id is None:
-            raise BadRequest("order_id is required", field="order_id", reason="required")
-        order = order_get_public(order_id=order_id)
+        data = validated(schema.PublicPaymentCreate, body)
+        order = order_get_public(order_id=data["order_id"])
         checkout_attempt_register(order_id=order.id)
         return _create_payment(
             request,
             merchant=order.merchant,
             body=body,
+            data=data,
             source="checkout",
             public=True,
             checkout_customer_id=order.customer_id,

@@ -24,6 +24,21 @@ class StrictIntegerField(serializers.IntegerField):
 
     default_error_messages = {"invalid": "must be an integer"}
 
+    def __init__(self, *, reason: str | None = None, **kwargs: Any) -> None:
+        """``reason``: the envelope reason of every failure of this field, where the API had
+        one before it was declared here (``invalid_grace_period``)."""
+        self.reason = reason
+        super().__init__(**kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError as exc:
+            if self.reason is None:
+                raise
+            detail = exc.detail[0] if isinstance(exc.detail, list) else exc.detail
+            raise serializers.ValidationError(str(detail), code=self.reason) from None
+
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int | str):
             self.fail("invalid")
@@ -32,6 +47,17 @@ class StrictIntegerField(serializers.IntegerField):
                 self.fail("invalid")
             data = int(data)
         return super().to_internal_value(data)
+
+
+class QueryText(serializers.CharField):
+    """A text filter or cursor: taken as sent (no trimming, so a value the schema calls
+    non-empty is never emptied), at most 64 characters (ids, types, cursors)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
 
 DEFAULT_LIMIT = 20
@@ -50,13 +76,17 @@ def _first_error(errors: dict[str, Any]) -> tuple[str, str]:
     return name, str(message)
 
 
-def query_parse(request: Request, shape: type[serializers.Serializer]) -> dict[str, Any]:
-    """The query parameters ``shape`` declares, validated (unknown ones are ignored; an
-    empty value counts as absent)."""
-    params = request.query_params if hasattr(request, "query_params") else request.GET
-    data = {name: params[name] for name in shape().fields if params.get(name, "") != ""}
+def query_validate(shape: type[serializers.Serializer], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (parameter name to text) through ``shape``; the first error as a 400."""
     serializer = shape(data=data)
     if not serializer.is_valid():
         name, message = _first_error(serializer.errors)
         raise BadRequest(f"{name}: {message}", field=name, reason="invalid_query")
     return dict(serializer.validated_data)
+
+
+def query_parse(request: Request, shape: type[serializers.Serializer]) -> dict[str, Any]:
+    """The query parameters ``shape`` declares, validated. Unknown ones are ignored; an
+    empty value is a value (``status=`` is not a status, ``limit=`` not a number)."""
+    params = request.query_params if hasattr(request, "query_params") else request.GET
+    return query_validate(shape, {name: params[name] for name in shape().fields if name in params})

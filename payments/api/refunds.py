@@ -12,14 +12,14 @@ from payments.api import schema
 from payments.api.http import json_response, parse_json_body
 from payments.api.lists import page_render
 from payments.api.payments import create_refund_response
-from payments.api.query import PageQuery, query_parse
+from payments.api.query import PageQuery, QueryText, query_parse
 from payments.selectors.payments import refund_get_for_merchant, refund_list_for_merchant
 from payments.snapshots import refund_snapshot
 from payments.states import RefundStatus
 
 
 class RefundListQuery(PageQuery):
-    payment_id = serializers.CharField(required=False, max_length=64, help_text="only this payment's refunds")
+    payment_id = QueryText(help_text="only this payment's refunds")
     status = serializers.ChoiceField(RefundStatus.values, required=False)
     created_after = serializers.DateTimeField(required=False, help_text="ISO-8601, inclusive")
     created_before = serializers.DateTimeField(required=False, help_text="ISO-8601, exclusive")
@@ -53,7 +53,7 @@ class RefundsApi(APIView):
     )
     def post(self, request: Request) -> HttpResponse:
         body = parse_json_body(request)
-        return create_refund_response(request, payment_id=body.get("payment_id"), body=body)
+        return create_refund_response(request, payment_id=None, body=body, shape=schema.RefundCreateAlias)
 
 
 class RefundDetailApi(APIView):

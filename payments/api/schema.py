@@ -1,34 +1,44 @@
-"""OpenAPI shapes for drf-spectacular. Documentation only: the views validate with
-:mod:`payments.validation` and render plain dicts from :mod:`payments.snapshots`, and
-``tests/payments/test_contract.py`` checks every real response against these shapes
-(exact field sets, declared status codes), so keep both sides in step."""
+"""The serializers of the payments API. Request serializers are the validation of their
+endpoint and its OpenAPI schema at once (views call :func:`payments.api.http.validated`).
+Response serializers describe the plain dicts of :mod:`payments.snapshots` (rendered
+without DRF on the hot path); ``tests/payments/test_contract.py`` checks every real
+response against them (exact field sets, declared status codes) and the schemathesis run
+of ``tests/foundation/test_schemathesis.py`` checks both directions against a live server."""
 
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 from payments import states
-from payments.api.query import PageQuery
-from payments.models import CardNetwork
-from payments.validation import (
-    MAX_HOLDER_NAME_LENGTH,
-    MAX_NOTE_VALUE_LENGTH,
-    MAX_NOTES_KEYS,
-    MAX_REASON_LENGTH,
-    MAX_RECEIPT_LENGTH,
-    MAX_VPA_LENGTH,
-    VPA_RE,
-)
+from payments.api import fields
+from payments.api.query import PageQuery, QueryText
+from payments.models import CardNetwork, PaymentMethod
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     str,
     OpenApiParameter.HEADER,
     required=False,
+    # Printable ASCII; no space at either end (HTTP strips it, so it could not be the key).
+    pattern="^[\\x21-\\x7e](?:[\\x20-\\x7e]{0,253}[\\x21-\\x7e])?$",
     description=(
         "1-255 printable ASCII characters, merchant-scoped, kept 24 h: a retry returns the stored status "
+        "and body byte for byte (header `Idempotent-Replayed: true`). While the first request is in flight: "
+        "409 CONFLICT_ERROR `idempotency_key_in_flight` with `Retry-After`. The same key with another "
+        "method, path or body: 400 `idempotency_key_reused`."
+    ),
+)
+CHECKOUT_IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    # As above, 9 characters shorter: the checkout's keys are stored as "checkout:" + key.
+    pattern="^[\\x21-\\x7e](?:[\\x20-\\x7e]{0,244}[\\x21-\\x7e])?$",
+    description=(
+        "1-246 printable ASCII characters, merchant-scoped, kept 24 h: a retry returns the stored status "
         "and body byte for byte (header `Idempotent-Replayed: true`). While the first request is in flight: "
         "409 CONFLICT_ERROR `idempotency_key_in_flight` with `Retry-After`. The same key with another "
         "method, path or body: 400 `idempotency_key_reused`."
@@ -90,31 +100,17 @@ PUBLIC_READ_ERRORS = errors(400, 404)
 PUBLIC_WRITE_ERRORS = errors(400, 404, 409, 413, 415, 429)  # 429: per client IP and per order
 
 
-@extend_schema_field(
-    {
-        "oneOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]{1,4}$"}],
-        "description": "an integer or a string of digits",
-    }
-)
-class IntegerOrDigitsField(serializers.Field):
-    """Card expiry parts arrive as numbers or as digit strings (the seed API sent strings)."""
-
-
-# Request shapes are named without a suffix: COMPONENT_SPLIT_REQUEST names their components
-# "<name>Request" (PaymentCreateRequest, CardRequest, ...).
+# Request serializers validate AND document their endpoint (views call
+# payments.api.http.validated); their fields run payments.validation's rules and declare
+# the schema of exactly what those rules accept (payments/api/fields.py). Request shapes are
+# named without a suffix: COMPONENT_SPLIT_REQUEST names their components "<name>Request".
 class OrderCreate(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=100, max_value=10**12, help_text="minor units, at least 100")
-    currency = serializers.CharField(default="INR", min_length=3, max_length=3, help_text="ISO 4217, upper case")
-    receipt = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=MAX_RECEIPT_LENGTH)
-    notes = serializers.DictField(
-        child=serializers.CharField(max_length=MAX_NOTE_VALUE_LENGTH),
-        required=False,
-        help_text=f"at most {MAX_NOTES_KEYS} keys; string (or integer) values",
-    )
-    callback_url = serializers.URLField(
-        required=False, allow_null=True, max_length=2048, help_text="http(s); the checkout returns the browser here"
-    )
-    customer_id = serializers.CharField(required=False, help_text="cust_…: its payments send this customer receipts")
+    amount = fields.AmountField(required=True, allow_null=False)
+    currency = fields.CurrencyField()
+    receipt = fields.ReceiptField()
+    notes = fields.NotesField()
+    callback_url = fields.CallbackUrlField(help_text="http(s); the checkout returns the browser here")
+    customer_id = fields.IdField(help_text="cust_…: its payments send this customer receipts")
 
 
 class Order(serializers.Serializer):
@@ -138,45 +134,38 @@ class OrderPublic(serializers.Serializer):
     status = serializers.ChoiceField(states.OrderStatus.choices)
 
 
-class Card(serializers.Serializer):
-    number = serializers.CharField(help_text="13-19 digits (spaces and dashes ignored), Luhn-valid; never stored")
-    expiry_month = IntegerOrDigitsField(help_text="1-12")
-    expiry_year = IntegerOrDigitsField(help_text="2 or 4 digits (25 = 2025); valid through its month")
-    cvv = serializers.RegexField(r"^[0-9]{3,4}$", help_text="3 or 4 digits, a string; never stored")
-    holder_name = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, max_length=MAX_HOLDER_NAME_LENGTH
-    )
-
-
-_VPA_HELP = "UPI address name@bank; required for method upi"
-
-
 class PaymentCreate(serializers.Serializer):
-    order_id = serializers.CharField(required=False, help_text="an order of yours that is not paid")
-    amount = serializers.IntegerField(
-        required=False, min_value=100, help_text="without order_id: creates the order; with it: must match"
-    )
-    currency = serializers.CharField(required=False, help_text="ISO 4217, default INR; with order_id: must match")
-    method = serializers.ChoiceField(["upi", "card"], required=False, help_text="required unless payment_method_id")
-    vpa = serializers.RegexField(VPA_RE.pattern, max_length=MAX_VPA_LENGTH, required=False, help_text=_VPA_HELP)
-    card = Card(required=False, help_text="required for method card")
-    callback_url = serializers.URLField(required=False, max_length=2048, help_text="overrides the order's")
-    customer_id = serializers.CharField(
-        required=False, help_text="cust_…: who pays (receipts); required with payment_method_id"
-    )
-    payment_method_id = serializers.CharField(
-        required=False, help_text="pm_… of that customer: pay with a saved card or VPA (no card data)"
-    )
+    order_id = fields.IdField(help_text="an order of yours that is not paid")
+    amount = fields.AmountField(help_text="without order_id: required, creates the order; with it: must match")
+    currency = fields.CurrencyField(help_text="ISO 4217, default INR; with order_id: must match")
+    method = fields.MethodField(required=False, help_text="required unless payment_method_id")
+    vpa = fields.VpaField()
+    card = fields.CardField()
+    callback_url = fields.CallbackUrlField(help_text="overrides the order's")
+    customer_id = fields.IdField(help_text="cust_…: who pays (receipts); required with payment_method_id")
+    payment_method_id = fields.IdField(help_text="pm_… of that customer: pay with a saved card or VPA (no card data)")
 
 
 class PublicPaymentCreate(serializers.Serializer):
-    order_id = serializers.CharField(help_text="the capability: pays this order")
-    method = serializers.ChoiceField(["upi", "card"], required=False, help_text="required unless payment_method_id")
-    payment_method_id = serializers.CharField(
-        required=False, help_text="a saved method of the order's customer (the checkout lists them)"
-    )
-    vpa = serializers.RegexField(VPA_RE.pattern, max_length=MAX_VPA_LENGTH, required=False, help_text=_VPA_HELP)
-    card = Card(required=False, help_text="required for method card")
+    order_id = fields.IdField(required=True, allow_null=False, help_text="the capability: pays this order")
+    method = fields.MethodField(required=False, help_text="required unless payment_method_id")
+    payment_method_id = fields.IdField(help_text="a saved method of the order's customer (the checkout lists them)")
+    vpa = fields.VpaField()
+    card = fields.CardField()
+
+
+class PaymentFilterQuery(serializers.Serializer):
+    """The payment filters, shared by ``GET /payments`` and the dashboard's search."""
+
+    status = serializers.ChoiceField(states.PaymentStatus.values, required=False)
+    method = serializers.ChoiceField(PaymentMethod.values, required=False)
+    order_id = QueryText()
+    created_after = serializers.DateTimeField(required=False, help_text="ISO-8601, inclusive")
+    created_before = serializers.DateTimeField(required=False, help_text="ISO-8601, exclusive")
+
+
+class PaymentListQuery(PageQuery, PaymentFilterQuery):
+    pass
 
 
 class PaymentCreated(serializers.Serializer):
@@ -239,14 +228,16 @@ class PaymentStatus(serializers.Serializer):
 
 
 class RefundCreate(serializers.Serializer):
-    amount = serializers.IntegerField(
-        min_value=1, help_text="minor units; pending + processed refunds + this must not exceed the payment"
+    amount = fields.RefundAmountField(
+        required=True,
+        allow_null=False,
+        help_text="minor units; pending + processed refunds + this must not exceed the payment",
     )
-    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=MAX_REASON_LENGTH)
+    reason = fields.ReasonField()
 
 
 class RefundCreateAlias(RefundCreate):
-    payment_id = serializers.CharField()
+    payment_id = fields.IdField(required=True, allow_null=False)
 
 
 class RefundCreated(serializers.Serializer):

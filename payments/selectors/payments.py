@@ -45,8 +45,29 @@ def payment_get_public(*, payment_id: str) -> Payment:
     return payment
 
 
-def payment_list_for_merchant(*, merchant: Merchant) -> QuerySet[Payment]:
-    return Payment.objects.filter(**merchant_scope(merchant)).order_by("-created_at", "-id")
+def payment_list_for_merchant(
+    *,
+    merchant: Merchant,
+    status: str | None = None,
+    method: str | None = None,
+    order_id: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Payment]:
+    """The merchant's payments, newest first, filtered; ``created_after`` is inclusive and
+    ``created_before`` exclusive."""
+    qs = Payment.objects.filter(**merchant_scope(merchant))
+    if status is not None:
+        qs = qs.filter(status=status)
+    if method is not None:
+        qs = qs.filter(method=method)
+    if order_id is not None:
+        qs = qs.filter(order_id=order_id)
+    if created_after is not None:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        qs = qs.filter(created_at__lt=created_before)
+    return qs.order_by("-created_at", "-id")
 
 
 def payment_version_get(*, merchant: Merchant, payment_id: str) -> int | None:

@@ -1,9 +1,10 @@
 """Dashboard search over payments and the streamed CSV export of every matching row.
 
-One parser for both: the API's own ``PaymentFilter`` (django-filter) takes status, method and
-the created range, then ``payment_search_apply`` the search box and the amount range. Dates
-are calendar days in the merchant's timezone; amounts are major units. A bad value is a 400
-with the message beside the form (the HTML page) or in the envelope (the CSV), changing nothing."""
+One parser for both: the API's own payment filters (``PaymentFilterQuery``, the serializer
+that also declares ``GET /api/v1/payments``'s parameters) take status, method and the
+created range, then ``payment_search_apply`` the search box and the amount range. Dates are
+calendar days in the merchant's timezone; amounts are major units. A bad value is a 400 with
+the message beside the form (the HTML page) or in the envelope (the CSV), changing nothing."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from payments.api.errors import ApiError, BadRequest, envelope
-from payments.api.filters import PaymentFilter
+from payments.api.errors import ApiError, envelope
+from payments.api.query import query_validate
+from payments.api.schema import PaymentFilterQuery
 from payments.models import Merchant, Payment, PaymentMethod
 from payments.money import DEFAULT_CURRENCY
 from payments.selectors.payments import payment_list_for_merchant
@@ -66,15 +68,14 @@ def search_parse(request: HttpRequest, *, merchant: Merchant) -> Search:
     if "date_to" in params:
         end = local_day_start(params["date_to"], zone, field="date_to", next_day=True)
         filter_data["created_before"] = end.isoformat()
-    filterset = PaymentFilter(filter_data, queryset=payment_list_for_merchant(merchant=merchant))
-    if not filterset.is_valid():
-        field, errors = next(iter(filterset.errors.items()))
-        raise BadRequest(f"{field}: {errors[0]}", field=field, reason="invalid_filter")
+    filters = query_validate(PaymentFilterQuery, filter_data)
     amounts = {
         key: amount_from_major(params[key], DEFAULT_CURRENCY, field=key) if key in params else None
         for key in ("amount_min", "amount_max")
     }
-    queryset = payment_search_apply(filterset.qs, q=params.get("q", ""), **amounts)
+    queryset = payment_search_apply(
+        payment_list_for_merchant(merchant=merchant, **filters), q=params.get("q", ""), **amounts
+    )
     return Search(params=params, queryset=queryset, zone=zone)
 
 

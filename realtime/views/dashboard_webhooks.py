@@ -33,8 +33,7 @@ def _error(exc: ApiError) -> JsonResponse:
 
 def _body(request: HttpRequest) -> dict[str, Any]:
     """The JSON object sent, under the API's input layer (raises ``ApiError``)."""
-    data = json_body(request)
-    return {} if data is None else require_object(data)
+    return require_object(json_body(request, empty={}))
 
 
 def _config(endpoint: Any) -> dict[str, Any]:

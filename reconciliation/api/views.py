@@ -3,14 +3,15 @@ parameters, call a selector, render the snapshot."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments.api.errors import BadRequest
 from payments.api.lists import page_params
+from payments.api.query import PageQuery, QueryText, query_parse
+from payments.api.schema import errors
 from reconciliation.models import Discrepancy, Klass
 from reconciliation.selectors import (
     discrepancy_get_for_merchant,
@@ -31,10 +32,17 @@ _Page = inline_serializer(
         "offset": serializers.IntegerField(),
     },
 )
-_PAGE_PARAMS = [
-    OpenApiParameter("limit", int, description="1-100, default 20"),
-    OpenApiParameter("offset", int, description="default 0"),
-]
+_PAGE_PARAMS = [PageQuery]
+# "class" is a Python keyword: the query serializer is built with type() to declare it.
+DiscrepancyQuery = type(
+    "DiscrepancyQuery",
+    (PageQuery,),
+    {
+        "run_id": QueryText(),
+        "status": serializers.ChoiceField(Discrepancy.Status.values, required=False),
+        "class": serializers.ChoiceField(Klass.values, required=False),
+    },
+)
 _Counts = serializers.DictField(child=serializers.IntegerField(), help_text="your items per class")
 _RunFields = {
     "id": serializers.CharField(),
@@ -82,7 +90,12 @@ _TAGS = ["reconciliation"]
 class RunListApi(APIView):
     """``GET /api/v1/reconciliation/runs``: runs that classified any of your payments."""
 
-    @extend_schema(tags=_TAGS, operation_id="reconciliation_runs_list", parameters=_PAGE_PARAMS, responses={200: _Page})
+    @extend_schema(
+        tags=_TAGS,
+        operation_id="reconciliation_runs_list",
+        parameters=_PAGE_PARAMS,
+        responses={200: _Page, **errors(400, 401, 429)},
+    )
     def get(self, request: Request) -> Response:
         limit, offset = page_params(request)
         runs = run_list_for_merchant(merchant=request.user)
@@ -103,7 +116,9 @@ class RunDetailApi(APIView):
     discrepancies seen by this run (the first 500; page through
     ``/reconciliation/discrepancies?run_id=…`` for more)."""
 
-    @extend_schema(tags=_TAGS, operation_id="reconciliation_runs_get", responses={200: _RunDetail})
+    @extend_schema(
+        tags=_TAGS, operation_id="reconciliation_runs_get", responses={200: _RunDetail, **errors(400, 401, 404, 429)}
+    )
     def get(self, request: Request, run_id: str) -> Response:
         run = run_get_for_merchant(merchant=request.user, run_id=run_id)
         counts = run_counts_for_merchant(merchant=request.user, run_ids=[run.id])[run.id]
@@ -120,26 +135,14 @@ class DiscrepancyListApi(APIView):
     @extend_schema(
         tags=_TAGS,
         operation_id="reconciliation_discrepancies_list",
-        parameters=[
-            *_PAGE_PARAMS,
-            OpenApiParameter("run_id", str),
-            OpenApiParameter("status", str, enum=[s.value for s in Discrepancy.Status]),
-            OpenApiParameter("class", str, enum=[k.value for k in Klass]),
-        ],
-        responses={200: _Page},
+        parameters=[DiscrepancyQuery],
+        responses={200: _Page, **errors(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
-        limit, offset = page_params(request)
-        status = request.query_params.get("status")
-        klass = request.query_params.get("class")
-        if status and status not in Discrepancy.Status.values:
-            raise BadRequest(
-                f"status must be one of {', '.join(Discrepancy.Status.values)}", field="status", reason="invalid_filter"
-            )
-        if klass and klass not in Klass.values:
-            raise BadRequest(f"class must be one of {', '.join(Klass.values)}", field="class", reason="invalid_filter")
+        query = query_parse(request, DiscrepancyQuery)
+        limit, offset = query["limit"], query["offset"]
         queryset = discrepancy_list_for_merchant(
-            merchant=request.user, run_id=request.query_params.get("run_id"), status=status, klass=klass
+            merchant=request.user, run_id=query.get("run_id"), status=query.get("status"), klass=query.get("class")
         )
         return Response(
             {
@@ -154,7 +157,11 @@ class DiscrepancyListApi(APIView):
 class DiscrepancyDetailApi(APIView):
     """``GET /api/v1/reconciliation/discrepancies/{id}``."""
 
-    @extend_schema(tags=_TAGS, operation_id="reconciliation_discrepancies_get", responses={200: _Discrepancy})
+    @extend_schema(
+        tags=_TAGS,
+        operation_id="reconciliation_discrepancies_get",
+        responses={200: _Discrepancy, **errors(400, 401, 404, 429)},
+    )
     def get(self, request: Request, discrepancy_id: str) -> Response:
         return Response(
             discrepancy_snapshot(discrepancy_get_for_merchant(merchant=request.user, discrepancy_id=discrepancy_id))

@@ -383,12 +383,18 @@ def test_status_wait_bounds(alice, order):
 
 
 def test_public_create_and_get(alice, anon, order):
-    response = anon.post(
+    # The order decides the amount: an anonymous caller cannot even send one.
+    refused = anon.post(
         "/api/v1/payments/public", {"order_id": order.id, "method": "upi", "vpa": "a@b", "amount": 1}, format="json"
     )
+    assert refused.status_code == 400
+    assert (refused.json()["error"]["field"], refused.json()["error"]["reason"]) == ("amount", "unknown_field")
+    assert not Payment.objects.exists()
+    body = {"order_id": order.id, "method": "upi", "vpa": "a@b"}
+    response = anon.post("/api/v1/payments/public", body, format="json")
     assert response.status_code == 201
     body = response.json()
-    assert body["amount"] == 50000  # the order decides; a public amount is ignored
+    assert body["amount"] == 50000
     assert "merchant_id" not in body
     payment = Payment.objects.get(pk=body["id"])
     assert payment.merchant_id == alice.merchant.id

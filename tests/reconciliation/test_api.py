@@ -89,12 +89,12 @@ def test_discrepancy_list_filters(run, alice):
     assert alice.client.get(url, {"class": "matched"}).json()["total"] == 0
     bad = alice.client.get(url, {"class": "nonsense"})
     assert bad.status_code == 400
-    assert (bad.json()["error"]["field"], bad.json()["error"]["reason"]) == ("class", "invalid_filter")
+    assert (bad.json()["error"]["field"], bad.json()["error"]["reason"]) == ("class", "invalid_query")
     bad = alice.client.get(url, {"status": "nonsense"})
     assert (bad.status_code, bad.json()["error"]["field"], bad.json()["error"]["reason"]) == (
         400,
         "status",
-        "invalid_filter",
+        "invalid_query",
     )
     assert alice.client.get(url, {"limit": "x"}).status_code == 400
 

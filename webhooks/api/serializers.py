@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
+from payments.api.query import StrictIntegerField
 from payments.snapshots import iso
 from webhooks.models import WebhookAttempt, WebhookDelivery
 from webhooks.services.endpoints import endpoint_snapshot
@@ -16,19 +18,28 @@ __all__ = ["attempt_render", "delivery_render", "endpoint_snapshot"]
 class EndpointCreateSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=2048, trim_whitespace=True)
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    event_types = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_empty=False)
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_empty=False, min_length=1
+    )
     enabled = serializers.BooleanField(required=False, default=True)
 
 
 class EndpointUpdateSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=2048, required=False, allow_blank=True)
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    event_types = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_empty=False)
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_empty=False, min_length=1
+    )
     enabled = serializers.BooleanField(required=False)
 
 
 class RotateSecretSerializer(serializers.Serializer):
-    grace_period_seconds = serializers.IntegerField(required=False, min_value=0)
+    grace_period_seconds = StrictIntegerField(
+        required=False,
+        min_value=0,
+        max_value=settings.WEBHOOK_ROTATION_GRACE_MAX_SECONDS,
+        reason="invalid_grace_period",
+    )
 
 
 class RecoverSerializer(serializers.Serializer):

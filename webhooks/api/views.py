@@ -10,8 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payments.api.http import validated
 from payments.api.lists import page_render
-from payments.api.query import PageQuery, StrictIntegerField, query_parse
+from payments.api.query import PageQuery, QueryText, StrictIntegerField, query_parse
 from payments.api.schema import errors
 from webhooks import selectors
 from webhooks.api.serializers import (
@@ -34,12 +35,6 @@ MAX_LIMIT = 100
 
 def _actor(request: Request) -> str:
     return f"api_key:{getattr(request.auth, 'key_id', 'unknown')}"
-
-
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 ENDPOINT_SCHEMA = inline_serializer(
@@ -89,8 +84,8 @@ LOG_LIST_SCHEMA = inline_serializer(
 
 class DeliveryLogQuery(PageQuery):
     status = serializers.ChoiceField(DeliveryStatus.values, required=False)
-    event = serializers.CharField(required=False, max_length=64, help_text="exact type or family such as payment.*")
-    endpoint_id = serializers.CharField(required=False, max_length=64)
+    event = QueryText(help_text="exact type or family such as payment.*")
+    endpoint_id = QueryText()
     created_after = serializers.DateTimeField(required=False, help_text="ISO-8601, inclusive")
     created_before = serializers.DateTimeField(required=False, help_text="ISO-8601, exclusive")
     limit = StrictIntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT, help_text="page size")
@@ -116,7 +111,7 @@ class EndpointListApi(APIView):
         responses={201: ENDPOINT_SCHEMA, **errors(400, 401, 415, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EndpointCreateSerializer, request.data)
+        data = validated(EndpointCreateSerializer, request.data)
         endpoint = endpoint_services.endpoint_create(merchant=request.user, actor=_actor(request), **data)
         return Response({**endpoint_snapshot(endpoint), "secret": endpoint.secret}, status=201)
 
@@ -138,7 +133,7 @@ class EndpointDetailApi(APIView):
     )
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
-        data = _valid(EndpointUpdateSerializer, request.data)
+        data = validated(EndpointUpdateSerializer, request.data)
         endpoint = endpoint_services.endpoint_update(endpoint=endpoint, actor=_actor(request), **data)
         return Response(endpoint_snapshot(endpoint))
 
@@ -162,7 +157,7 @@ class EndpointRotateSecretApi(APIView):
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
-        data = _valid(RotateSecretSerializer, request.data or {})
+        data = validated(RotateSecretSerializer, request.data)
         endpoint, secret = endpoint_services.endpoint_rotate_secret(
             endpoint=endpoint, actor=_actor(request), grace_seconds=data.get("grace_period_seconds")
         )
@@ -213,7 +208,7 @@ class EndpointRecoverApi(APIView):
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
-        data = _valid(RecoverSerializer, request.data)
+        data = validated(RecoverSerializer, request.data)
         count = endpoint_services.endpoint_recover(endpoint=endpoint, since=data["since"], actor=_actor(request))
         return Response({"endpoint_id": endpoint.id, "recovered": count, "message": "Failed deliveries re-queued"})
 
