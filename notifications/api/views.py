@@ -14,7 +14,7 @@ from notifications.models import Notification, NotificationPreference
 from notifications.selectors import notification_list_for_merchant, notification_preference_get
 from notifications.services.preferences import notification_preference_update
 from payments.api import schema
-from payments.api.http import json_response, parse_json_body
+from payments.api.http import json_response, parse_json_body, validated
 from payments.api.lists import page_render
 from payments.api.query import query_parse
 from payments.snapshots import iso
@@ -72,7 +72,6 @@ class NotificationSettingsApi(APIView):
         responses={200: shapes.NotificationSettings, **schema.errors(400, 401, 413, 415, 429)},
     )
     def patch(self, request: Request) -> HttpResponse:
-        serializer = shapes.NotificationSettingsUpdate(data=parse_json_body(request))
-        serializer.is_valid(raise_exception=True)
-        preference = notification_preference_update(merchant=request.user, **serializer.validated_data)
+        data = validated(shapes.NotificationSettingsUpdate, parse_json_body(request))
+        preference = notification_preference_update(merchant=request.user, **data)
         return json_response(preference_body(preference))

@@ -227,7 +227,7 @@ def json_body(request: HttpRequest, *, empty: Any = None) -> Any:
     """The body parsed by :func:`json_loads`; an empty body is ``empty`` (a JSON ``null``
     is ``None``); a body sent as anything but JSON is a 415."""
     raw = read_body(request)
-    if not raw.strip():
+    if not raw:  # no body at all; whitespace alone is not JSON
         return empty
     content_type = media_type(request)
     if content_type and not is_json_media_type(content_type):

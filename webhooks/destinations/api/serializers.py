@@ -10,14 +10,18 @@ class DestinationCreateSerializer(serializers.Serializer):
     target = serializers.DictField(
         help_text="{url, stream, maxlen} | {url, exchange} | {url, subject_prefix, stream}; see PRODUCT.md §10"
     )
-    event_types = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_empty=False)
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_empty=False, min_length=1
+    )
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     enabled = serializers.BooleanField(required=False, default=True)
 
 
 class DestinationUpdateSerializer(serializers.Serializer):
     target = serializers.DictField(required=False, help_text="without url: only the keys given change")
-    event_types = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_empty=False)
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_empty=False, min_length=1
+    )
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
 

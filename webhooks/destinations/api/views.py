@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payments.api.http import validated
 from payments.api.schema import errors
 from webhooks.destinations import selectors, services
 from webhooks.destinations.api.serializers import (
@@ -25,12 +23,6 @@ TAG = "event destinations"
 
 def _actor(request: Request) -> str:
     return f"api_key:{getattr(request.auth, 'key_id', 'unknown')}"
-
-
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class DestinationListApi(APIView):
@@ -51,7 +43,7 @@ class DestinationListApi(APIView):
         responses={201: DestinationSerializer, **errors(400, 401, 415, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(DestinationCreateSerializer, request.data)
+        data = validated(DestinationCreateSerializer, request.data)
         destination = services.destination_create(merchant=request.user, actor=_actor(request), **data)
         return Response(selectors.destination_snapshot(destination), status=201)
 
@@ -74,7 +66,7 @@ class DestinationDetailApi(APIView):
     )
     def patch(self, request: Request, destination_id: str) -> Response:
         destination = selectors.destination_get(merchant=request.user, destination_id=destination_id)
-        data = _valid(DestinationUpdateSerializer, request.data)
+        data = validated(DestinationUpdateSerializer, request.data)
         destination = services.destination_update(destination=destination, actor=_actor(request), **data)
         return Response(selectors.destination_snapshot(destination))
 
@@ -98,6 +90,6 @@ class DestinationReplayApi(APIView):
     )
     def post(self, request: Request, destination_id: str) -> Response:
         destination = selectors.destination_get(merchant=request.user, destination_id=destination_id)
-        data = _valid(ReplaySerializer, request.data)
+        data = validated(ReplaySerializer, request.data)
         destination = services.destination_replay(destination=destination, actor=_actor(request), **data)
         return Response(selectors.destination_snapshot(destination))
