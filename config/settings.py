@@ -456,7 +456,7 @@ WEBHOOK_ENDPOINT_MAX_IN_FLIGHT = env_int("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", 1)
 # The webhooks worker's threads (the same variable config/serving.py starts it with) and how
 # many of them the slow lane (new, slow and failing endpoints) may hold at once.
 WEBHOOK_WORKER_THREADS = env_int("WEBHOOKS_THREADS", 32)
-WEBHOOK_SLOW_LANE_THREADS = env_int("WEBHOOK_SLOW_LANE_THREADS", 8)
+WEBHOOK_SLOW_LANE_THREADS = env_int("WEBHOOK_SLOW_LANE_THREADS", max(1, WEBHOOK_WORKER_THREADS // 4))
 # An attempt this long (or cut by the deadline) puts its endpoint in the slow lane for at least
 # WEBHOOK_SLOW_LANE_HOLD_SECONDS.
 WEBHOOK_SLOW_ATTEMPT_SECONDS = float(os.environ.get("WEBHOOK_SLOW_ATTEMPT_SECONDS", "2"))
