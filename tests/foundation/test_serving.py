@@ -91,6 +91,27 @@ def test_chunked_bodies_are_read_on_every_serving_path(alice, tmp_path):
         assert Order.objects.count() == 3
 
 
+def test_websockets_and_pages_through_the_front(alice, tmp_path):
+    import websockets.sync.client
+
+    payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant))
+    with serving_layout(run_dir=tmp_path) as urls:
+        front = urls["front"]
+        # /ws/ is upgraded through nginx to daphne
+        ws_url = front.replace("http://", "ws://") + f"/ws/payments/{payment.id}"
+        with websockets.sync.client.connect(ws_url, origin=front, open_timeout=10) as ws:
+            snapshot = json.loads(ws.recv(timeout=10))
+        assert (snapshot["event"], snapshot["payment"]["id"]) == ("snapshot", payment.id)
+        # /static/ comes from collectstatic's output with the checkout SDK's CORS header
+        status, headers, _ = _request(front, "GET", "/static/checkout.js", headers={})
+        assert status == 200
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        # pages and /health come from gunicorn (no worker runs here: /health says degraded)
+        status, _, raw = _request(front, "GET", "/health", headers={})
+        assert status in {200, 503}
+        assert json.loads(raw)["database"] == "connected"
+
+
 def test_more_clients_than_connections_get_503_with_retry_after_never_500(alice, tmp_path):
     payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant))
     path = f"/api/v1/payments/{payment.id}/status"
