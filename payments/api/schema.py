@@ -111,6 +111,11 @@ class OrderCreate(serializers.Serializer):
     notes = fields.NotesField()
     callback_url = fields.CallbackUrlField(help_text="http(s); the checkout returns the browser here")
     customer_id = fields.IdField(help_text="cust_…: its payments send this customer receipts")
+    customer = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="instead of customer_id: {email, phone, name, locale} makes a new customer for this order",
+    )
 
 
 class Order(serializers.Serializer):

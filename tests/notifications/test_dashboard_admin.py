@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from notifications.models import Notification, NotificationPreference
+from realtime.models import DashboardAudit, MerchantUser
 from realtime.services import merchant_user_link
 from tests.notifications.conftest import new_customer, paid_payment
 
@@ -37,6 +38,18 @@ def test_dashboard_switches_channels_for_its_merchant_only(alice, bob, settings)
     assert not NotificationPreference.objects.filter(merchant=bob.merchant).exists()
     assert 'data-test-id="email-enabled">' in client.get("/dashboard/notifications").content.decode()
     assert Client().get("/dashboard/notifications").status_code == 302  # login required
+    audit = DashboardAudit.objects.get(action="notifications.settings")
+    assert (audit.merchant_id, audit.detail) == (alice.merchant.pk, {"email_enabled": False, "sms_enabled": True})
+    # A viewer sees the page but cannot change the switches (checked on the server).
+    viewer = logged_in(alice, "viewer@alice.example")
+    MerchantUser.objects.filter(user__username="viewer@alice.example").update(role="viewer")
+    page = viewer.get("/dashboard/notifications")
+    assert page.status_code == 200 and "Only the account owner can change these" in page.content.decode()
+    refused = viewer.post(
+        "/dashboard/notifications", {"email_enabled": "on", "csrfmiddlewaretoken": page.cookies["csrftoken"].value}
+    )
+    assert refused.status_code == 403
+    assert NotificationPreference.objects.get(merchant=alice.merchant).email_enabled is False
 
 
 def test_dashboard_and_admin_list_notifications(alice, bob, smtp, settings, client):

@@ -323,3 +323,24 @@ def test_the_checkout_pays_only_with_the_orders_own_customers_saved_methods(alic
     assert 'data-payment-method-id="' + mine + '"' in page and "Visa •••• 1111" in page
     assert theirs not in page and "simtok_" not in page
     assert 'data-test-id="saved-methods"' not in anon.get(f"/checkout?order_id={plain['id']}").content.decode()
+
+
+def test_an_order_can_name_a_new_customer_inline(alice):
+    created = alice.client.post(
+        "/api/v1/orders", {"amount": 1000, "customer": {"email": "new@example.com", "phone": "+919999999999"}},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.json()
+    customer = Customer.objects.get(pk=created.json()["customer_id"])
+    assert (customer.email, customer.phone, customer.merchant_id) == (
+        "new@example.com",
+        "+919999999999",
+        alice.merchant.pk,
+    )
+    bad = alice.client.post("/api/v1/orders", {"amount": 1000, "customer": {"email": "nope"}}, format="json")
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "customer.email"
+    both = alice.client.post(
+        "/api/v1/orders", {"amount": 1000, "customer": {"email": "a@b.co"}, "customer_id": customer.pk}, format="json"
+    )
+    assert both.status_code == 400 and both.json()["error"]["reason"] == "customer_conflict"
+    assert Customer.objects.count() == 1
