@@ -128,6 +128,18 @@ def _backlog() -> dict[str, int]:
     return dict(zip(("unsubmitted", "submitted", "success", "undispatched", "undelivered"), row, strict=True))
 
 
+def _transactions() -> int:
+    """Committed + rolled-back transactions of the bench database so far (PostgreSQL's own
+    counter: a load-independent measure of how many round trips the pipeline batches)."""
+    import psycopg
+
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        (count,) = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", [BENCH_DB]
+        ).fetchone()
+    return int(count)
+
+
 def _snapshot(groups: dict[str, int]) -> dict[str, float]:
     tree = _children()
     cpu = {name: _tree_cpu(pid, tree) for name, pid in groups.items()}
@@ -378,7 +390,7 @@ def run() -> list[dict]:
             time.sleep(IDLE_SECONDS)
             idle = _rates(idle_from, _snapshot(groups), time.monotonic() - idle_began)
             load1 = os.getloadavg()[0]
-            before, began = _snapshot(groups), time.monotonic()
+            before, began, xacts_before = _snapshot(groups), time.monotonic(), _transactions()
             load_recv, load_send = ctx.Pipe(False)
             load = ctx.Process(
                 target=_load_main,
@@ -402,6 +414,8 @@ def run() -> list[dict]:
                 time.sleep(0.5)
             time.sleep(1)  # the last pushes
             after, elapsed = _snapshot(groups), time.monotonic() - began
+            time.sleep(1)  # PostgreSQL publishes its counters at most once a second
+            xacts = _transactions() - xacts_before
             for profiler in profilers:
                 profiler.wait(30)
             load2 = os.getloadavg()[0]
@@ -418,7 +432,7 @@ def run() -> list[dict]:
         _stop(redis_proc)
         shutil.rmtree(run_dir, ignore_errors=True)
     busy = {group: max(0.0, cpu - idle.get(group, 0.0) * elapsed) for group, cpu in _rates(before, after, 1.0).items()}
-    return _rows(result, created, webhooks, pushes, busy, (load1, load2))
+    return _rows(result, created, webhooks, pushes, busy, (load1, load2), xacts)
 
 
 def _rates(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
@@ -430,7 +444,7 @@ def _rates(before: dict[str, float], after: dict[str, float], seconds: float) ->
     return cpu
 
 
-def _rows(result, created, webhooks, pushes, cpu, loads) -> list[dict]:
+def _rows(result, created, webhooks, pushes, cpu, loads, xacts) -> list[dict]:
     window_end = result["started"] + SECONDS
     done_at = {pid: max(webhooks[pid], pushes[pid]) for pid in created if pid in webhooks and pid in pushes}
     in_window = sum(1 for t in done_at.values() if t <= window_end)
@@ -487,6 +501,17 @@ def _rows(result, created, webhooks, pushes, cpu, loads) -> list[dict]:
         },
     ]
     per = max(1, len(created))  # the work of every created payment is in the CPU figures
+    rows.append(
+        {
+            "benchmark": name,
+            "metric": "PostgreSQL transactions per payment (all processes, incl. idle sweeps)",
+            "value": round(xacts / per, 2),
+            "unit": "xacts",
+            "ceiling": "",
+            "target": "",
+            "ok": None,
+        }
+    )
     total = sum(v for group, v in cpu.items() if group not in ACQUIRER_ROLES)  # the gateway's own
     for group in (*ROLES, "postgres", "redis"):
         rows.append(
