@@ -26,6 +26,8 @@ from payments.services.api_keys import secret_hash
 from payments.snapshots import iso
 from payments.states import PaymentStatus
 from realtime import selectors
+from realtime.charts import merchant_charts
+from realtime.dashboard_selectors import merchant_timezone
 from realtime.services import ticket_create
 from realtime.team import PERMISSION_ERROR, role_capabilities
 
@@ -128,6 +130,11 @@ def home(request: HttpRequest) -> HttpResponse:
         "api_key": api_key,
         "api_secret": _secret_display(api_key),
         "stats": selectors.merchant_stats(merchant=request.merchant),
+        "charts": merchant_charts(
+            merchant=request.merchant,
+            zone=merchant_timezone(merchant=request.merchant),
+            days=30 if request.GET.get("days") == "30" else 7,
+        ),
     }
     return render(request, "realtime/dashboard/home.html", context)
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -16,9 +18,13 @@ from playwright.sync_api import Page, expect
 from payments.models import Customer, Payment, Refund
 from realtime.models import DashboardAudit, MerchantUser
 from realtime.services import merchant_user_link
+from tests.realtime.charts_seed import seed_charts
 from tests.realtime.helpers import bulk_payments
 from tests.support.processes import wait_for
 
+# With DASHBOARD_SCREENSHOTS=1 the tests write docs/img/dashboard-*.png (the docs' pictures);
+# otherwise the same screenshots go to a temporary directory.
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" if os.environ.get("DASHBOARD_SCREENSHOTS") else None
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live, pytest.mark.worker]
 PASSWORD = "team-browser-password"
 
@@ -253,3 +259,64 @@ def test_rolling_a_key(live, page: Page, alice):
         "api_key.rolled",
         "api_key.revoked",
     ]
+
+
+def screenshot(page: Page, tmp_path: Path, name: str) -> None:
+    target = (SHOTS or tmp_path) / f"dashboard-{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 1000
+
+
+def chart_values(page: Page, test_id: str) -> list[tuple[str, str]]:
+    pairs = page.locator(f'[data-test-id="{test_id}"] [data-test-id="chart-bar"]').evaluate_all(
+        "gs => gs.map(g => [g.dataset.label, g.dataset.value])"
+    )
+    return [(label, value) for label, value in pairs]
+
+
+def test_charts_render_with_the_seeded_values_and_pages_fit_a_phone(live, page: Page, alice, bob, settings, tmp_path):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    seeded = seed_charts(alice.merchant, bob.merchant)
+    email = teammate(alice, "owner@alice.example", "owner")
+    page.set_viewport_size({"width": 1200, "height": 900})
+    login(page, live, email, "/dashboard/")
+    expect(page.locator('[data-test-id="charts"]')).to_have_attribute("data-days", "7")
+    assert chart_values(page, "chart-volume") == list(zip(seeded.labels, map(str, seeded.volume), strict=True))
+    assert chart_values(page, "chart-count") == list(zip(seeded.labels, map(str, seeded.count), strict=True))
+    assert chart_values(page, "chart-refunds") == list(zip(seeded.labels, map(str, seeded.refunded), strict=True))
+    assert dict(chart_values(page, "chart-methods")) == {k: str(v) for k, v in seeded.method_rates.items()}
+    assert dict(chart_values(page, "chart-endpoint-success")) == {k: str(v) for k, v in seeded.endpoint_rates.items()}
+    assert dict(chart_values(page, "chart-endpoint-p95")) == {k: str(v) for k, v in seeded.endpoint_p95.items()}
+    # Drawn: the tallest day is as tall as the chart, an empty day is flat, all visible.
+    heights = page.locator('[data-test-id="chart-volume"] rect').evaluate_all(
+        "rs => rs.map(r => r.getBoundingClientRect().height)"
+    )
+    assert heights[1] == 0 and heights[3] == heights[6] > 50 and 0 < heights[0] < heights[3]
+    screenshot(page, tmp_path, "overview")
+    page.locator('[data-test-id="charts-30"]').click()
+    expect(page.locator('[data-test-id="charts"]')).to_have_attribute("data-days", "30")
+    assert len(chart_values(page, "chart-count")) == 30
+    # Phone width: every page fits without sideways scrolling; the nav wraps.
+    payment_id = Payment.objects.filter(merchant=alice.merchant, status="success").first().pk
+    page.set_viewport_size({"width": 375, "height": 740})
+    for path in (
+        "/dashboard/",
+        "/dashboard/transactions",
+        f"/dashboard/payments/{payment_id}",
+        "/dashboard/webhooks/endpoints",
+        "/dashboard/keys",
+        "/dashboard/team",
+        "/dashboard/audit",
+    ):
+        page.goto(f"{live}{path}")
+        expect(page.locator('[data-test-id="dashboard"]')).to_be_visible()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        wide = page.evaluate(
+            "Array.from(document.querySelectorAll('body *'))"
+            ".filter(e => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest('.table-wrap'))"
+            ".slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + (e.getAttribute('data-test-id') || ''))"
+        )
+        assert overflow <= 0, (path, overflow, wide)
+    page.goto(f"{live}/dashboard/payments/{payment_id}")
+    screenshot(page, tmp_path, "payment-phone")
