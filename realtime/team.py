@@ -43,6 +43,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "payments_refund": _PAYMENT_STAFF,  # support: up to refund_limit per refund
     "payments_capture": _PAYMENT_STAFF,
     "payments_cancel": _PAYMENT_STAFF,
+    "payments_batch": _PAYMENT_STAFF,  # upload a CSV batch of payments
     "webhooks_view": _READERS,
     "webhooks_manage": _BUILDERS,
     "webhooks_secret_view": _BUILDERS,

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from realtime.views import (
     checkout,
     dashboard,
+    dashboard_batches,
     dashboard_endpoints,
     dashboard_keys,
     dashboard_payments,
@@ -39,6 +40,9 @@ urlpatterns: list = [
     path("dashboard/streams", dashboard_streams.streams_page, name="dashboard-streams"),
     path("dashboard/streams/<str:destination_id>/replay", dashboard_streams.streams_replay),
     path("dashboard/docs", dashboard.docs, name="dashboard-docs"),
+    path("dashboard/batches", dashboard_batches.batches_page, name="dashboard-batches"),
+    path("dashboard/api/batches", dashboard_batches.api_batch_create, name="dashboard-api-batches"),
+    path("dashboard/api/batches/<str:batch_id>", dashboard_batches.api_batch_progress),
     path("dashboard/team", dashboard_team.team_page, name="dashboard-team"),
     path("dashboard/team/invite", dashboard_team.team_invite),
     path("dashboard/team/<str:member_id>", dashboard_team.team_member_update),

@@ -33,7 +33,7 @@ def _shape_error(errors: Any) -> dict[str, Any]:
     return {"code": BAD_REQUEST_ERROR, "description": message, "field": field, "reason": code}
 
 
-def _items(raw_items: list[Any]) -> tuple[list[BatchItem], list[dict[str, Any]]]:
+def batch_items_parse(raw_items: list[Any]) -> tuple[list[BatchItem], list[dict[str, Any]]]:
     """Each item through :class:`BatchItemShape`: the valid ones and the rejections. One
     serializer instance validates them all, as DRF's ListSerializer does with its child
     (a new instance per item deep-copies its fields: ~1 ms each, most of a 1,000-item batch)."""
@@ -98,7 +98,7 @@ class PaymentBatchesApi(APIView):
         envelope = BatchCreate(data=parse_json_body(request))
         envelope.is_valid(raise_exception=True)
         raw_items = envelope.validated_data["items"]
-        items, rejected = _items(raw_items)
+        items, rejected = batch_items_parse(raw_items)
         result = payment_batch_create(
             merchant=request.user,
             reference=envelope.validated_data["reference"],

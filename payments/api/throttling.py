@@ -103,7 +103,26 @@ class BatchRateLimit(_FixedWindowThrottle):
         merchant = getattr(request, "user", None)
         if merchant is None or not hasattr(merchant, "pk"):
             return None
-        return f"batch:{merchant.pk}", settings.BATCH_RATE_LIMIT_PER_HOUR
+        return batch_counter(merchant_id=merchant.pk)
+
+
+def batch_counter(*, merchant_id: object) -> tuple[str, int]:
+    """The one batch counter of a merchant: the API and the dashboard upload share it."""
+    return f"batch:{merchant_id}", settings.BATCH_RATE_LIMIT_PER_HOUR
+
+
+def batch_attempt_register(*, merchant_id: object) -> None:
+    """Count a batch create outside DRF (the dashboard upload); 429 past the limit."""
+    name, limit = batch_counter(merchant_id=merchant_id)
+    wait = _over_limit(name, limit=limit, window_seconds=BatchRateLimit.window_seconds)
+    if wait is not None:
+        raise ApiError(
+            "Too many batches this hour; try again later",
+            code=RATE_LIMIT_ERROR,
+            status=429,
+            reason="rate_limited",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
 
 
 def checkout_attempt_register(*, order_id: str) -> None:
