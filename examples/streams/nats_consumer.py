@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import nats
-from nats.errors import TimeoutError as NatsTimeout
 
 
 class Dedup:
@@ -53,7 +52,7 @@ async def consume(
         while not should_stop():
             try:
                 messages = await subscription.fetch(100, timeout=1)
-            except NatsTimeout:
+            except TimeoutError:  # nothing new within the second (nats-py raises either kind)
                 continue
             for message in messages:
                 headers = message.headers or {}
