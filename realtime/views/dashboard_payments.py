@@ -15,6 +15,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from payments.api.errors import ApiError, BadRequest, NotFound, envelope
+from payments.money import format_amount
 from payments.selectors.payments import payment_get_for_merchant
 from payments.services.payments import payment_cancel as payment_cancel_service
 from payments.services.payments import payment_capture as payment_capture_service
@@ -41,6 +42,7 @@ def _page(request: HttpRequest, payment_id: str, *, error: str | None = None, st
         "nav": "transactions",
         "d": detail,
         "p": detail.payment,
+        "refund_limit_display": format_amount(request.membership.refund_limit, detail.payment.currency),
         "message": MESSAGES.get(request.GET.get("done", "")),
         "error": error,
     }

@@ -57,7 +57,7 @@ def charged_payment(tenant, *, amount: int) -> str:
     return payment_id
 
 
-def test_support_refunds_from_the_payment_page_and_the_refund_settles_live(live, page: Page, alice, bob):
+def test_support_refunds_from_the_payment_page_and_the_refund_settles_live(live, page: Page, alice, bob, tmp_path):
     payment_id = charged_payment(alice, amount=120000)
     email = teammate(alice, "support@alice.example", "support", refund_limit=50000)
     login(page, live, email, f"/dashboard/payments/{payment_id}")
@@ -92,6 +92,7 @@ def test_support_refunds_from_the_payment_page_and_the_refund_settles_live(live,
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     expect(page.locator('[data-test-id="payment-timeline"]')).to_contain_text("refund pending → processed")
     assert DashboardAudit.objects.get().actor == "support@alice.example"
+    screenshot(page, tmp_path, "payment")
 
 
 def test_viewer_gets_no_refund_form_and_the_server_refuses_it(live, page: Page, alice):
@@ -115,7 +116,7 @@ def test_viewer_gets_no_refund_form_and_the_server_refuses_it(live, page: Page, 
     assert not Refund.objects.exists() and not DashboardAudit.objects.exists()
 
 
-def test_search_and_csv_export(live, page: Page, alice, bob):
+def test_search_and_csv_export(live, page: Page, alice, bob, tmp_path):
     base = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     payments = bulk_payments(
         merchant=alice.merchant,
@@ -160,13 +161,14 @@ def test_search_and_csv_export(live, page: Page, alice, bob):
     exported = list(csv.DictReader(io.StringIO(body)))
     assert [r["payment_id"] for r in exported] == [p.id for p in expected]
     assert exported[0]["created_at"].endswith("+05:30") and {r["status"] for r in exported} == {"failed"}
+    screenshot(page, tmp_path, "search", full_page=False)
     # A bad value is explained beside the form and nothing is listed.
     form.locator('[data-test-id="search-amount-min"]').fill("a lot")
     form.locator('[data-test-id="search-button"]').click()
     expect(page.locator('[data-test-id="search-error"]')).to_have_text("Enter an amount like 12.55")
 
 
-def test_second_endpoint_and_a_failed_delivery_in_the_inspector(live, page: Page, alice, receiver):
+def test_second_endpoint_and_a_failed_delivery_in_the_inspector(live, page: Page, alice, receiver, tmp_path):
     from webhooks.models import WebhookDelivery, WebhookEndpoint
     from webhooks.services.endpoints import endpoint_default_set_url
 
@@ -214,6 +216,7 @@ def test_second_endpoint_and_a_failed_delivery_in_the_inspector(live, page: Page
     received = {name.lower(): value for name, value in sent["headers"].items()}
     assert shown and all(received[name.lower()] == value for name, value in shown.items()), (shown, received)
     assert {"webhook-signature", "x-webhook-signature", "webhook-id", "content-type"} <= {n.lower() for n in shown}
+    screenshot(page, tmp_path, "inspector")
 
 
 def api_status(live: str, key_id: str, secret: str) -> int:
@@ -229,7 +232,7 @@ def api_status(live: str, key_id: str, secret: str) -> int:
         return exc.code
 
 
-def test_rolling_a_key(live, page: Page, alice):
+def test_rolling_a_key(live, page: Page, alice, tmp_path):
     email = teammate(alice, "dev@alice.example", "developer")
     login(page, live, email, "/dashboard/keys")
     row = page.locator(f'[data-test-id="key-row"][data-key-id="{alice.key_id}"]')
@@ -243,6 +246,7 @@ def test_rolling_a_key(live, page: Page, alice):
     new_secret = new_key.locator('[data-test-id="new-key-secret"]').inner_text()
     assert new_id != alice.key_id and new_secret.startswith("secret_test_")
     expect(row.locator('[data-test-id="key-state"]')).to_contain_text("rolling: works until")
+    screenshot(page, tmp_path, "keys-rolled")
     # During the overlap both keys work against the real server; the secret is not shown again.
     assert api_status(live, new_id, new_secret) == 200
     assert api_status(live, alice.key_id, alice.secret) == 200
@@ -261,10 +265,10 @@ def test_rolling_a_key(live, page: Page, alice):
     ]
 
 
-def screenshot(page: Page, tmp_path: Path, name: str) -> None:
+def screenshot(page: Page, tmp_path: Path, name: str, *, full_page: bool = True) -> None:
     target = (SHOTS or tmp_path) / f"dashboard-{name}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target), full_page=True)
+    page.screenshot(path=str(target), full_page=full_page)
     assert target.stat().st_size > 1000
 
 
