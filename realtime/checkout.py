@@ -38,13 +38,13 @@ def callback_signature(*, secret: str, order_id: str, payment_id: str, status: s
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def _merchant_callback_secret(merchant_id: object) -> str | None:
+def _merchant_callback_secret(merchant_id: object, mode: str) -> str | None:
     try:
         from webhooks.models import WebhookEndpoint
     except ImportError:  # the webhooks app is optional for the checkout
         return None
     endpoint = (
-        WebhookEndpoint.objects.filter(merchant_id=merchant_id, is_default=True, deleted_at__isnull=True)
+        WebhookEndpoint.objects.filter(merchant_id=merchant_id, mode=mode, is_default=True, deleted_at__isnull=True)
         .only("secret")
         .first()
     )
@@ -65,7 +65,7 @@ def checkout_redirect_url(*, payment: Payment) -> str | None:
         "amount": str(payment.amount),
         "currency": payment.currency,
     }
-    secret = _merchant_callback_secret(payment.merchant_id)
+    secret = _merchant_callback_secret(payment.merchant_id, payment.mode)  # the default endpoint of its world
     if secret:
         params["signature"] = callback_signature(
             secret=secret,

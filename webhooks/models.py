@@ -14,6 +14,7 @@ from django.utils import timezone
 from payments.encryption import EncryptedTextField
 from payments.ids import new_public_id
 from payments.models import Event, Merchant
+from payments.models.merchants import mode_field
 
 
 def new_endpoint_id() -> str:
@@ -32,6 +33,8 @@ class WebhookEndpoint(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=new_endpoint_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    # The world it receives: test endpoints get test events only, live endpoints live ones.
+    mode = mode_field()
     # Empty for a default endpoint that has no URL yet: never delivered to.
     url = models.CharField(max_length=2048, blank=True, default="")
     description = models.CharField(max_length=255, blank=True, default="")
@@ -63,9 +66,9 @@ class WebhookEndpoint(models.Model):
         ordering = ["created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["merchant"],
+                fields=["merchant", "mode"],
                 condition=models.Q(is_default=True, deleted_at__isnull=True),
-                name="webhook_one_default_endpoint",
+                name="webhook_one_default_endpoint_per_mode",
             ),
         ]
         indexes = [models.Index(fields=["merchant", "created_at"], name="webhook_endpoints_merchant")]

@@ -1,4 +1,5 @@
-"""Reads of the webhooks app, always scoped to one merchant (another merchant's id: 404)."""
+"""Reads of the webhooks app, always scoped to one merchant (another merchant's id: 404)
+and, when a key acts, to its mode (an endpoint and its deliveries belong to one world)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from datetime import datetime
 from django.db.models import Count, QuerySet
 
 from payments.api.errors import NotFound
-from payments.models import Merchant
+from payments.models import Merchant, creation_mode, merchant_scope
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 def endpoint_list_for_merchant(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
-    return WebhookEndpoint.objects.filter(merchant=merchant, deleted_at__isnull=True).order_by("created_at")
+    return WebhookEndpoint.objects.filter(**merchant_scope(merchant), deleted_at__isnull=True).order_by("created_at")
 
 
 def endpoint_get(*, merchant: Merchant, endpoint_id: str) -> WebhookEndpoint:
@@ -23,7 +24,14 @@ def endpoint_get(*, merchant: Merchant, endpoint_id: str) -> WebhookEndpoint:
 
 
 def endpoint_default_get(*, merchant: Merchant) -> WebhookEndpoint | None:
-    return endpoint_list_for_merchant(merchant=merchant).filter(is_default=True).first()
+    """The default endpoint of the acting key's world (the test world's without a key)."""
+    return endpoint_list_for_merchant(merchant=merchant).filter(is_default=True, mode=creation_mode(merchant)).first()
+
+
+def _delivery_scope(merchant: Merchant) -> dict:
+    if merchant.acting_mode is None:
+        return {"merchant": merchant}
+    return {"merchant": merchant, "endpoint__mode": merchant.acting_mode}
 
 
 def delivery_list_for_merchant(
@@ -35,7 +43,7 @@ def delivery_list_for_merchant(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
 ) -> QuerySet[WebhookDelivery]:
-    qs = WebhookDelivery.objects.filter(merchant=merchant)
+    qs = WebhookDelivery.objects.filter(**_delivery_scope(merchant))
     if status:
         qs = qs.filter(status=status)
     if event:
@@ -50,7 +58,9 @@ def delivery_list_for_merchant(
 
 
 def delivery_get(*, merchant: Merchant, delivery_id: str) -> WebhookDelivery:
-    delivery = WebhookDelivery.objects.filter(merchant=merchant, pk=delivery_id).select_related("event").first()
+    delivery = (
+        WebhookDelivery.objects.filter(**_delivery_scope(merchant), pk=delivery_id).select_related("event").first()
+    )
     if delivery is None:
         raise NotFound("webhook delivery not found")
     return delivery
@@ -63,6 +73,8 @@ def attempts_for_delivery(*, delivery: WebhookDelivery) -> QuerySet[WebhookAttem
 def delivery_counts_for_merchant(*, merchant: Merchant) -> dict[str, int]:
     """Counts per status (for the dashboard)."""
     counts = dict.fromkeys(DeliveryStatus.values, 0)
-    rows = WebhookDelivery.objects.filter(merchant=merchant).values("status").annotate(n=Count("id")).order_by()
+    rows = (
+        WebhookDelivery.objects.filter(**_delivery_scope(merchant)).values("status").annotate(n=Count("id")).order_by()
+    )
     counts.update({row["status"]: row["n"] for row in rows})
     return counts

@@ -215,3 +215,70 @@ def test_customers_and_saved_methods_belong_to_one_world(alice, alice_live, dire
         Payment.objects.count(),
     )
     assert after == counts
+
+
+# --- webhook endpoints belong to one world -------------------------------------------------
+
+
+def test_webhook_endpoints_and_their_deliveries_belong_to_one_world(alice, alice_live):
+    from payments.outbox import outbox_dispatch_all
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    live_endpoint = alice_live.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/live"}, format="json")
+    test_endpoint = alice.client.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/test"}, format="json")
+    assert live_endpoint.status_code == test_endpoint.status_code == 201
+    live_id, test_id = live_endpoint.json()["id"], test_endpoint.json()["id"]
+    assert WebhookEndpoint.objects.get(pk=live_id).mode == "live"
+    assert WebhookEndpoint.objects.get(pk=test_id).mode == "test"
+
+    # A key neither lists nor changes the other world's endpoint.
+    assert live_id not in alice.client.get("/api/v1/webhook-endpoints").content.decode()
+    assert test_id not in alice_live.get("/api/v1/webhook-endpoints").content.decode()
+    for response in (
+        alice.client.get(f"/api/v1/webhook-endpoints/{live_id}"),
+        alice.client.post(f"/api/v1/webhook-endpoints/{live_id}/rotate-secret", {}, format="json"),
+        alice.client.delete(f"/api/v1/webhook-endpoints/{live_id}"),
+    ):
+        assert response.status_code == 404, response.content
+    assert WebhookEndpoint.objects.get(pk=live_id).deleted_at is None
+
+    # Each world's events reach only that world's endpoints.
+    live_payment = create_payment(alice_live, create_order(alice_live))
+    test_payment = create_payment(alice.client, create_order(alice.client))
+    outbox_dispatch_all()
+    delivered = set(WebhookDelivery.objects.values_list("endpoint_id", "event__object_id"))
+    assert delivered == {(live_id, live_payment), (test_id, test_payment)}
+    live_delivery = WebhookDelivery.objects.get(endpoint_id=live_id).id
+    test_delivery = WebhookDelivery.objects.get(endpoint_id=test_id).id
+    test_listing = alice.client.get("/api/v1/webhooks").content.decode()
+    live_listing = alice_live.get("/api/v1/webhooks").content.decode()
+    assert test_delivery in test_listing and live_delivery not in test_listing
+    assert live_delivery in live_listing and test_delivery not in live_listing
+    assert alice.client.get(f"/api/v1/webhooks/{live_delivery}").status_code == 404
+    assert alice.client.post(f"/api/v1/webhooks/{live_delivery}/retry", {}, format="json").status_code == 404
+
+
+def test_the_callback_signature_uses_the_default_endpoint_of_the_payments_world(alice, alice_live):
+    from realtime.checkout import callback_signature, checkout_redirect_url
+    from webhooks.services.endpoints import endpoint_default_get_or_create
+
+    test_default = endpoint_default_get_or_create(merchant=alice.merchant)  # no key acting: test world
+    live_merchant = type(alice.merchant).objects.get(pk=alice.merchant.pk)
+    live_merchant.acting_mode = "live"
+    live_default = endpoint_default_get_or_create(merchant=live_merchant)
+    assert (test_default.mode, live_default.mode) == ("test", "live") and test_default.pk != live_default.pk
+
+    payment_id = settled_payment(alice_live)
+    payment = Payment.objects.get(pk=payment_id)
+    Payment.objects.filter(pk=payment_id).update(callback_url="https://shop.example/return")
+    payment.refresh_from_db()
+    url = checkout_redirect_url(payment=payment)
+    expected = callback_signature(
+        secret=live_default.secret,
+        order_id=payment.order_id,
+        payment_id=payment.id,
+        status="success",
+        amount=payment.amount,
+        currency=payment.currency,
+    )
+    assert url.endswith(f"signature={expected}")

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments.api.errors import BadRequest, Conflict
-from payments.models import Merchant
+from payments.models import Merchant, creation_mode, merchant_scope
 from payments.outbox import event_record
 from payments.snapshots import iso
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -61,7 +61,7 @@ def endpoint_create(
     checked = _url_checked(url)
     patterns = event_types_validate(event_types)
     with transaction.atomic():
-        count = WebhookEndpoint.objects.filter(merchant=merchant, deleted_at__isnull=True).count()
+        count = WebhookEndpoint.objects.filter(**merchant_scope(merchant), deleted_at__isnull=True).count()
         if count >= MAX_ENDPOINTS_PER_MERCHANT:
             raise BadRequest(
                 f"a merchant may have at most {MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints",
@@ -69,6 +69,7 @@ def endpoint_create(
             )
         endpoint = WebhookEndpoint.objects.create(
             merchant=merchant,
+            mode=creation_mode(merchant),
             url=checked,
             description=(description or "")[:255],
             event_types=patterns,
@@ -204,6 +205,7 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, actor: str) -> W
         if reason != WebhookEndpoint.DisabledReason.MANUAL:
             event_record(
                 merchant_id=endpoint.merchant_id,
+                mode=endpoint.mode,
                 type="webhook_endpoint.disabled",
                 object_type="webhook_endpoint",
                 object_id=endpoint.pk,
@@ -249,6 +251,7 @@ def endpoint_test(*, endpoint: WebhookEndpoint, actor: str) -> str:
     with transaction.atomic():
         event = event_record(
             merchant_id=endpoint.merchant_id,
+            mode=endpoint.mode,  # fan-out delivers an event only to endpoints of its world
             type="webhook.test",
             object_type="webhook_endpoint",
             object_id=endpoint.pk,
@@ -296,14 +299,18 @@ def endpoint_recover(*, endpoint: WebhookEndpoint, since: datetime, actor: str) 
 
 
 def endpoint_default_get_or_create(*, merchant: Merchant) -> WebhookEndpoint:
-    """The merchant's default endpoint, created without a url (never delivered to) if new."""
-    existing = WebhookEndpoint.objects.filter(merchant=merchant, is_default=True, deleted_at__isnull=True).first()
+    """The merchant's default endpoint of the acting key's world (the test world's for the
+    dashboard and staff, who act without a key), created without a url if new."""
+    mode = creation_mode(merchant)
+    found = {"merchant": merchant, "mode": mode, "is_default": True, "deleted_at__isnull": True}
+    existing = WebhookEndpoint.objects.filter(**found).first()
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
             return WebhookEndpoint.objects.create(
                 merchant=merchant,
+                mode=mode,
                 url="",
                 description="Default endpoint",
                 event_types=[ALL],
@@ -311,7 +318,7 @@ def endpoint_default_get_or_create(*, merchant: Merchant) -> WebhookEndpoint:
                 secret=secret_generate(),
             )
     except IntegrityError:  # created concurrently: the partial unique constraint decided
-        return WebhookEndpoint.objects.get(merchant=merchant, is_default=True, deleted_at__isnull=True)
+        return WebhookEndpoint.objects.get(**found)
 
 
 def endpoint_default_set_url(*, merchant: Merchant, url: str, actor: str) -> WebhookEndpoint:

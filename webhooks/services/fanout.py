@@ -36,6 +36,8 @@ def deliveries_fan_out(events: Sequence[Event]) -> int:
     rows: list[WebhookDelivery] = []
     for event in events:
         for endpoint in endpoints.get(event.merchant_id, ()):
+            if endpoint.mode != event.mode:
+                continue  # test and live are separate worlds: a test event never reaches a live endpoint
             if event.type == "webhook.test":
                 wanted = event.object_id == endpoint.id  # a test goes to its endpoint only
             else:
