@@ -15,6 +15,7 @@ from django.db import models
 from payments.encryption import EncryptedTextField
 from payments.ids import new_public_id
 from payments.models import Merchant
+from payments.models.merchants import mode_field
 
 
 def new_destination_id() -> str:
@@ -29,6 +30,8 @@ class EventDestination(models.Model):
 
     id = models.CharField(primary_key=True, max_length=32, default=new_destination_id, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="event_destinations")
+    # The world it streams: a test destination gets test events only, a live one live ones.
+    mode = mode_field()
     type = models.CharField(max_length=16, choices=Type.choices)
     # The broker URL without credentials, plus the type's own keys (stream, exchange, ...).
     target = models.JSONField()

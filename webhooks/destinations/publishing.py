@@ -95,6 +95,7 @@ def destination_events_after_cursor(
     txid, seq = after or (destination.cursor_txid, destination.cursor_seq)
     return (
         event_log_after(merchant_id=destination.merchant_id, txid=txid, seq=seq, visible_only=visible_only)
+        .filter(mode=destination.mode)  # test and live are separate worlds
         .filter(_types_q(destination.event_types))
         .exclude(type__in=NOT_STREAMED)
     )
@@ -115,12 +116,14 @@ def destinations_nudge(events: Sequence[Event]) -> int:
         EventDestination.objects.filter(merchant_id__in={e.merchant_id for e in streamed}, enabled=True)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .values_list("id", "merchant_id", "event_types")
+        .values_list("id", "merchant_id", "mode", "event_types")
     )
     wanted = [
         pk
-        for pk, merchant_id, patterns in rows
-        if any(e.merchant_id == merchant_id and event_type_matches(patterns, e.type) for e in streamed)
+        for pk, merchant_id, mode, patterns in rows
+        if any(
+            e.merchant_id == merchant_id and e.mode == mode and event_type_matches(patterns, e.type) for e in streamed
+        )
     ]
     if wanted:
         transaction.on_commit(lambda: destination_publish_enqueue(destination_ids=wanted))
@@ -359,6 +362,7 @@ def _failure_record(*, destination: EventDestination, token: uuid.UUID, error: P
             EventDestination.objects.filter(pk=destination.pk).update(failure_notified_at=now)
             event_record(
                 merchant_id=destination.merchant_id,
+                mode=destination.mode,
                 type="event_destination.failing",
                 object_type="event_destination",
                 object_id=destination.pk,

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from payments.api.errors import NotFound
-from payments.models import Merchant
+from payments.models import Merchant, merchant_scope
 from payments.snapshots import iso
 from webhooks.destinations.brokers import broker_url_with_credentials
 from webhooks.destinations.models import EventDestination
@@ -18,11 +18,11 @@ LAG_COUNT_MAX = 100_000
 
 
 def destination_list_for_merchant(*, merchant: Merchant) -> QuerySet[EventDestination]:
-    return EventDestination.objects.filter(merchant=merchant).order_by("created_at", "id")
+    return EventDestination.objects.filter(**merchant_scope(merchant)).order_by("created_at", "id")
 
 
 def destination_get(*, merchant: Merchant, destination_id: str) -> EventDestination:
-    destination = EventDestination.objects.filter(merchant=merchant, pk=destination_id).first()
+    destination = EventDestination.objects.filter(**merchant_scope(merchant), pk=destination_id).first()
     if destination is None:
         raise NotFound("Event destination not found")
     return destination

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.api.errors import BadRequest
-from payments.models import Event, Merchant
+from payments.models import Event, Merchant, creation_mode, merchant_scope
 from payments.selectors.events import event_log_after, event_log_horizon
 from webhooks.destinations.brokers import adapter_for, broker_url_parse, destination_types
 from webhooks.destinations.models import EventDestination, new_destination_id
@@ -88,7 +88,7 @@ def destination_create(
     )
     patterns = event_types_validate(event_types)
     with transaction.atomic():
-        count = EventDestination.objects.filter(merchant=merchant).count()
+        count = EventDestination.objects.filter(**merchant_scope(merchant)).count()
         if count >= MAX_DESTINATIONS_PER_MERCHANT:
             raise BadRequest(
                 f"a merchant may have at most {MAX_DESTINATIONS_PER_MERCHANT} event destinations",
@@ -97,6 +97,7 @@ def destination_create(
         destination = EventDestination.objects.create(
             id=destination_id,
             merchant=merchant,
+            mode=creation_mode(merchant),
             type=checked_type,
             target=stored,
             credentials=credentials,
