@@ -43,6 +43,7 @@ def destination_snapshot(destination: EventDestination, *, lag: bool = True) -> 
     return {
         "id": destination.pk,
         "type": destination.type,
+        "mode": destination.mode,
         "target": target,
         "event_types": destination.event_types or [ALL],
         "description": destination.description,

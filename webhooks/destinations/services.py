@@ -173,14 +173,18 @@ def destination_replay(
     # still open (its events would be skipped; capped, at most something is sent again).
     horizon = event_log_horizon()
     if after is not None:
-        anchor = Event.objects.filter(merchant_id=destination.merchant_id, id=after).values_list("txid", "seq").first()
+        anchor = (  # an event of the destination's world only (test and live are separate)
+            Event.objects.filter(merchant_id=destination.merchant_id, mode=destination.mode, id=after)
+            .values_list("txid", "seq")
+            .first()
+        )
         if anchor is None:
             raise BadRequest("after is not an event id of this merchant", field="after", reason="invalid_cursor")
         position = (anchor[0], anchor[1])
     else:
         first = (
             event_log_after(merchant_id=destination.merchant_id, txid=-1, seq=-1, visible_only=False)
-            .filter(created_at__gte=since)
+            .filter(mode=destination.mode, created_at__gte=since)
             .values_list("txid", "seq")
             .first()
         )

@@ -81,3 +81,22 @@ def test_each_world_streams_only_its_own_events(alice, settings, streams):
     deleted = alice.client.delete(f"/api/v1/event-destinations/{live_destination['id']}")
     assert deleted.status_code == 404
     assert EventDestination.objects.filter(pk=live_destination["id"]).exists()
+
+
+def test_the_answer_names_the_world_and_a_replay_cannot_anchor_in_the_other(alice, settings):
+    settings.SIMULATOR_ALLOW_LIVE_KEYS = True
+    live = live_tenant(alice.merchant)
+    destination = live.client.post(
+        "/api/v1/event-destinations", {"type": "nats", "target": {"url": "nats://127.0.0.1"}}, format="json"
+    ).json()
+    assert destination["mode"] == "live"
+    with transaction.atomic():
+        test_event = event_record(
+            merchant_id=alice.merchant.id, type="payment.created", object_type="payment", object_id="p", version=1,
+            data={},
+        )  # fmt: skip
+    answer = live.client.post(
+        f"/api/v1/event-destinations/{destination['id']}/replay", {"after": test_event.id}, format="json"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["reason"] == "invalid_cursor"

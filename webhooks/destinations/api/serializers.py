@@ -36,6 +36,7 @@ class DestinationSerializer(serializers.Serializer):
 
     id = serializers.CharField()
     type = serializers.CharField()
+    mode = serializers.ChoiceField(choices=["test", "live"], help_text="its world: the creating key's mode")
     target = serializers.DictField(help_text="the url's password shows as ****")
     event_types = serializers.ListField(child=serializers.CharField())
     description = serializers.CharField()
