@@ -137,6 +137,7 @@ CSV_COLUMNS = [
     "card_last4",
     "customer_email",
     "error_code",
+    "mode",
 ]
 CSV_CHUNK = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -180,6 +181,7 @@ def payments_csv_rows(queryset: QuerySet[Payment], *, zone: ZoneInfo) -> Iterato
             "card_last4",
             "customer__email",
             "error_code",
+            "mode",
         )
         .order_by("-created_at", "-id")
     )

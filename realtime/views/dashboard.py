@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from payments.api.errors import ApiError, envelope
 from payments.demo import TEST_API_SECRET
 from payments.models import PaymentMethod
+from payments.models.merchants import Mode
 from payments.services.api_keys import secret_hash
 from payments.snapshots import iso
 from payments.states import PaymentStatus
@@ -156,6 +157,7 @@ def transactions(request: HttpRequest) -> HttpResponse:
         "status": status or selectors.STATUS_ALL,
         "status_options": [selectors.STATUS_ALL, *PaymentStatus.values],
         "method_options": [selectors.STATUS_ALL, *PaymentMethod.values],
+        "mode_options": [selectors.STATUS_ALL, *Mode.values],
         "params": {},
     }
     return render(request, "realtime/dashboard/transactions.html", context)

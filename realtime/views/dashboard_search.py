@@ -19,10 +19,11 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from payments.api.errors import ApiError, envelope
+from payments.api.errors import ApiError, BadRequest, envelope
 from payments.api.query import query_validate
 from payments.api.schema import PaymentFilterQuery
 from payments.models import Merchant, Payment, PaymentMethod
+from payments.models.merchants import Mode
 from payments.money import DEFAULT_CURRENCY
 from payments.selectors.payments import payment_list_for_merchant
 from payments.states import PaymentStatus
@@ -33,7 +34,7 @@ from realtime.views.dashboard import role_required
 from realtime.views.inputs import amount_from_major, local_day_start
 
 LOCAL = "%Y-%m-%d %H:%M:%S"
-SEARCH_FIELDS = ("q", "status", "method", "amount_min", "amount_max", "date_from", "date_to")
+SEARCH_FIELDS = ("q", "status", "method", "amount_min", "amount_max", "date_from", "date_to", "mode")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ def search_parse(request: HttpRequest, *, merchant: Merchant) -> Search:
     """The merchant's payments matching ``request.GET``; ``BadRequest`` for a bad value."""
     raw = {key: str(request.GET.get(key, "")).strip() for key in SEARCH_FIELDS}
     params = {
-        key: value for key, value in raw.items() if value and not (key in ("status", "method") and value == "all")
+        key: value
+        for key, value in raw.items()
+        if value and not (key in ("status", "method", "mode") and value == selectors.STATUS_ALL)
     }
     zone = merchant_timezone(merchant=merchant)
     filter_data: dict[str, str] = {}
@@ -76,6 +79,10 @@ def search_parse(request: HttpRequest, *, merchant: Merchant) -> Search:
     queryset = payment_search_apply(
         payment_list_for_merchant(merchant=merchant, **filters), q=params.get("q", ""), **amounts
     )
+    if "mode" in params:
+        if params["mode"] not in Mode.values:
+            raise BadRequest("mode must be test or live", field="mode", reason="invalid_mode")
+        queryset = queryset.filter(mode=params["mode"])
     return Search(params=params, queryset=queryset, zone=zone)
 
 
@@ -97,6 +104,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "params": {key: request.GET.get(key, "") for key in SEARCH_FIELDS},
         "status_options": [selectors.STATUS_ALL, *PaymentStatus.values],
         "method_options": [selectors.STATUS_ALL, *PaymentMethod.values],
+        "mode_options": [selectors.STATUS_ALL, *Mode.values],
     }
     try:
         search = search_parse(request, merchant=request.merchant)

@@ -68,6 +68,12 @@ def test_search_by_every_key_and_filter(alice, shop):
     assert found(client, q="asha") == []  # no partial matches
     assert found(client, amount_min="25000", amount_max="25000.00") == [ids["big"]]
     assert found(client, method="card") == [ids["card"]]
+    Payment.objects.filter(pk=ids["big"]).update(mode="live")
+    assert found(client, mode="live") == [ids["big"]]
+    assert ids["big"] not in found(client, mode="test") and len(found(client, mode="test")) == 4
+    assert client.get("/dashboard/transactions", {"mode": "prod"}).status_code == 400
+    assert len(found(client, q="", mode="all", method="all", status="all", amount_min="1")) == 5  # as the form sends
+    Payment.objects.filter(pk=ids["big"]).update(mode="test")
     assert found(client, method="upi", status="failed", amount_min="1") == [ids["failed"]]
     # Dates are calendar days in the merchant's timezone (Asia/Kolkata by default).
     assert found(client, date_from="2026-12-01") == [ids["late"]]
@@ -125,6 +131,7 @@ def test_csv_export_streams_every_matching_row_in_the_merchants_timezone(alice, 
     assert response["Cache-Control"] == "no-store"
     assert len(rows) == 2505 and shop["theirs"].id not in {r["payment_id"] for r in rows}
     by_id = {r["payment_id"]: r for r in rows}
+    assert {r["mode"] for r in rows} == {"test"}
     late = by_id[shop["late"].id]
     assert late["created_at"] == "2026-12-01T01:30:00+05:30"
     big = by_id[shop["big"].id]
