@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from payments import states
 from payments.api import fields
+from payments.api.customer_shapes import CustomerCreate
 from payments.api.query import PageQuery, QueryText
 from payments.models import CardNetwork, PaymentMethod
 
@@ -111,10 +112,8 @@ class OrderCreate(serializers.Serializer):
     notes = fields.NotesField()
     callback_url = fields.CallbackUrlField(help_text="http(s); the checkout returns the browser here")
     customer_id = fields.IdField(help_text="cust_…: its payments send this customer receipts")
-    customer = serializers.DictField(
-        required=False,
-        allow_null=True,
-        help_text="instead of customer_id: {email, phone, name, locale} makes a new customer for this order",
+    customer = CustomerCreate(
+        required=False, help_text="instead of customer_id (not with it): makes a new customer for this order"
     )
 
 
