@@ -103,10 +103,12 @@ def _percent(value: int | float) -> str:
     return f"{value:g}%"
 
 
-def merchant_charts(*, merchant: Merchant, zone: ZoneInfo, days: int) -> dict[str, Any]:
-    """Every chart of the overview for the last ``days`` days (today included)."""
+def merchant_charts(*, merchant: Merchant, zone: ZoneInfo, days: int, mode: str | None = None) -> dict[str, Any]:
+    """Every chart of the overview for the last ``days`` days (today included), of one mode
+    (test or live) or of both (``None``)."""
     day_list, start = _days(zone, days)
-    payments = Payment.objects.filter(merchant=merchant, created_at__gte=start)
+    same_mode = {} if mode is None else {"mode": mode}
+    payments = Payment.objects.filter(merchant=merchant, created_at__gte=start, **same_mode)
     daily = {
         row["day"]: row
         for row in payments.annotate(day=TruncDate("created_at", tzinfo=zone))
@@ -126,7 +128,11 @@ def merchant_charts(*, merchant: Merchant, zone: ZoneInfo, days: int) -> dict[st
     refunds = {
         row["day"]: row
         for row in Refund.objects.filter(
-            merchant=merchant, created_at__gte=start, status=RefundStatus.PROCESSED, payment__currency=CHART_CURRENCY
+            merchant=merchant,
+            created_at__gte=start,
+            status=RefundStatus.PROCESSED,
+            payment__currency=CHART_CURRENCY,
+            **same_mode,
         )
         .annotate(day=TruncDate("created_at", tzinfo=zone))
         .values("day")
@@ -134,7 +140,11 @@ def merchant_charts(*, merchant: Merchant, zone: ZoneInfo, days: int) -> dict[st
         .order_by()
     }
     endpoints = list(
-        WebhookAttempt.objects.filter(delivery__merchant=merchant, started_at__gte=start)
+        WebhookAttempt.objects.filter(
+            delivery__merchant=merchant,
+            started_at__gte=start,
+            **({} if mode is None else {"delivery__event__mode": mode}),
+        )
         .values("delivery__endpoint_id", "delivery__endpoint__url")
         .annotate(
             total=Count("id"),
@@ -150,6 +160,7 @@ def merchant_charts(*, merchant: Merchant, zone: ZoneInfo, days: int) -> dict[st
 
     return {
         "days": days,
+        "mode": mode or "all",
         "volume": bar_chart(
             title="Successful volume per day",
             test_id="chart-volume",

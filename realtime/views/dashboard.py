@@ -135,6 +135,7 @@ def home(request: HttpRequest) -> HttpResponse:
             merchant=request.merchant,
             zone=merchant_timezone(merchant=request.merchant),
             days=30 if request.GET.get("days") == "30" else 7,
+            mode=request.GET.get("mode") if request.GET.get("mode") in Mode.values else None,
         ),
     }
     return render(request, "realtime/dashboard/home.html", context)

@@ -9,6 +9,7 @@ import re
 import pytest
 from django.test import Client
 
+from payments.models import Payment
 from realtime.services import merchant_user_link
 from tests.realtime.charts_seed import seed_charts
 
@@ -38,3 +39,12 @@ def test_overview_charts_take_the_seeded_values(alice, bob, settings):
     volume = bars(month, "chart-volume")
     assert len(volume) == 30 and volume[-7:] == list(zip(seeded.labels, map(str, seeded.volume), strict=True))
     assert sum(int(v) for _, v in bars(month, "chart-count")) == 6
+    # One mode at a time: the newest payment (40000, today) becomes a live one.
+    Payment.objects.filter(merchant=alice.merchant, amount=40000).update(mode="live")
+    live = client.get("/dashboard/?mode=live").content.decode()
+    assert 'data-mode="live"' in live and [v for _, v in bars(live, "chart-volume")] == ["0"] * 6 + ["40000"]
+    assert bars(live, "chart-refunds") == [(label, "0") for label in seeded.labels]  # the refund is a test one
+    assert bars(live, "chart-endpoint-p95") == []  # the attempts are of test events
+    test = client.get("/dashboard/?mode=test").content.decode()
+    assert [v for _, v in bars(test, "chart-volume")] == [str(v) for v in seeded.volume[:6]] + ["0"]
+    assert 'data-mode="all"' in client.get("/dashboard/?mode=prod").content.decode()
