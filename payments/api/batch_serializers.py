@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from payments.api import schema
 from payments.api.customer_serializers import VpaField
+from payments.api.fields import CallbackUrlField
 from payments.api.query import PageQuery, StrictIntegerField
 from payments.money import is_currency
 from payments.services.batches import MAX_BATCH_ITEMS
@@ -69,9 +70,7 @@ class BatchCreate(serializers.Serializer):
         REFERENCE, help_text="the batch's idempotency: the same reference is the same batch"
     )
     items = ItemsField(help_text=f"1-{MAX_BATCH_ITEMS} items")
-    callback_url = serializers.URLField(
-        required=False, max_length=2048, help_text="http(s); set on every payment (the checkout's return URL)"
-    )
+    callback_url = CallbackUrlField(help_text="http(s); set on every payment (the checkout's return URL)")
 
 
 class ItemError(serializers.Serializer):

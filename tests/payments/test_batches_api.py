@@ -137,7 +137,11 @@ def test_the_same_reference_returns_the_same_batch(alice, bob):
         ({"reference": "r", "items": []}, "items", "min_length"),
         ({"reference": "r", "items": [upi(i) for i in range(1001)]}, "items", "max_length"),
         ({"reference": "r", "items": {"a": 1}}, "items", "not_a_list"),
-        ({"reference": "r", "items": [upi(1)], "callback_url": "ftp://x"}, "callback_url", "invalid"),
+        (
+            {"reference": "r", "items": [upi(1)], "callback_url": "ftp://files.example.com/x"},
+            "callback_url",
+            "invalid_url",
+        ),
     ],
 )
 def test_a_bad_envelope_is_a_400_and_writes_nothing(alice, body, field, reason):
