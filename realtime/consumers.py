@@ -97,6 +97,11 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
         await super().websocket_disconnect(message)
 
 
+def _ticket_covers(authority: services.SocketAuthority, merchant_id: object, mode: str) -> bool:
+    """A ticket opens its own merchant's payments, of its own world when a key issued it."""
+    return merchant_id == authority.merchant_id and authority.mode in (None, mode)
+
+
 class PaymentConsumer(JsonConsumer):
     group: str | None = None
     merchant_mode = False
@@ -117,11 +122,11 @@ class PaymentConsumer(JsonConsumer):
         self.group = payment_group(payment_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         found = await database_sync_to_async(selectors.payment_socket_snapshot)(payment_id=payment_id)
-        if found is None or (ticket_merchant is not None and found[0] != ticket_merchant):
+        if found is None or (authority is not None and not _ticket_covers(authority, found[0], found[1])):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.merchant_mode = ticket_merchant is not None
-        await self._send_payment("snapshot", found[1])
+        await self._send_payment("snapshot", found[2])
         if authority is not None:
             self.authority_watch(authority)
 
@@ -140,10 +145,10 @@ class PaymentConsumer(JsonConsumer):
         if found is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        if not isinstance(known, int) or found[1]["version"] > known:
-            await self._send_payment("resume", found[1])
+        if not isinstance(known, int) or found[2]["version"] > known:
+            await self._send_payment("resume", found[2])
         else:
-            await self.send_json({"type": "up_to_date", "version": found[1]["version"]})
+            await self.send_json({"type": "up_to_date", "version": found[2]["version"]})
 
     async def payment_update(self, message: dict[str, Any]) -> None:
         # Pushes may arrive late or out of order; never send a state older than one sent.
@@ -167,9 +172,10 @@ class MerchantConsumer(JsonConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         merchant_id = self.merchant_id = authority.merchant_id
+        self.mode = authority.mode  # an API key's socket sees its own world only
         self.group = merchant_group(merchant_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        cursor = await database_sync_to_async(selectors.merchant_latest_cursor)(merchant_id=merchant_id)
+        cursor = await database_sync_to_async(selectors.merchant_latest_cursor)(merchant_id=merchant_id, mode=self.mode)
         await self.send_json({"type": "hello", "merchant_id": str(merchant_id), "cursor": cursor})
         self.authority_watch(authority)
 
@@ -186,7 +192,7 @@ class MerchantConsumer(JsonConsumer):
             return
         try:
             events, cursor = await database_sync_to_async(selectors.merchant_events_after)(
-                merchant_id=self.merchant_id, after=after
+                merchant_id=self.merchant_id, after=after, mode=self.mode
             )
         except ApiError as exc:
             await self.send_json({"type": "error", "description": exc.description, "reason": exc.reason})
@@ -196,4 +202,6 @@ class MerchantConsumer(JsonConsumer):
         await self.send_json({"type": "resumed", "cursor": cursor, "count": len(events)})
 
     async def merchant_event(self, message: dict[str, Any]) -> None:
+        if self.mode is not None and message.get("mode", "test") != self.mode:
+            return  # the other world's event
         await self.send_json(message["message"])

@@ -75,7 +75,11 @@ def merchant_event_message(event: Event) -> dict[str, Any]:
 def event_messages(event: Event) -> list[Message]:
     """Group messages for one committed event: its merchant, and the payment if any."""
     messages: list[Message] = [
-        (merchant_group(event.merchant_id), {"type": "merchant.event", "message": merchant_event_message(event)})
+        (
+            merchant_group(event.merchant_id),
+            # "mode" stays in the envelope (not the wire message): API-key sockets filter on it
+            {"type": "merchant.event", "message": merchant_event_message(event), "mode": event.mode},
+        )
     ]
     snapshot = (event.data or {}).get("payment") if event.object_type == "payment" else None
     if snapshot is not None:

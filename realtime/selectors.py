@@ -33,21 +33,23 @@ EVENT_PAGE = 100
 VISIBLE_XMIN = RawSQL("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint", ())
 
 
-def payment_socket_snapshot(*, payment_id: str) -> tuple[uuid.UUID, dict[str, Any]] | None:
-    """(merchant id, full snapshot) of a payment, or None if there is no such payment."""
+def payment_socket_snapshot(*, payment_id: str) -> tuple[uuid.UUID, str, dict[str, Any]] | None:
+    """(merchant id, mode, full snapshot) of a payment, or None if there is no such payment."""
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None:
         return None
-    return payment.merchant_id, payment_snapshot(payment)
+    return payment.merchant_id, payment.mode, payment_snapshot(payment)
 
 
 def merchant_events_after(
-    *, merchant_id: uuid.UUID, after: str | None, limit: int = RESUME_LIMIT
+    *, merchant_id: uuid.UUID, after: str | None, mode: str | None = None, limit: int = RESUME_LIMIT
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The merchant's events after cursor ``after`` (an event id; None = from the start)
-    from the events API's gap-free log, in the websocket shape, plus the new cursor.
-    Raises BadRequest for a cursor that is not this merchant's event."""
+    from the events API's gap-free log, in the websocket shape, plus the new cursor; with
+    ``mode``, that world's events only. Raises BadRequest for a cursor that is not this
+    merchant's (or that world's) event."""
     merchant = Merchant(pk=merchant_id)
+    merchant.acting_mode = mode
     messages: list[dict[str, Any]] = []
     cursor = after
     while len(messages) < limit:
@@ -59,15 +61,13 @@ def merchant_events_after(
     return messages, cursor
 
 
-def merchant_latest_cursor(*, merchant_id: uuid.UUID) -> str | None:
-    """The newest event id in the visible prefix of the log (see payments.selectors.events):
-    resuming after it can never skip an event that commits later."""
-    return (
-        Event.objects.filter(merchant_id=merchant_id, txid__lt=VISIBLE_XMIN)
-        .order_by("-txid", "-seq")
-        .values_list("id", flat=True)
-        .first()
-    )
+def merchant_latest_cursor(*, merchant_id: uuid.UUID, mode: str | None = None) -> str | None:
+    """The newest event id in the visible prefix of the log (see payments.selectors.events),
+    of one world with ``mode``: resuming after it can never skip an event that commits later."""
+    events = Event.objects.filter(merchant_id=merchant_id, txid__lt=VISIBLE_XMIN)
+    if mode is not None:
+        events = events.filter(mode=mode)
+    return events.order_by("-txid", "-seq").values_list("id", flat=True).first()
 
 
 def membership_for_user(*, user: Any) -> MerchantUser | None:

@@ -56,6 +56,9 @@ class SocketAuthority:
     merchant_id: uuid.UUID
     api_key_id: int | None
     session_key: str
+    # The API key's mode (test or live): its socket sees only that world. None for a
+    # dashboard session, which sees both.
+    mode: str | None = None
 
 
 def ticket_create(
@@ -92,14 +95,15 @@ def ticket_redeem(*, ticket: str) -> SocketAuthority | None:
         cursor.execute(
             "UPDATE realtime_tickets SET used_at = now() "
             "WHERE token_hash = %s AND used_at IS NULL AND expires_at > now() "
-            "RETURNING merchant_id, api_key_id, session_key",
+            "RETURNING merchant_id, api_key_id, session_key, "
+            "(SELECT mode FROM api_keys WHERE api_keys.id = realtime_tickets.api_key_id)",
             [_ticket_hash(ticket)],
         )
         row = cursor.fetchone()
     if row is None:
         return None
     merchant_id = row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(str(row[0]))
-    authority = SocketAuthority(merchant_id=merchant_id, api_key_id=row[1], session_key=row[2])
+    authority = SocketAuthority(merchant_id=merchant_id, api_key_id=row[1], session_key=row[2], mode=row[3])
     return authority if socket_authority_check(authority=authority) is None else None
 
 

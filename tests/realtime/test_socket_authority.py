@@ -147,3 +147,58 @@ def test_dashboard_socket_closes_4401_after_the_users_password_changes(alice, re
         assert await closed_within(comm, 5) == 4401
 
     async_to_sync(scenario)()
+
+
+# --- an API key's socket sees its own world only -------------------------------------------
+
+
+def live_payment(merchant):
+    """A pending live payment (as a live key's request would have written it)."""
+    from payments.models import Event, Order, Payment
+
+    payment = make_payment(merchant=merchant)
+    Order.objects.filter(pk=payment.order_id).update(mode="live")
+    Payment.objects.filter(pk=payment.pk).update(mode="live")
+    Event.objects.filter(object_id=payment.pk).update(mode="live")  # its payment.created
+    payment.refresh_from_db()
+    return payment
+
+
+def test_a_test_keys_merchant_socket_gets_no_live_events_pushed_or_resumed(alice, redis_client):
+    from tests.realtime.helpers import settle
+
+    ticket = api_ticket(alice)  # alice's key is a test key
+    live = live_payment(alice.merchant)
+    test = make_payment(merchant=alice.merchant)
+
+    async def scenario():
+        comm = await open_socket(f"/ws/merchant?ticket={ticket}")
+        await database_sync_to_async(settle)(live, "success")
+        await database_sync_to_async(settle)(test, "success")
+        pushed = await comm.receive_json_from(timeout=5)
+        assert (pushed["event"], pushed["object_id"]) == ("payment.success", test.id)  # the live one never came
+        assert await comm.receive_nothing(timeout=0.5)
+        await comm.send_json_to({"type": "resume", "after": None})
+        resumed = []
+        while True:
+            message = await comm.receive_json_from(timeout=5)
+            if message["type"] == "resumed":
+                break
+            resumed.append(message["object_id"])
+        assert test.id in resumed and live.id not in resumed
+        await comm.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_test_keys_ticket_cannot_open_a_live_payments_socket(alice, redis_client):
+    live = live_payment(alice.merchant)
+    ticket = api_ticket(alice)
+
+    async def scenario():
+        comm = WebsocketCommunicator(application, f"/ws/payments/{live.id}?ticket={ticket}", headers=ORIGIN)
+        connected, _ = await comm.connect()
+        assert connected
+        assert await closed_within(comm, 5) == 4403
+
+    async_to_sync(scenario)()
