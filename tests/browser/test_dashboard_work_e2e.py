@@ -89,6 +89,7 @@ def test_support_refunds_from_the_payment_page_and_the_refund_settles_live(live,
     expect(row.locator('[data-test-id="refund-amount-cell"]')).to_have_text("₹250.50")
     # The worker hands it to the provider, whose answer arrives over the merchant socket.
     expect(row.locator('[data-test-id="refund-status"]')).to_have_text("processed")
+    expect(page.locator('[data-test-id="refundable"]')).to_have_text("₹949.50")
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     expect(page.locator('[data-test-id="payment-timeline"]')).to_contain_text("refund pending → processed")
     assert DashboardAudit.objects.get().actor == "support@alice.example"
