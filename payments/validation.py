@@ -28,6 +28,7 @@ MAX_HOLDER_NAME_LENGTH = 100
 VPA_RE = re.compile(r"^[a-zA-Z0-9._-]+@[a-zA-Z0-9]+$")
 MAX_VPA_LENGTH = 255
 _SEPARATORS = re.compile(r"[ -]")
+_METHODS = frozenset(PaymentMethod.values)  # the enum's .values builds a list on every call
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def validate_notes(value: Any) -> dict[str, str]:
 def validate_method(value: Any) -> str:
     if value is None:
         raise BadRequest("method is required", field="method", reason="required")
-    if value not in PaymentMethod.values:
+    if not isinstance(value, str) or value not in _METHODS:
         raise BadRequest("method must be one of: upi, card", field="method", reason="invalid_method")
     return value
 

@@ -6,7 +6,7 @@ the reason. Nothing has been written when a request is refused here.
 Two entry points, one set of rules:
 
 - :class:`RequestInputMiddleware` (every HTTP request, API or not): the path, the query
-  string and the headers must be valid UTF-8 without NUL bytes (lone surrogates cannot
+  string and every header value must be valid UTF-8 without NUL bytes (lone surrogates cannot
   survive strict UTF-8 decoding, so they are refused as invalid UTF-8); a declared body
   length above ``API_MAX_BODY_BYTES`` under ``/api/`` is a 413 before a byte is read.
 - :func:`json_loads` (every JSON body and websocket frame: the payments API views, DRF's
@@ -306,8 +306,8 @@ def _check_headers(request: HttpRequest) -> None:
         if (key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH")) and isinstance(value, str):
             if "\x00" in value:
                 raise _refusal("nul_byte", _header_name(key))
-            if _text_reason(value) == "lone_surrogate":
-                raise _refusal("lone_surrogate", _header_name(key))
+            if not value.isascii():
+                _strict_utf8(_latin1_bytes(value), _header_name(key))
 
 
 def request_check(request: HttpRequest) -> None:

@@ -2,7 +2,8 @@
 rather than on each view, so an endpoint added tomorrow is documented truthfully too.
 
 - Every operation can answer 400: the input layer (payments/api/inputs.py) refuses bad
-  bytes in any path, query string or header before the view runs. Operations with a body
+  bytes in any path, query string or header before the view runs; and 503 with
+  Retry-After when the gateway is overloaded (config/overload.py). Operations with a body
   can also answer 413 (too large) and 415 (not JSON); authenticated ones 401 and 429.
 - Strings the client sends carry no NUL byte: every request string without a pattern,
   enum or format gets ``^[^\\u0000]*$``.
@@ -20,6 +21,7 @@ _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _ALWAYS = {
     400: "BAD_REQUEST_ERROR: invalid input (the input layer: NUL, lone surrogate or invalid UTF-8 in the path, "
     "query or headers; or this operation's own rules)",
+    503: "SERVER_ERROR `overloaded` with Retry-After: no database connection was free in time (config/overload.py)",
 }
 _WITH_BODY = {
     413: "BAD_REQUEST_ERROR `body_too_large`: the body exceeds API_MAX_BODY_BYTES (64 KiB)",

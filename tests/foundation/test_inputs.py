@@ -211,6 +211,14 @@ def test_nul_in_an_auth_header_is_400_naming_the_header(anon):
     refused(response, 400, "nul_byte", "X-Api-Key")
 
 
+def test_invalid_utf8_in_a_header_is_400_naming_the_header(anon):
+    # WSGI hands header bytes over as latin-1 text: "\xff" is the byte 0xFF, not UTF-8.
+    response = anon.get("/api/v1/orders", HTTP_X_API_KEY="key_\xff", HTTP_X_API_SECRET="s")
+    refused(response, 400, "invalid_utf8", "X-Api-Key")
+    # UTF-8 proper (é as two bytes, latin-1 decoded by the server) passes the input layer.
+    assert anon.get("/api/v1/orders", HTTP_X_API_KEY="key_\xc3\xa9", HTTP_X_API_SECRET="s").status_code == 401
+
+
 def test_bad_content_length_is_400(alice):
     response = alice.client.generic(
         "POST", "/api/v1/orders", b"{}", content_type="application/json", CONTENT_LENGTH="x"

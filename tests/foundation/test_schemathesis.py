@@ -19,7 +19,7 @@ from tests.support.processes import BIN, daphne_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SCHEMATHESIS_SECONDS = int(os.environ.get("SCHEMATHESIS_SECONDS", "110"))
+SCHEMATHESIS_SECONDS = int(os.environ.get("SCHEMATHESIS_SECONDS", "100"))
 
 # Checks turned off for an operation: {operation_id: {check: reason}}. Only
 # positive_data_acceptance ("a schema-valid request must be accepted") is ever off, and only
