@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from payments.api.query import PageQuery
+from payments.api.query import PageQuery, QueryText
 
 
 class NotificationsQuery(PageQuery):
-    payment_id = serializers.CharField(required=False, max_length=32, help_text="only this payment's notifications")
+    payment_id = QueryText(max_length=32, help_text="only this payment's notifications")
 
 
 class Notification(serializers.Serializer):

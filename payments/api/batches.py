@@ -16,7 +16,7 @@ from payments.api import schema
 from payments.api.batch_serializers import Batch, BatchAccepted, BatchCreate, BatchQuery
 from payments.api.batch_serializers import BatchItem as BatchItemShape
 from payments.api.errors import BAD_REQUEST_ERROR, ApiError, _first_validation_error
-from payments.api.http import json_response, parse_json_body
+from payments.api.http import json_response, parse_json_body, validated
 from payments.api.lists import page_render
 from payments.api.query import query_parse
 from payments.api.throttling import ApiKeyRateLimit, BatchRateLimit
@@ -95,17 +95,16 @@ class PaymentBatchesApi(APIView):
         },
     )
     def post(self, request: Request) -> HttpResponse:
-        envelope = BatchCreate(data=parse_json_body(request))
-        envelope.is_valid(raise_exception=True)
-        raw_items = envelope.validated_data["items"]
+        envelope = validated(BatchCreate, parse_json_body(request))
+        raw_items = envelope["items"]
         items, rejected = batch_items_parse(raw_items)
         result = payment_batch_create(
             merchant=request.user,
-            reference=envelope.validated_data["reference"],
+            reference=envelope["reference"],
             items=items,
             rejected=rejected,
             total=len(raw_items),
-            callback_url=envelope.validated_data.get("callback_url"),
+            callback_url=envelope.get("callback_url"),
         )
         response = json_response(accepted_body(result.batch), status=202 if result.created else 200)
         if not result.created:
