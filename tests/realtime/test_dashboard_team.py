@@ -200,3 +200,20 @@ def test_roles_change_but_the_team_keeps_an_owner(alice):
     assert (dev.role, dev.refund_limit) == ("support", 1000)
     assert post(owner, f"/dashboard/team/{dev.pk}", {"role": "support", "refund_limit": "-1"}).status_code == 400
     assert post(owner, "/dashboard/team/999999", {"role": "viewer"}).status_code == 404
+
+
+def test_staff_read_team_invitations_and_the_audit_log_in_the_admin(alice, smtp, client):  # noqa: F811
+    from django.contrib.auth import get_user_model
+
+    owner = member(alice, "owner@alice.example", "owner")
+    assert post(owner, "/dashboard/team/invite", {"email": "x@alice.example", "role": "viewer"}).status_code == 302
+    invitation = Invitation.objects.get()
+    client.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456"))
+    assert "owner@alice.example" in client.get("/admin/realtime/merchantuser/").content.decode()
+    assert "x@alice.example" in client.get("/admin/realtime/invitation/").content.decode()
+    detail = client.get(f"/admin/realtime/invitation/{invitation.pk}/change/").content.decode()
+    assert invitation.token_hash not in detail
+    audit = DashboardAudit.objects.get()
+    assert "invitation.created" in client.get("/admin/realtime/dashboardaudit/").content.decode()
+    assert client.post(f"/admin/realtime/dashboardaudit/{audit.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert DashboardAudit.objects.filter(pk=audit.pk).exists()
