@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -18,6 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=1025)
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        # aiosmtpd logs every SMTP command at INFO; the messages themselves are the output.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         controller = mail_sink_start(host=host, port=port, handler=stdout_handler())
         self.stdout.write(f"mail sink listening on smtp://{host}:{port}; receipts are printed here")
         try:
