@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from payments.api.fields import StrictBooleanField
 from payments.api.query import PageQuery, QueryText
 
 
@@ -32,5 +33,5 @@ class NotificationSettings(serializers.Serializer):
 
 
 class NotificationSettingsUpdate(serializers.Serializer):
-    email_enabled = serializers.BooleanField(required=False)
-    sms_enabled = serializers.BooleanField(required=False)
+    email_enabled = StrictBooleanField(required=False)
+    sms_enabled = StrictBooleanField(required=False)

@@ -182,3 +182,15 @@ class IdField(_ValidatorField):
                 f"{self.field_name} must be a string", field=self.field_name, reason="invalid_type"
             )
         return value
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false``. DRF's own field also takes ``0``, ``1``, ``"yes"`` and
+    ``"off"``, which the schema (``type: boolean``) calls invalid."""
+
+    default_error_messages = {"invalid": "must be true or false"}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data

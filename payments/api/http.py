@@ -47,12 +47,34 @@ def _runs_plain(shape: type[serializers.Serializer]) -> bool:
     )
 
 
+# The JSON type each kind of DRF field stands for. DRF coerces (a CharField takes 5 as "5",
+# a BooleanField takes 0 and "yes"); the schema says "string"/"boolean", so the server must
+# refuse what the schema refuses.
+_JSON_TYPES: tuple[tuple[type[serializers.Field], type | tuple[type, ...], str], ...] = (
+    (serializers.BooleanField, bool, "a boolean"),
+    (serializers.CharField, str, "a string"),
+)  # the others (lists, objects, integers, date-times) already refuse another JSON type
+
+
+def _json_type_check(fields: dict[str, serializers.Field], body: dict[str, Any]) -> None:
+    for name, value in body.items():
+        field = fields.get(name)
+        if field is None or value is None:
+            continue
+        for kind, json_type, label in _JSON_TYPES:
+            if isinstance(field, kind):
+                if not isinstance(value, json_type) or (json_type is not bool and isinstance(value, bool)):
+                    raise BadRequest(f"{name} must be {label}", field=name, reason="invalid_type")
+                break
+
+
 def validated(shape: type[serializers.Serializer], body: Any, *, partial: bool = False) -> dict[str, Any]:
     """``body`` through the endpoint's request serializer: the validated values of the
     fields sent, or the first error as an enveloped 400. The body must be a JSON object of
     declared fields only: an unknown field is a 400 ``unknown_field`` (a typo such as
     ``ammount`` must not pass silently, and the schema can then say what it accepts)."""
     body = require_object(body)
+    _json_type_check(_fields_of(shape), body)
     if partial or not _runs_plain(shape):
         serializer = shape(data=body, partial=partial)
         serializer.is_valid(raise_exception=True)

@@ -266,3 +266,16 @@ def test_websocket_query_with_bad_bytes_closes_4400(redis_client):
         return message["code"]
 
     assert async_to_sync(scenario)() == 4400
+
+
+def test_body_fields_take_their_json_type_only_and_no_unknown_field(alice):
+    """DRF would take 0 for a boolean and 5 for a string; the schema says boolean/string."""
+    for body, field in (
+        ({"url": "https://example.com/h", "enabled": 0}, "enabled"),
+        ({"url": "https://example.com/h", "description": 5}, "description"),
+    ):
+        refused(alice.client.post("/api/v1/webhook-endpoints", body, format="json"), 400, "invalid_type", field)
+    response = alice.client.post("/api/v1/orders", {"amount": 771, "ammount": 771}, format="json")
+    refused(response, 400, "unknown_field", "ammount")
+    assert Order.objects.count() == 0
+    assert not WebhookEndpoint.objects.filter(merchant=alice.merchant).exists()

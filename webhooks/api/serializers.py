@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from payments.api.fields import StrictBooleanField
 from payments.api.query import StrictIntegerField
 from payments.snapshots import iso
 from webhooks.models import WebhookAttempt, WebhookDelivery
@@ -21,7 +22,7 @@ class EndpointCreateSerializer(serializers.Serializer):
     event_types = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, allow_empty=False, min_length=1
     )
-    enabled = serializers.BooleanField(required=False, default=True)
+    enabled = StrictBooleanField(required=False, default=True)
 
 
 class EndpointUpdateSerializer(serializers.Serializer):
@@ -30,7 +31,7 @@ class EndpointUpdateSerializer(serializers.Serializer):
     event_types = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, allow_empty=False, min_length=1
     )
-    enabled = serializers.BooleanField(required=False)
+    enabled = StrictBooleanField(required=False)
 
 
 class RotateSecretSerializer(serializers.Serializer):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from payments.api.fields import StrictBooleanField
+
 
 class DestinationCreateSerializer(serializers.Serializer):
     type = serializers.CharField(max_length=32, help_text="redis_stream, rabbitmq or nats")
@@ -14,7 +16,7 @@ class DestinationCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=64), required=False, allow_empty=False, min_length=1
     )
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    enabled = serializers.BooleanField(required=False, default=True)
+    enabled = StrictBooleanField(required=False, default=True)
 
 
 class DestinationUpdateSerializer(serializers.Serializer):
@@ -23,7 +25,7 @@ class DestinationUpdateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=64), required=False, allow_empty=False, min_length=1
     )
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    enabled = serializers.BooleanField(required=False)
+    enabled = StrictBooleanField(required=False)
 
 
 class ReplaySerializer(serializers.Serializer):
