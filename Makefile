@@ -43,6 +43,7 @@ test: install services
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py collectstatic --noinput > /dev/null  # the front serves /static/ from it, as in make run
 	$(BIN)/pytest
 
 bench: install services
