@@ -212,8 +212,9 @@ def test_merchant_switches_and_missing_contacts(alice, bob, smtp, settings):
     assert alice.client.get("/api/v1/notification-settings").json() == {"email_enabled": True, "sms_enabled": True}
     off = alice.client.patch("/api/v1/notification-settings", {"email_enabled": False}, format="json")
     assert off.json() == {"email_enabled": False, "sms_enabled": True}
-    bad = alice.client.patch("/api/v1/notification-settings", {"sms_enabled": "maybe"}, format="json")
-    assert bad.status_code == 400 and bad.json()["error"]["field"] == "sms_enabled"
+    for bad_value in ("maybe", 0, "true"):
+        bad = alice.client.patch("/api/v1/notification-settings", {"sms_enabled": bad_value}, format="json")
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "sms_enabled", bad_value
     paid_payment(alice, new_customer(alice))
     assert list(Notification.objects.values_list("channel", flat=True)) == ["sms"]
     assert bob.client.get("/api/v1/notification-settings").json()["email_enabled"] is True  # alice's only
