@@ -65,9 +65,12 @@ def test_public_caller_cannot_choose_the_callback_url(alice, anon):
     """The anonymous checkout caller only holds the order id; the redirect target (which
     carries the merchant's signature) is the merchant's to choose."""
     order = order_with_callback(alice)
-    body = {"order_id": order["id"], "method": "upi", "vpa": "a@upi", "callback_url": "https://evil.example/"}
+    body = {"order_id": order["id"], "method": "upi", "vpa": "a@upi"}
+    response = anon.post("/api/v1/payments/public", {**body, "callback_url": "https://evil.example/"}, format="json")
+    assert response.status_code == 400
+    assert (response.json()["error"]["field"], response.json()["error"]["reason"]) == ("callback_url", "unknown_field")
+    assert not Payment.objects.filter(order_id=order["id"]).exists()
     response = anon.post("/api/v1/payments/public", body, format="json")
-    assert response.status_code == 201
     assert Payment.objects.get(pk=response.json()["id"]).callback_url == SHOP
     without = alice.client.post("/api/v1/orders", {"amount": 50000}, format="json").json()
     response = anon.post("/api/v1/payments/public", {**body, "order_id": without["id"]}, format="json")
