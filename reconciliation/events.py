@@ -8,10 +8,11 @@ transaction; after commit the dispatcher is nudged once
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from payments.correlation import get_correlation_id
 from payments.models import Event
+from payments.models.merchants import Mode
 from payments.outbox import event_record, outbox_nudge_after_commit
 from reconciliation.models import Discrepancy, Run
 from reconciliation.snapshots import discrepancy_snapshot, run_snapshot
@@ -25,14 +26,17 @@ BATCH = 1000
 
 def discrepancy_events_record(*, discrepancies: QuerySet[Discrepancy]) -> int:
     """One event per discrepancy that belongs to a merchant (inside a transaction),
-    written in batches of ``BATCH`` rows."""
+    written in batches of ``BATCH`` rows. Each is in its payment's world (test or live), so
+    a live merchant's live endpoints and keys see it; a line we cannot match is test."""
     correlation_id = get_correlation_id()
     total = 0
     batch: list[Event] = []
-    for d in discrepancies.filter(merchant__isnull=False).iterator(chunk_size=BATCH):
+    rows = discrepancies.filter(merchant__isnull=False).annotate(payment_mode=F("payment__mode"))
+    for d in rows.iterator(chunk_size=BATCH):
         batch.append(
             Event(
                 merchant_id=d.merchant_id,
+                mode=d.payment_mode or Mode.TEST,
                 type=DISCREPANCY_EVENT,
                 object_type="reconciliation_discrepancy",
                 object_id=d.id,
@@ -62,6 +66,7 @@ def discrepancy_event_record(*, discrepancy: Discrepancy) -> None:
         return
     event_record(
         merchant_id=discrepancy.merchant_id,
+        mode=discrepancy.payment.mode if discrepancy.payment_id else Mode.TEST,
         type=DISCREPANCY_EVENT,
         object_type="reconciliation_discrepancy",
         object_id=discrepancy.id,

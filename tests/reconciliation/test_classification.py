@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from payments.models import Event
+from payments.models import Event, Payment
 from reconciliation.models import Discrepancy, Run, RunCount, SettlementLine
 from reconciliation.services.runs import reconciliation_run
 from tests.reconciliation.helpers import PERIOD_END, PERIOD_START, line_for, payment_make, settlement_csv
@@ -197,3 +197,16 @@ def test_discrepancy_events_are_written_in_batches(book, monkeypatch):
     created = Event.objects.filter(type="reconciliation.discrepancy", version=1)
     assert created.count() == Discrepancy.objects.filter(merchant__isnull=False).count() == 8
     assert len(set(created.values_list("object_id", flat=True))) == 8
+
+
+@pytest.mark.django_db
+def test_discrepancy_events_are_in_their_payments_world(book, alice, bob):
+    """A live payment's discrepancy is a live event (seen by live keys and endpoints);
+    the test world's stay test events."""
+    Payment.objects.filter(merchant=bob.merchant).update(mode="live")
+    _p, lines = book
+    _run(settlement_csv(lines))
+    events = Event.objects.filter(type="reconciliation.discrepancy")
+    assert set(events.filter(merchant=bob.merchant).values_list("mode", flat=True)) == {"live"}
+    assert set(events.filter(merchant=alice.merchant).values_list("mode", flat=True)) == {"test"}
+    assert events.filter(merchant=bob.merchant, version=2).exists()  # the resolution, too
