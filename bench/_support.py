@@ -3,8 +3,11 @@ databases of their own, and a measurement run in a child process that prints its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -54,3 +57,44 @@ def run_child(module: str, env: dict[str, str], *args: str) -> list[dict]:
     )
     sys.stderr.write(result.stderr[-2000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def celery_workers(*layouts: tuple[str, tuple[str, ...]]) -> list[subprocess.Popen]:
+    """Start one real Celery worker per ``(name, worker args)``, each in its own process
+    group (so ``stop_process_groups`` also reaches its pool children), output discarded."""
+    return [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                *("-A", "config", "worker", "--loglevel=WARNING", *args),
+                *("--without-gossip", "--without-mingle", "-n", f"bench-{name}-{os.getpid()}@localhost"),
+            ],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for name, args in layouts
+    ]
+
+
+def stop_process_groups(procs: list[subprocess.Popen], timeout: float = 15) -> None:
+    """SIGTERM every process group, then SIGKILL whichever is not gone after ``timeout``."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)

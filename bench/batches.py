@@ -17,14 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 
-from bench._support import ROOT, database_url, redis_url, throwaway_database
+from bench._support import ROOT, database_url, free_port, redis_url, throwaway_database
 
 BENCH_DB = "tender_bench_batches"
 BIN = os.path.dirname(sys.executable)
@@ -50,12 +49,6 @@ t AS (INSERT INTO timeline_entries (object_type, object_id, payment_id, to_statu
 INSERT INTO events (id, merchant_id, type, object_type, object_id, version, data, created_at)
 SELECT event_id, %(m)s, 'payment.created', 'payment', id, 1, '{}'::jsonb, now() FROM items
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env() -> dict[str, str]:
@@ -101,7 +94,7 @@ def run() -> list[dict]:
                 " VALUES (%s, %s, 'test', %s, 'bench', now())",
                 [KEY_ID, MERCHANT_ID, hashlib.sha256(SECRET.encode()).hexdigest()],
             )
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [os.path.join(BIN, "gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{port}",
              "--workers", "1", "--worker-class", "sync", "--timeout", "60", "--log-level", "warning"],

@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench._support import ROOT, database_url, run_child, throwaway_database
+from bench._support import ROOT, database_url, free_port, run_child, throwaway_database
 
 BENCH_DB = "tender_bench_e2e"
 RATE = float(os.environ.get("E2E_RATE", "300"))
@@ -55,12 +55,6 @@ ROLES = ("front", "web", "asgi", "worker", "outbox", "webhooks", "streams", "bea
 ACQUIRER_ROLES = {"simulator"}
 BODY = json.dumps({"amount": 50000, "currency": "INR", "method": "upi", "vpa": "bench@upi"})
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_port(port: int, timeout: float = 30) -> None:
@@ -335,7 +329,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def run() -> list[dict]:
-    redis_port, front_port = _free_port(), _free_port()
+    redis_port, front_port = free_port(), free_port()
     run_dir = Path(os.environ.get("E2E_RUN_DIR", "/tmp")) / f"tender-bench-e2e-{os.getpid()}"
     run_dir.mkdir(parents=True, exist_ok=True)
     env = _env(redis_port, front_port)

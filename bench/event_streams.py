@@ -36,9 +36,15 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
-from bench._support import ROOT, database_url, redis_url, run_child, throwaway_database
+from bench._support import (
+    celery_workers,
+    database_url,
+    redis_url,
+    run_child,
+    stop_process_groups,
+    throwaway_database,
+)
 
 BENCH_DB = os.environ.get("BENCH_STREAMS_DB", "tender_bench_streams")
 REDIS_DBS = [int(v) for v in os.environ.get("BENCH_STREAMS_REDIS_DBS", "20,21").split(",")]
@@ -279,24 +285,10 @@ def _child() -> list[dict]:
             "nats": {"url": NATS_URL, "subject_prefix": f"tender.bench.{run_id}.{tag}", "stream": nats_streams[-1]},
         }
 
-    workers = [
-        subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                *("-A", "config", "worker", "--loglevel=WARNING", *args),
-                *("--without-gossip", "--without-mingle", "-n", f"bench-{name}-{os.getpid()}@localhost"),
-            ],
-            cwd=ROOT,
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for name, args in (
-            ("outbox", ("--concurrency=1", "-Q", "outbox")),
-            ("streams", ("--pool=threads", "--concurrency=8", "-Q", "event_streams")),
-        )
-    ]
+    workers = celery_workers(
+        ("outbox", ("--concurrency=1", "-Q", "outbox")),
+        ("streams", ("--pool=threads", "--concurrency=8", "-Q", "event_streams")),
+    )
     rows: list[dict] = []
     consumer = None
     try:
@@ -451,13 +443,7 @@ def _child() -> list[dict]:
         if consumer is not None:
             cmd_child.send("stop")
             consumer.join(timeout=10)
-        for worker in workers:
-            os.killpg(worker.pid, 15)
-        for worker in workers:
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, 9)
+        stop_process_groups(workers)
         _cleanup(settings.REDIS_URL, run_id, nats_streams)
     return rows
 

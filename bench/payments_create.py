@@ -39,7 +39,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench._support import ROOT, database_url, redis_url, throwaway_database
+from bench._support import ROOT, database_url, free_port, redis_url, throwaway_database
 
 BIN = Path(sys.executable).parent
 BENCH_DB = "tender_bench_payments"
@@ -64,12 +64,6 @@ def _sql(url: str, *statements: tuple[str, list]) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for sql, params in statements:
             conn.execute(sql, params)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env() -> dict[str, str]:
@@ -119,7 +113,7 @@ def _launch(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
 
 
 def _start(layout: str, env: dict[str, str]) -> tuple[list[subprocess.Popen], int]:
-    port = _free_port()
+    port = free_port()
     if layout == MAKE_RUN_LAYOUT:
         run_dir = Path(tempfile.mkdtemp(prefix=f"tender-bench-front-{os.getpid()}-"))
         env = {

@@ -22,12 +22,17 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-from bench._support import ROOT, database_url, redis_url, run_child, throwaway_database
+from bench._support import (
+    celery_workers,
+    database_url,
+    redis_url,
+    run_child,
+    stop_process_groups,
+    throwaway_database,
+)
 
 BENCH_DB = "tender_bench_webhooks"
 RATE = int(os.environ.get("BENCH_WEBHOOK_RATE", "100"))
@@ -145,24 +150,10 @@ def _child() -> list[dict]:
     merchant = Merchant.objects.create(name="Bench", email="bench-webhooks@example.com")
     endpoint_create(merchant=merchant, url=url, actor="bench")
 
-    workers = [
-        subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                *("-A", "config", "worker", "--loglevel=WARNING", *args),
-                *("--without-gossip", "--without-mingle", "-n", f"bench-{name}-{os.getpid()}@localhost"),
-            ],
-            cwd=ROOT,
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for name, args in (
-            ("outbox", ("--concurrency=1", "-Q", "outbox")),
-            ("webhooks", ("--pool=threads", "--concurrency=32", "-Q", "webhooks,webhook_retries")),
-        )
-    ]
+    workers = celery_workers(
+        ("outbox", ("--concurrency=1", "-Q", "outbox")),
+        ("webhooks", ("--pool=threads", "--concurrency=32", "-Q", "webhooks,webhook_retries")),
+    )
     rows: list[dict] = []
     try:
         time.sleep(4)  # worker start-up
@@ -274,13 +265,7 @@ def _child() -> list[dict]:
             ),
         ]
     finally:
-        for worker in workers:
-            os.killpg(worker.pid, 15)
-        for worker in workers:
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, 9)
+        stop_process_groups(workers)
         cmd_parent.send("stop")
         receiver.join(timeout=5)
     return rows
