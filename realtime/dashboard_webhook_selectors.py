@@ -3,7 +3,7 @@
 The inspector shows each attempt's request as it was sent. The body is rebuilt with the
 webhooks app's own ``payload_build``/``body_encode`` from the event, which is exactly how
 ``delivery_send`` builds it (every attempt of a delivery sends the same bytes); the headers
-with ``signature_headers`` and the attempt's stored ``webhook_timestamp``, using the
+by the same ``delivery_request_build`` with the attempt's stored ``webhook_timestamp``, using the
 endpoint's secrets as they stood at the attempt — known exactly unless the secret was
 rotated after the attempt (the webhooks audit trail says when), in which case the
 signatures are not shown. The browser test compares all of it with what a real receiver got."""
@@ -19,8 +19,8 @@ from django.db.models import Count, Q, QuerySet
 from payments.models import Merchant
 from webhooks.models import WebhookAttempt, WebhookAudit, WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import attempts_for_delivery, delivery_list_for_merchant
+from webhooks.services.delivery import delivery_request_build
 from webhooks.services.endpoints import endpoint_active_secrets
-from webhooks.signing import body_encode, payload_build, signature_headers
 from webhooks.transport import USER_AGENT
 
 ROTATION_ACTIONS = ("endpoint_rotate_secret",)  # every secret change (default endpoint too) goes through it
@@ -55,10 +55,7 @@ def _rotated_after(endpoint: WebhookEndpoint) -> Any:
 def delivery_inspect(*, merchant: Merchant, delivery: WebhookDelivery) -> DeliveryInspection:
     """The delivery with every attempt's request (headers, body) and outcome."""
     endpoint = delivery.endpoint
-    event = delivery.event
-    body = body_encode(
-        payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
-    )
+    body, _ = delivery_request_build(delivery=delivery, attempt_number=0, timestamp=0, secrets_active=None)
     text = body.decode("utf-8")
     last_rotation = _rotated_after(endpoint)
     inspection = DeliveryInspection(
@@ -66,21 +63,14 @@ def delivery_inspect(*, merchant: Merchant, delivery: WebhookDelivery) -> Delive
     )
     for attempt in attempts_for_delivery(delivery=delivery):
         known = last_rotation is None or last_rotation <= attempt.started_at
-        headers: dict[str, str] = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        if known:
-            secrets = endpoint_active_secrets(endpoint=endpoint, now=attempt.started_at)
-            headers.update(
-                signature_headers(
-                    webhook_id=event.id, timestamp=attempt.webhook_timestamp, body=body, secrets_active=secrets
-                )
-            )
-        else:
-            headers.update({"webhook-id": event.id, "webhook-timestamp": str(attempt.webhook_timestamp)})
-        headers["X-Webhook-Event"] = event.type
-        headers["X-Webhook-Delivery"] = delivery.id
-        headers["X-Webhook-Attempt"] = str(attempt.number)
-        if event.correlation_id:
-            headers["X-Correlation-ID"] = event.correlation_id
+        _, ours = delivery_request_build(
+            delivery=delivery,
+            attempt_number=attempt.number,
+            timestamp=attempt.webhook_timestamp,
+            secrets_active=endpoint_active_secrets(endpoint=endpoint, now=attempt.started_at) if known else None,
+        )
+        # The transport adds these two to every request.
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **ours}
         inspection.attempts.append(AttemptView(attempt=attempt, headers=list(headers.items()), signatures_known=known))
     return inspection
 

@@ -61,6 +61,7 @@ __all__ = [
     "deliveries_requeue",
     "deliveries_sweep",
     "delivery_claim_batch",
+    "delivery_request_build",
     "delivery_retry",
     "delivery_send",
     "endpoint_drain",
@@ -78,6 +79,29 @@ class Sent:
     result: TransportResult
 
 
+def delivery_request_build(
+    *, delivery: WebhookDelivery, attempt_number: int, timestamp: int, secrets_active: list[str] | None
+) -> tuple[bytes, dict[str, str]]:
+    """The body and our headers of one attempt, the one place they are built: ``delivery_send``
+    sends them and the dashboard's delivery inspector shows them. ``secrets_active=None``
+    (the inspector, when the secrets used are no longer known) leaves the signatures out.
+    Raises ``TypeError`` for a payload we refuse to sign (a float)."""
+    event = delivery.event
+    body = body_encode(
+        payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
+    )
+    if secrets_active is None:
+        headers = {"webhook-id": event.id, "webhook-timestamp": str(timestamp)}
+    else:
+        headers = signature_headers(webhook_id=event.id, timestamp=timestamp, body=body, secrets_active=secrets_active)
+    headers["X-Webhook-Event"] = event.type
+    headers["X-Webhook-Delivery"] = delivery.id
+    headers["X-Webhook-Attempt"] = str(attempt_number)
+    if event.correlation_id:
+        headers["X-Correlation-ID"] = event.correlation_id
+    return body, headers
+
+
 def delivery_send(
     *, endpoint: WebhookEndpoint, delivery: WebhookDelivery, secrets_active: list[str], end_by: float | None = None
 ) -> Sent:
@@ -86,19 +110,12 @@ def delivery_send(
     body is rebuilt from the event, so every retry sends the same bytes with the same
     ``webhook-id``. Never raises: a payload we refuse to sign (a float) or an internal error
     becomes a failed attempt on the record."""
-    event = delivery.event
     started_at = timezone.now()
     timestamp = int(started_at.timestamp())
     try:
-        body = body_encode(
-            payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
+        body, headers = delivery_request_build(
+            delivery=delivery, attempt_number=delivery.attempts + 1, timestamp=timestamp, secrets_active=secrets_active
         )
-        headers = signature_headers(webhook_id=event.id, timestamp=timestamp, body=body, secrets_active=secrets_active)
-        headers["X-Webhook-Event"] = event.type
-        headers["X-Webhook-Delivery"] = delivery.id
-        headers["X-Webhook-Attempt"] = str(delivery.attempts + 1)
-        if event.correlation_id:
-            headers["X-Correlation-ID"] = event.correlation_id
         result = post(url=endpoint.url, body=body, headers=headers, deadline=end_by)
     except Exception as exc:
         logger.exception("webhook attempt could not be made", extra={"delivery_id": delivery.id})
