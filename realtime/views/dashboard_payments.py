@@ -6,6 +6,8 @@ the dashboard audit row in the same transaction. Another merchant's payment is a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -15,6 +17,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from payments.api.errors import ApiError, BadRequest, NotFound, envelope
+from payments.models import Payment
 from payments.money import format_amount
 from payments.selectors.payments import payment_get_for_merchant
 from payments.services.payments import payment_cancel as payment_cancel_service
@@ -109,26 +112,25 @@ def payment_refund(request: HttpRequest, payment_id: str) -> HttpResponse:
 @require_POST
 @role_required("payments_capture")
 def payment_capture(request: HttpRequest, payment_id: str) -> HttpResponse:
-    try:
-        with transaction.atomic():
-            payment = payment_capture_service(merchant=request.merchant, payment_id=payment_id, source=SOURCE)
-            dashboard_audit_record(membership=request.membership, action="payment.captured", object_id=payment.pk)
-    except NotFound:
-        return render(request, "realtime/dashboard/not_found.html", {"what": "payment"}, status=404)
-    except ApiError as exc:
-        return _page(request, payment_id, error=exc.description, status=exc.status_code)
-    return _after(request, payment_id, "captured")
+    return _payment_transition(request, payment_id, service=payment_capture_service, done="captured")
 
 
 @require_POST
 @role_required("payments_cancel")
 def payment_cancel(request: HttpRequest, payment_id: str) -> HttpResponse:
+    return _payment_transition(request, payment_id, service=payment_cancel_service, done="cancelled")
+
+
+def _payment_transition(
+    request: HttpRequest, payment_id: str, *, service: Callable[..., Payment], done: str
+) -> HttpResponse:
+    """Capture or cancel through the API's own service, audited in the same transaction."""
     try:
         with transaction.atomic():
-            payment = payment_cancel_service(merchant=request.merchant, payment_id=payment_id, source=SOURCE)
-            dashboard_audit_record(membership=request.membership, action="payment.cancelled", object_id=payment.pk)
+            payment = service(merchant=request.merchant, payment_id=payment_id, source=SOURCE)
+            dashboard_audit_record(membership=request.membership, action=f"payment.{done}", object_id=payment.pk)
     except NotFound:
         return render(request, "realtime/dashboard/not_found.html", {"what": "payment"}, status=404)
     except ApiError as exc:
         return _page(request, payment_id, error=exc.description, status=exc.status_code)
-    return _after(request, payment_id, "cancelled")
+    return _after(request, payment_id, done)
