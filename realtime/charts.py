@@ -155,6 +155,9 @@ def merchant_charts(*, merchant: Merchant, zone: ZoneInfo, days: int, mode: str 
     )
     labels = [d.strftime("%b %d") for d in day_list]
 
+    def per_day(rows: dict[Any, dict[str, Any]], key: str) -> list[tuple[str, int]]:
+        return [(label, rows.get(d, {}).get(key) or 0) for label, d in zip(labels, day_list, strict=True)]
+
     def rate(success: int, total: int) -> float:
         return round(100 * success / total, 1) if total else 0.0
 
@@ -164,13 +167,13 @@ def merchant_charts(*, merchant: Merchant, zone: ZoneInfo, days: int, mode: str 
         "volume": bar_chart(
             title="Successful volume per day",
             test_id="chart-volume",
-            points=[(label, daily.get(d, {}).get("volume") or 0) for label, d in zip(labels, day_list, strict=True)],
+            points=per_day(daily, "volume"),
             display=_inr,
         ),
         "count": bar_chart(
             title="Payments per day",
             test_id="chart-count",
-            points=[(label, daily.get(d, {}).get("count") or 0) for label, d in zip(labels, day_list, strict=True)],
+            points=per_day(daily, "count"),
             display=str,
         ),
         "methods": bar_chart(
@@ -183,7 +186,7 @@ def merchant_charts(*, merchant: Merchant, zone: ZoneInfo, days: int, mode: str 
         "refunds": bar_chart(
             title="Refunded per day",
             test_id="chart-refunds",
-            points=[(label, refunds.get(d, {}).get("amount") or 0) for label, d in zip(labels, day_list, strict=True)],
+            points=per_day(refunds, "amount"),
             display=_inr,
         ),
         "endpoint_rates": bar_chart(
