@@ -10,16 +10,34 @@ remember, the default is "never store"; a response that is safe to cache says so
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 
 class NoStoreMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    """Sync and async: a sync-only link would put the async long-poll in a thread under ASGI."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        if not response.has_header("Cache-Control"):
-            response["Cache-Control"] = "no-store"
-        return response
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        return _no_store_by_default(self.get_response(request))
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        return _no_store_by_default(await self.get_response(request))
+
+
+def _no_store_by_default(response: HttpResponse) -> HttpResponse:
+    if not response.has_header("Cache-Control"):
+        response["Cache-Control"] = "no-store"
+    return response

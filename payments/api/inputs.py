@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -320,19 +321,37 @@ def request_check(request: HttpRequest) -> None:
 
 
 class RequestInputMiddleware:
-    """Refuses a bad path, query string, header or declared body size before routing."""
+    """Refuses a bad path, query string, header or declared body size before routing.
+    Sync and async, like every middleware in the chain: one sync-only link would run the
+    whole chain, the async long-poll included, in a thread under ASGI."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            request_check(request)
-        except ApiError as exc:
-            response = JsonResponse(
-                envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=exc.status_code
-            )
-            if exc.status_code == 413:
-                response["Connection"] = "close"  # the unread body must not be parsed as a next request
-            return response
-        return self.get_response(request)
+    def __call__(self, request: HttpRequest) -> Any:
+        refusal = _refusal_response(request)
+        if self.is_async:
+            return self._acall(request, refusal)
+        return refusal or self.get_response(request)
+
+    async def _acall(self, request: HttpRequest, refusal: HttpResponse | None) -> HttpResponse:
+        return refusal or await self.get_response(request)
+
+
+def _refusal_response(request: HttpRequest) -> HttpResponse | None:
+    try:
+        request_check(request)
+    except ApiError as exc:
+        response = JsonResponse(
+            envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=exc.status_code
+        )
+        if exc.status_code == 413:
+            response["Connection"] = "close"  # the unread body must not be parsed as a next request
+        return response
+    return None

@@ -279,3 +279,26 @@ def test_body_fields_take_their_json_type_only_and_no_unknown_field(alice):
     refused(response, 400, "unknown_field", "ammount")
     assert Order.objects.count() == 0
     assert not WebhookEndpoint.objects.filter(merchant=alice.merchant).exists()
+
+
+# --- under ASGI -----------------------------------------------------------------------
+
+
+def test_under_asgi_no_middleware_is_adapted_so_async_views_stay_in_the_event_loop(caplog, settings):
+    # Django logs (under DEBUG) each sync/async adaptation while building the chain; one
+    # sync-only link would run every request, the async long-poll included, in a thread.
+    from django.core.handlers.asgi import ASGIHandler
+
+    settings.DEBUG = True
+    with caplog.at_level("DEBUG", logger="django.request"):
+        ASGIHandler().load_middleware(is_async=True)
+    assert [r.getMessage() for r in caplog.records if "adapted" in r.getMessage()] == []
+
+
+def test_under_asgi_bad_bytes_are_refused_in_the_envelope_and_not_stored(anon):
+    from django.test import AsyncClient
+
+    response = async_to_sync(AsyncClient().get)("/api/v1/payments/pay_%00")
+    error = refused(response, 400, "nul_byte", "path")
+    assert response["X-Correlation-ID"] == error["correlation_id"]
+    assert response["Cache-Control"] == "no-store"
