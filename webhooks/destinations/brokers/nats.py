@@ -10,7 +10,6 @@ A batch's publishes are sent without waiting, then every PubAck is awaited.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import ssl
 from collections.abc import Sequence
@@ -55,20 +54,12 @@ async def _ignore(*_args: Any) -> None:
     (the publisher) records them, so the callback stays quiet."""
 
 
-class NatsPublisher:
+class NatsPublisher(aio.AsyncPublisher):
     def __init__(self, *, broker: BrokerUrl, target: dict[str, Any]) -> None:
         address = broker_address(broker)
         self._prefix = target["subject_prefix"]
-        self._nc: Any = None
         self._js: Any = None
-        try:
-            aio.run(
-                self._connect(broker=broker, address=address, stream=target["stream"]),
-                timeout=settings.EVENT_DESTINATION_CONNECT_TIMEOUT + settings.EVENT_DESTINATION_PUBLISH_TIMEOUT,
-            )
-        except Exception as exc:  # every client failure is a failed publish
-            self.close()
-            raise _publish_error(exc) from exc
+        self._open(self._connect(broker=broker, address=address, stream=target["stream"]))
 
     async def _connect(self, *, broker: BrokerUrl, address: str, stream: str) -> None:
         tls = broker.scheme == "tls"
@@ -92,8 +83,8 @@ class NatsPublisher:
             options.update(user=broker.username, password=broker.password)
         elif broker.username:
             options["token"] = broker.username
-        self._nc = await nats.connect(**options)
-        self._js = self._nc.jetstream(timeout=settings.EVENT_DESTINATION_PUBLISH_TIMEOUT)
+        self._connection = await nats.connect(**options)
+        self._js = self._connection.jetstream(timeout=settings.EVENT_DESTINATION_PUBLISH_TIMEOUT)
         try:
             await self._js.find_stream_name_by_subject(f"{self._prefix}.>")
         except NotFoundError:
@@ -118,18 +109,8 @@ class NatsPublisher:
             )
         )
 
-    def publish(self, messages: Sequence[Message]) -> None:
-        try:
-            aio.run(self._publish(messages), timeout=settings.EVENT_DESTINATION_PUBLISH_TIMEOUT)
-        except Exception as exc:  # every client failure is a failed publish
-            raise _publish_error(exc) from exc
-
-    def close(self) -> None:
-        if self._nc is not None:
-            # Closing a broken connection may fail; it is dropped either way.
-            with contextlib.suppress(Exception):
-                aio.run(self._nc.close(), timeout=2)
-            self._nc = None
+    def _error(self, exc: BaseException) -> PublishError:
+        return _publish_error(exc)
 
 
 def _publish_error(exc: BaseException) -> PublishError:

@@ -13,7 +13,6 @@ give the exchange an alternate exchange.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -51,25 +50,14 @@ def _vhost(broker: BrokerUrl) -> str:
     return unquote(broker.path) if broker.path else "/"
 
 
-class RabbitMqPublisher:
+class RabbitMqPublisher(aio.AsyncPublisher):
     def __init__(self, *, broker: BrokerUrl, target: dict[str, Any]) -> None:
         address = broker_address(broker)
         tls = broker.scheme == "amqps"
-        self._connection: Any = None
         self._exchange: Any = None
-        try:
-            aio.run(
-                self._connect(
-                    host=broker.host if tls else address,
-                    broker=broker,
-                    tls=tls,
-                    exchange=target["exchange"],
-                ),
-                timeout=settings.EVENT_DESTINATION_CONNECT_TIMEOUT + settings.EVENT_DESTINATION_PUBLISH_TIMEOUT,
-            )
-        except Exception as exc:  # every client failure is a failed publish
-            self.close()
-            raise _publish_error(exc) from exc
+        self._open(
+            self._connect(host=broker.host if tls else address, broker=broker, tls=tls, exchange=target["exchange"])
+        )
 
     async def _connect(self, *, host: str, broker: BrokerUrl, tls: bool, exchange: str) -> None:
         self._connection = await aio_pika.connect(
@@ -110,18 +98,8 @@ class RabbitMqPublisher:
             )
         )
 
-    def publish(self, messages: Sequence[Message]) -> None:
-        try:
-            aio.run(self._publish(messages), timeout=settings.EVENT_DESTINATION_PUBLISH_TIMEOUT)
-        except Exception as exc:  # every client failure is a failed publish
-            raise _publish_error(exc) from exc
-
-    def close(self) -> None:
-        if self._connection is not None:
-            # Closing a broken connection may fail; it is dropped either way.
-            with contextlib.suppress(Exception):
-                aio.run(self._connection.close(), timeout=2)
-            self._connection = None
+    def _error(self, exc: BaseException) -> PublishError:
+        return _publish_error(exc)
 
 
 def _publish_error(exc: BaseException) -> PublishError:
