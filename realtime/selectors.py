@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from payments.api.errors import BadRequest
 from payments.ids import is_public_id
-from payments.models import ApiKey, Event, Merchant, Order, Payment
+from payments.models import ApiKey, Merchant, Order, Payment
 from payments.money import format_amount
 from payments.selectors.events import event_list_for_merchant
 from payments.snapshots import iso, payment_snapshot
@@ -29,8 +28,6 @@ STATUS_ALL = "all"
 CURSOR_MAX_LENGTH = 200
 CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 EVENT_PAGE = 100
-# Same visibility rule as payments.selectors.events (every older transaction has finished).
-VISIBLE_XMIN = RawSQL("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint", ())
 
 
 def payment_socket_snapshot(*, payment_id: str) -> tuple[uuid.UUID, str, dict[str, Any]] | None:
@@ -64,10 +61,10 @@ def merchant_events_after(
 def merchant_latest_cursor(*, merchant_id: uuid.UUID, mode: str | None = None) -> str | None:
     """The newest event id in the visible prefix of the log (see payments.selectors.events),
     of one world with ``mode``: resuming after it can never skip an event that commits later."""
-    events = Event.objects.filter(merchant_id=merchant_id, txid__lt=VISIBLE_XMIN)
-    if mode is not None:
-        events = events.filter(mode=mode)
-    return events.order_by("-txid", "-seq").values_list("id", flat=True).first()
+    merchant = Merchant(pk=merchant_id)
+    merchant.acting_mode = mode
+    page = event_list_for_merchant(merchant=merchant, newest_first=True, limit=1)
+    return page.events[0].id if page.events else None
 
 
 def membership_for_user(*, user: Any) -> MerchantUser | None:

@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
 from realtime.push import pusher
+from realtime.selectors import merchant_latest_cursor
 from realtime.services import ticket_create
 from tests.realtime.helpers import make_payment, settle
 
@@ -166,6 +167,12 @@ def test_merchant_socket_gets_only_own_events_and_resumes_from_cursor(alice, bob
             cursor = message["cursor"]
         assert [m["event"] for m in replayed] == ["payment.created", "payment.success"]
         assert cursor == replayed[1]["id"]
+        # A new socket's hello cursor is the newest visible event, of its own world only.
+        latest = database_sync_to_async(merchant_latest_cursor)
+        assert await latest(merchant_id=alice.merchant.id) == cursor
+        assert await latest(merchant_id=alice.merchant.id, mode=payment.mode) == cursor
+        other_mode = "live" if payment.mode == "test" else "test"
+        assert await latest(merchant_id=alice.merchant.id, mode=other_mode) is None
         await a.send_json_to({"type": "resume", "after": replayed[0]["id"]})
         assert (await a.receive_json_from(timeout=5))["event"] == "payment.success"
         assert (await a.receive_json_from(timeout=5))["count"] == 1
