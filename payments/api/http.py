@@ -20,6 +20,11 @@ from payments.services.idempotency import idempotency_key_validate, idempotency_
 from payments.validation import require_object
 
 
+def api_key_actor(request: Request) -> str:
+    """The audit actor for a call made with an API key."""
+    return f"api_key:{getattr(request.auth, 'key_id', 'unknown')}"
+
+
 def render(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments.api.http import validated
+from payments.api.http import api_key_actor, validated
 from payments.api.lists import page_render
 from payments.api.query import PageQuery, QueryText, StrictIntegerField, query_parse
 from payments.api.schema import errors
@@ -31,10 +31,6 @@ from webhooks.services.delivery import delivery_retry
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
-
-
-def _actor(request: Request) -> str:
-    return f"api_key:{getattr(request.auth, 'key_id', 'unknown')}"
 
 
 ENDPOINT_SCHEMA = inline_serializer(
@@ -112,7 +108,7 @@ class EndpointListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(EndpointCreateSerializer, request.data)
-        endpoint = endpoint_services.endpoint_create(merchant=request.user, actor=_actor(request), **data)
+        endpoint = endpoint_services.endpoint_create(merchant=request.user, actor=api_key_actor(request), **data)
         return Response({**endpoint_snapshot(endpoint), "secret": endpoint.secret}, status=201)
 
 
@@ -134,7 +130,7 @@ class EndpointDetailApi(APIView):
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
         data = validated(EndpointUpdateSerializer, request.data)
-        endpoint = endpoint_services.endpoint_update(endpoint=endpoint, actor=_actor(request), **data)
+        endpoint = endpoint_services.endpoint_update(endpoint=endpoint, actor=api_key_actor(request), **data)
         return Response(endpoint_snapshot(endpoint))
 
     @extend_schema(
@@ -144,7 +140,7 @@ class EndpointDetailApi(APIView):
     )
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
-        endpoint_services.endpoint_delete(endpoint=endpoint, actor=_actor(request))
+        endpoint_services.endpoint_delete(endpoint=endpoint, actor=api_key_actor(request))
         return Response(status=204)
 
 
@@ -159,7 +155,7 @@ class EndpointRotateSecretApi(APIView):
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
         data = validated(RotateSecretSerializer, request.data)
         endpoint, secret = endpoint_services.endpoint_rotate_secret(
-            endpoint=endpoint, actor=_actor(request), grace_seconds=data.get("grace_period_seconds")
+            endpoint=endpoint, actor=api_key_actor(request), grace_seconds=data.get("grace_period_seconds")
         )
         return Response({**endpoint_snapshot(endpoint), "secret": secret})
 
@@ -183,7 +179,7 @@ class EndpointTestApi(APIView):
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
-        event_id = endpoint_services.endpoint_test(endpoint=endpoint, actor=_actor(request))
+        event_id = endpoint_services.endpoint_test(endpoint=endpoint, actor=api_key_actor(request))
         return Response(
             {"endpoint_id": endpoint.id, "event_id": event_id, "message": "Test webhook scheduled"}, status=202
         )
@@ -209,7 +205,7 @@ class EndpointRecoverApi(APIView):
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
         data = validated(RecoverSerializer, request.data)
-        count = endpoint_services.endpoint_recover(endpoint=endpoint, since=data["since"], actor=_actor(request))
+        count = endpoint_services.endpoint_recover(endpoint=endpoint, since=data["since"], actor=api_key_actor(request))
         return Response({"endpoint_id": endpoint.id, "recovered": count, "message": "Failed deliveries re-queued"})
 
 
@@ -310,5 +306,5 @@ class DeliveryRetryApi(APIView):
     )
     def post(self, request: Request, delivery_id: str) -> Response:
         delivery = selectors.delivery_get(merchant=request.user, delivery_id=delivery_id)
-        delivery = delivery_retry(delivery=delivery, actor=_actor(request))
+        delivery = delivery_retry(delivery=delivery, actor=api_key_actor(request))
         return Response({"id": delivery.id, "status": "pending", "message": "Webhook retry scheduled"})

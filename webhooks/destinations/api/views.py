@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments.api.http import validated
+from payments.api.http import api_key_actor, validated
 from payments.api.schema import errors
 from webhooks.destinations import selectors, services
 from webhooks.destinations.api.serializers import (
@@ -19,10 +19,6 @@ from webhooks.destinations.api.serializers import (
 )
 
 TAG = "event destinations"
-
-
-def _actor(request: Request) -> str:
-    return f"api_key:{getattr(request.auth, 'key_id', 'unknown')}"
 
 
 class DestinationListApi(APIView):
@@ -44,7 +40,7 @@ class DestinationListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(DestinationCreateSerializer, request.data)
-        destination = services.destination_create(merchant=request.user, actor=_actor(request), **data)
+        destination = services.destination_create(merchant=request.user, actor=api_key_actor(request), **data)
         return Response(selectors.destination_snapshot(destination), status=201)
 
 
@@ -67,7 +63,7 @@ class DestinationDetailApi(APIView):
     def patch(self, request: Request, destination_id: str) -> Response:
         destination = selectors.destination_get(merchant=request.user, destination_id=destination_id)
         data = validated(DestinationUpdateSerializer, request.data)
-        destination = services.destination_update(destination=destination, actor=_actor(request), **data)
+        destination = services.destination_update(destination=destination, actor=api_key_actor(request), **data)
         return Response(selectors.destination_snapshot(destination))
 
     @extend_schema(
@@ -77,7 +73,7 @@ class DestinationDetailApi(APIView):
     )
     def delete(self, request: Request, destination_id: str) -> Response:
         destination = selectors.destination_get(merchant=request.user, destination_id=destination_id)
-        services.destination_delete(destination=destination, actor=_actor(request))
+        services.destination_delete(destination=destination, actor=api_key_actor(request))
         return Response(status=204)
 
 
@@ -91,5 +87,5 @@ class DestinationReplayApi(APIView):
     def post(self, request: Request, destination_id: str) -> Response:
         destination = selectors.destination_get(merchant=request.user, destination_id=destination_id)
         data = validated(ReplaySerializer, request.data)
-        destination = services.destination_replay(destination=destination, actor=_actor(request), **data)
+        destination = services.destination_replay(destination=destination, actor=api_key_actor(request), **data)
         return Response(selectors.destination_snapshot(destination))
