@@ -301,6 +301,10 @@ def _item_check(
             raise BadRequest("amount does not match the order", field="amount", reason="amount_mismatch")
         if item.currency is not None and item.currency != currency:
             raise BadRequest("currency does not match the order", field="currency", reason="currency_mismatch")
+        if item.customer_id and order_customer not in (None, item.customer_id):
+            raise BadRequest(
+                "customer_id does not match the order's customer", field="customer_id", reason="customer_mismatch"
+            )
         extra.update(amount=amount, currency=currency, new_order=False)
         extra["customer_id"] = item.customer_id or order_customer
     else:

@@ -226,3 +226,27 @@ def test_batch_responses_match_the_openapi_schema(alice):
     assert_conforms(post(alice, {"reference": "", "items": []}), "/api/v1/payments/batch", "post")
     missing = alice.client.get("/api/v1/payments/batch/batch_0000000000000000")
     assert_conforms(missing, "/api/v1/payments/batch/{batch_id}")
+
+
+def test_an_item_cannot_pay_another_customers_order_with_its_own_saved_method(alice):
+    """As a single create: an item naming a customer other than its order's is a 400
+    ``customer_mismatch``, so one customer's saved card never pays another's order."""
+    owner = alice.client.post("/api/v1/customers", {"email": "owner@example.com"}, format="json").json()
+    other = alice.client.post("/api/v1/customers", {"email": "other@example.com"}, format="json").json()
+    methods = f"/api/v1/customers/{other['id']}/payment-methods"
+    saved = alice.client.post(methods, {"type": "card", "card": card()}, format="json").json()
+    order = alice.client.post("/api/v1/orders", {"amount": 1000, "customer_id": owner["id"]}, format="json").json()
+    items = [
+        {"reference": "theirs", "order_id": order["id"], "payment_method_id": saved["id"], "customer_id": other["id"]}
+    ]
+    response = post(alice, {"reference": "cross-customer", "items": items})
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["accepted"] == 0
+    [rejected] = body["rejected"]
+    assert (rejected["index"], rejected["error"]["field"], rejected["error"]["reason"]) == (
+        0,
+        "customer_id",
+        "customer_mismatch",
+    )
+    assert not Payment.objects.filter(order_id=order["id"]).exists()
