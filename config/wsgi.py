@@ -18,6 +18,9 @@ django_application = get_wsgi_application()
 from django.conf import settings  # noqa: E402
 
 from config.checks import require_production_secrets  # noqa: E402
+from payments.api.errors import envelope  # noqa: E402
+from payments.api.inputs import body_too_large  # noqa: E402
+from payments.correlation import HEADER, correlation_scope  # noqa: E402
 
 require_production_secrets()
 
@@ -34,29 +37,27 @@ class ChunkedBodyMiddleware:
         if chunked and not environ.get("CONTENT_LENGTH"):
             body = environ["wsgi.input"].read(self.limit + 1)
             if len(body) > self.limit:
-                payload = json.dumps(
-                    {
-                        "error": {
-                            "code": "BAD_REQUEST_ERROR",
-                            "description": f"Request body exceeds {self.limit} bytes",
-                            "field": None,
-                            "reason": "body_too_large",
-                            "correlation_id": None,
-                        }
-                    }
-                ).encode()
-                start_response(
-                    "413 Request Entity Too Large",
-                    [
-                        ("Content-Type", "application/json"),
-                        ("Content-Length", str(len(payload))),
-                        ("Connection", "close"),
-                    ],
-                )
-                return [payload]
+                return self._too_large(environ, start_response)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
         return self.app(environ, start_response)
+
+    def _too_large(self, environ, start_response):
+        # Django never sees this request, so the envelope and its correlation id are made here,
+        # by the same pieces the API uses.
+        with correlation_scope(environ.get("HTTP_X_CORRELATION_ID")) as correlation_id:
+            error = body_too_large(self.limit)
+            payload = json.dumps(envelope(error.code, error.description, reason=error.reason)).encode()
+        start_response(
+            "413 Request Entity Too Large",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(payload))),
+                (HEADER, correlation_id),
+                ("Connection", "close"),
+            ],
+        )
+        return [payload]
 
 
 application = ChunkedBodyMiddleware(django_application, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)

@@ -302,3 +302,30 @@ def test_under_asgi_bad_bytes_are_refused_in_the_envelope_and_not_stored(anon):
     error = refused(response, 400, "nul_byte", "path")
     assert response["X-Correlation-ID"] == error["correlation_id"]
     assert response["Cache-Control"] == "no-store"
+
+
+def test_chunked_body_over_the_wsgi_limit_is_the_413_envelope_with_a_correlation_id():
+    # gunicorn's chunked bodies are bounded before Django (config/wsgi.py): its 413 is still
+    # the documented envelope, with a correlation id echoed like every other answer.
+    import io
+
+    from config.wsgi import ChunkedBodyMiddleware
+
+    def never_called(environ, start_response):
+        raise AssertionError("Django must not see a body over the limit")
+
+    answer: dict = {}
+    middleware = ChunkedBodyMiddleware(never_called, limit=10)
+    environ = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(b"x" * 11)}
+    payload = b"".join(middleware(environ, lambda status, headers: answer.update(status=status, headers=dict(headers))))
+    assert answer["status"].startswith("413")
+    error = json.loads(payload)["error"]
+    assert error == {
+        "code": "BAD_REQUEST_ERROR",
+        "description": "Request body exceeds 10 bytes",
+        "field": None,
+        "reason": "body_too_large",
+        "correlation_id": answer["headers"]["X-Correlation-ID"],
+    }
+    assert error["correlation_id"]
+    assert answer["headers"]["Connection"] == "close"
