@@ -4,11 +4,14 @@ merchant's object is indistinguishable from a missing one (``NotFound``)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from payments.api.errors import NotFound
 from payments.models import Merchant, Order, Payment, Refund, TimelineEntry, merchant_scope
+
+RowT = TypeVar("RowT", bound=Model)
 
 
 def order_get_for_merchant(*, merchant: Merchant, order_id: str) -> Order:
@@ -45,6 +48,18 @@ def payment_get_public(*, payment_id: str) -> Payment:
     return payment
 
 
+def newest_first_in_window(
+    *, qs: QuerySet[RowT], created_after: datetime | None, created_before: datetime | None
+) -> QuerySet[RowT]:
+    """``qs`` created in ``[created_after, created_before)`` (either bound optional), newest
+    first with the id as tie-break: the one listing order cursor pages rely on."""
+    if created_after is not None:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        qs = qs.filter(created_at__lt=created_before)
+    return qs.order_by("-created_at", "-id")
+
+
 def payment_list_for_merchant(
     *,
     merchant: Merchant,
@@ -63,11 +78,7 @@ def payment_list_for_merchant(
         qs = qs.filter(method=method)
     if order_id is not None:
         qs = qs.filter(order_id=order_id)
-    if created_after is not None:
-        qs = qs.filter(created_at__gte=created_after)
-    if created_before is not None:
-        qs = qs.filter(created_at__lt=created_before)
-    return qs.order_by("-created_at", "-id")
+    return newest_first_in_window(qs=qs, created_after=created_after, created_before=created_before)
 
 
 def payment_version_get(*, merchant: Merchant, payment_id: str) -> int | None:
@@ -94,11 +105,7 @@ def refund_list_for_merchant(
         qs = qs.filter(payment_id=payment_id)
     if status is not None:
         qs = qs.filter(status=status)
-    if created_after is not None:
-        qs = qs.filter(created_at__gte=created_after)
-    if created_before is not None:
-        qs = qs.filter(created_at__lt=created_before)
-    return qs.order_by("-created_at", "-id")
+    return newest_first_in_window(qs=qs, created_after=created_after, created_before=created_before)
 
 
 def refund_get_for_merchant(*, merchant: Merchant, refund_id: str) -> Refund:
