@@ -39,12 +39,17 @@ def payment_method_get_for_customer(
     return method
 
 
+def payment_method_expired(*, method: SavedPaymentMethod, now: datetime) -> bool:
+    """A saved card is good through the last day of its expiry month; a VPA never expires."""
+    return method.type == "card" and (method.expiry_year, method.expiry_month) < (now.year, now.month)
+
+
 def payment_method_usable(*, method: SavedPaymentMethod, now: datetime) -> SavedPaymentMethod:
     """``method`` if a new payment may use it, else an enveloped 400 that says why:
     ``payment_method_deleted`` or (EXPIRED_CARD) ``payment_method_expired``."""
     if method.deleted_at is not None:
         raise BadRequest("This payment method was deleted", field="payment_method_id", reason="payment_method_deleted")
-    if method.type == "card" and (method.expiry_year, method.expiry_month) < (now.year, now.month):
+    if payment_method_expired(method=method, now=now):
         raise BadRequest(
             f"The saved card expired at the end of {method.expiry_month:02d}/{method.expiry_year}",
             code=EXPIRED_CARD,
@@ -82,4 +87,4 @@ def payment_methods_for_checkout(*, customer_id: str | None, now: datetime) -> l
     methods = SavedPaymentMethod.objects.filter(customer_id=customer_id, deleted_at__isnull=True).order_by(
         "-created_at", "-id"
     )
-    return [m for m in methods if m.type != "card" or (m.expiry_year, m.expiry_month) >= (now.year, now.month)]
+    return [m for m in methods if not payment_method_expired(method=m, now=now)]
