@@ -483,9 +483,9 @@ EVENT_DESTINATION_BATCH_SIZE = env_int("EVENT_DESTINATION_BATCH_SIZE", 500)
 EVENT_DESTINATION_CONNECT_TIMEOUT = float(os.environ.get("EVENT_DESTINATION_CONNECT_TIMEOUT", "2"))
 # Wall-clock limit of one batch's publish + confirms.
 EVENT_DESTINATION_PUBLISH_TIMEOUT = float(os.environ.get("EVENT_DESTINATION_PUBLISH_TIMEOUT", "10"))
-# One publisher per destination: a killed worker's lease is retaken after this long. Keep it
-# above twice connect + publish timeout (a kept connection that fails is replaced once).
-EVENT_DESTINATION_LEASE_SECONDS = env_int("EVENT_DESTINATION_LEASE_SECONDS", 30)
+# One publisher per destination: a killed worker's lease is retaken after this long. It must
+# outlast the slowest batch (drain + publish + reconnect + publish; system check webhooks.E007).
+EVENT_DESTINATION_LEASE_SECONDS = env_int("EVENT_DESTINATION_LEASE_SECONDS", 60)
 # A publish task works this long, then leaves a continuation (fairness between destinations).
 EVENT_DESTINATION_DRAIN_SECONDS = float(os.environ.get("EVENT_DESTINATION_DRAIN_SECONDS", "5"))
 # Backoff (s) after 1, 2, ... consecutive failed batches; the last step repeats for ever.

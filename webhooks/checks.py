@@ -30,7 +30,41 @@ def webhook_settings_check(app_configs, **kwargs) -> list[Error]:
         errors.append(Error("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT and _PARALLEL_REQUESTS must be >= 1", id="webhooks.E002"))
     if any(d < 0 for d in settings.WEBHOOK_RETRY_DELAYS):
         errors.append(Error("WEBHOOK_RETRY_DELAYS must be non-negative seconds", id="webhooks.E003"))
+    errors += _destination_lease_check()
     return errors
+
+
+# Time to record a batch's confirm (cursor advance) after the broker answered.
+DESTINATION_LEASE_MARGIN_SECONDS = 2
+
+
+def destination_batch_max_seconds() -> float:
+    """The longest an event-destination publisher can hold its lease: its last batch starts
+    at the end of the drain, the kept connection's publish times out, and the one retry opens
+    a fresh connection (connect + first publish) and publishes again."""
+    publish = settings.EVENT_DESTINATION_PUBLISH_TIMEOUT
+    return (
+        settings.EVENT_DESTINATION_DRAIN_SECONDS
+        + publish
+        + (settings.EVENT_DESTINATION_CONNECT_TIMEOUT + publish)
+        + publish
+        + DESTINATION_LEASE_MARGIN_SECONDS
+    )
+
+
+def _destination_lease_check() -> list[Error]:
+    # A lease that ran out mid-batch lets a second publisher send the same events again, and
+    # interleaved with the first, out of order (the cursor stays right: it is lease-fenced).
+    worst = destination_batch_max_seconds()
+    if worst >= settings.EVENT_DESTINATION_LEASE_SECONDS:
+        return [
+            Error(
+                "EVENT_DESTINATION_LEASE_SECONDS must exceed drain + publish + (connect + publish) + publish + "
+                f"{DESTINATION_LEASE_MARGIN_SECONDS} s ({worst:g} s), or a slow broker's batch outlives its lease.",
+                id="webhooks.E007",
+            )
+        ]
+    return []
 
 
 def _lanes_check() -> list[Error]:

@@ -200,3 +200,6 @@ def test_the_cap_arithmetic_is_a_system_check(settings):
     settings.WEBHOOK_SLOW_ATTEMPT_SECONDS = 2
     settings.WEBHOOK_DELIVERY_LEASE_SECONDS = 12  # < send window 1 + deadline 10 + margin 2
     assert [e.id for e in webhook_settings_check(None)] == ["webhooks.E001"]
+    settings.WEBHOOK_DELIVERY_LEASE_SECONDS = 30
+    settings.EVENT_DESTINATION_LEASE_SECONDS = 30  # < drain 5 + publish 10 + (2 + 10) + 10 + margin 2
+    assert [e.id for e in webhook_settings_check(None)] == ["webhooks.E007"]
