@@ -18,6 +18,7 @@ session logged out) or 4403 (merchant deactivated).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from typing import Any
 from urllib.parse import parse_qs
@@ -30,6 +31,8 @@ from payments.api.errors import ApiError
 from payments.api.inputs import json_loads, query_check
 from realtime import selectors, services
 from realtime.push import merchant_group, payment_group, public_payment
+
+logger = logging.getLogger("tender.realtime")
 
 CLOSE_UNAUTHENTICATED = services.CLOSE_UNAUTHENTICATED
 CLOSE_FORBIDDEN = services.CLOSE_FORBIDDEN
@@ -85,7 +88,13 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
         interval = float(settings.REALTIME_AUTHORITY_RECHECK_SECONDS)
         await asyncio.sleep(random.uniform(0.5, 1.0) * interval)  # jitter, not a secret
         while True:
-            code = await database_sync_to_async(services.socket_authority_check)(authority=authority)
+            try:
+                code = await database_sync_to_async(services.socket_authority_check)(authority=authority)
+            except Exception:
+                # A failed check (database blip) must not end the watch: the socket would
+                # then stay open for good after its key is revoked. Try again next interval.
+                logger.exception("socket authority re-check failed", extra={"merchant_id": str(authority.merchant_id)})
+                code = None
             if code is not None:
                 await self.close(code=code)
                 return

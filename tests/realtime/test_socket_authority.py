@@ -202,3 +202,32 @@ def test_a_test_keys_ticket_cannot_open_a_live_payments_socket(alice, redis_clie
         assert await closed_within(comm, 5) == 4403
 
     async_to_sync(scenario)()
+
+
+def test_a_failed_recheck_does_not_end_the_watch(alice, redis_client, monkeypatch):
+    """A check that raises (a database blip) is retried next interval: the socket still
+    closes once its key is revoked, instead of staying open unchecked for good."""
+    from realtime import services
+
+    real_check = services.socket_authority_check
+    calls = {"n": 0}
+
+    def flaky_check(*, authority):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first is the ticket's redemption; the second, the first re-check
+            raise ConnectionError("database went away")
+        return real_check(authority=authority)
+
+    monkeypatch.setattr(services, "socket_authority_check", flaky_check)
+    ticket = api_ticket(alice)
+
+    async def scenario():
+        comm = await open_socket(f"/ws/merchant?ticket={ticket}")
+        assert await comm.receive_nothing(timeout=1.5)  # the first check failed; the socket stays open
+        await database_sync_to_async(api_key_revoke)(
+            api_key=await database_sync_to_async(ApiKey.objects.get)(key_id=alice.key_id)
+        )
+        assert await closed_within(comm, 5) == 4401
+        assert calls["n"] >= 3
+
+    async_to_sync(scenario)()
