@@ -44,6 +44,7 @@ API_SECRET = os.environ.get("TENDER_API_SECRET", "secret_test_xyz789")
 # The secret that signs checkout redirects: your default webhook endpoint's (the dashboard's
 # Webhooks page shows it; the demo merchant's is whsec_test_abc123).
 CALLBACK_SECRET = os.environ.get("TENDER_CALLBACK_SECRET", "whsec_test_abc123")
+MAX_BODY = 1024 * 1024  # a webhook body is a few KiB; the Node receiver caps the same
 
 
 class TenderError(Exception):
@@ -165,8 +166,11 @@ def handler_for(shop: Shop) -> type[BaseHTTPRequestHandler]:
                 self._page(404, "Not found", "Nothing here.")
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit() or int(length) > MAX_BODY:  # never read what nobody should send
+                self._send(413, "text/plain", b"body too large or without a length")
+                return
+            body = self.rfile.read(int(length))
             if self.path == "/buy":
                 form = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
                 try:

@@ -184,6 +184,9 @@ def test_python_merchant_sells_through_the_hosted_checkout(gateway, demo):
         )
         assert forged.status == 400
         next_json_line(out, lambda r: r.get("webhook") == "rejected", timeout=5)
+        # A client announcing a body it never sends is refused without the shop waiting for it.
+        huge = http("POST", f"{shop}/webhooks", b"", {"Content-Length": str(10**10)})
+        assert huge.status == 413
 
     # The gateway's delivery log agrees (the worker records the 204 just after the shop saw it).
     def delivered() -> bool:
