@@ -244,10 +244,11 @@ class StrictJSONParser(BaseParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
         if stream is None:
             return None
-        cap = settings.API_MAX_BODY_BYTES
+        request = (parser_context or {}).get("request")
+        cap = body_cap(request) if request is not None else settings.API_MAX_BODY_BYTES
         raw = stream.read(cap + 1)
         if len(raw) > cap:
-            raise body_too_large()
+            raise body_too_large(cap)
         return json_loads(raw)
 
 

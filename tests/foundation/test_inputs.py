@@ -143,6 +143,25 @@ def test_body_over_the_cap_is_413_on_every_parser_path(alice, settings):
     assert not WebhookEndpoint.objects.filter(merchant=alice.merchant).exists()
 
 
+def test_the_drf_parser_takes_the_paths_own_cap(settings):
+    """DRF-parsed bodies get the same per-path cap as the input layer's own reads."""
+    import io
+
+    from django.test import RequestFactory
+
+    from payments.api.errors import ApiError
+    from payments.api.inputs import StrictJSONParser
+
+    settings.API_MAX_BODY_BYTES, settings.API_BATCH_MAX_BODY_BYTES = 1024, 4096
+    body = json.dumps({"items": ["x" * 2000]}).encode()
+    parse = StrictJSONParser().parse
+    batch = RequestFactory().post("/api/v1/payments/batch")
+    assert parse(io.BytesIO(body), parser_context={"request": batch}) == {"items": ["x" * 2000]}
+    with pytest.raises(ApiError) as refused_:
+        parse(io.BytesIO(body), parser_context={"request": RequestFactory().post("/api/v1/orders")})
+    assert (refused_.value.status_code, refused_.value.reason) == (413, "body_too_large")
+
+
 def test_non_json_media_type_is_415(alice):
     refused(
         post_raw(alice.client, "/api/v1/orders", "amount=771", content_type="text/plain"), 415, "unsupported_media_type"
