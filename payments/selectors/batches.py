@@ -24,6 +24,26 @@ def batch_counts(*, batch: PaymentBatch) -> dict[str, int]:
     by_status = dict(
         Payment.objects.filter(batch=batch).values("status").annotate(n=Count("id")).values_list("status", "n")
     )
+    return _tally(by_status)
+
+
+def batch_list_recent_for_merchant(*, merchant: Merchant, limit: int = 20) -> list[tuple[PaymentBatch, dict[str, int]]]:
+    """The merchant's newest batches with their counts: two queries however many batches."""
+    batches = list(PaymentBatch.objects.filter(**merchant_scope(merchant)).order_by("-created_at")[:limit])
+    by_batch: dict[str, dict[str, int]] = {b.pk: {} for b in batches}
+    rows = (
+        Payment.objects.filter(batch__in=batches)
+        .values("batch_id", "status")
+        .annotate(n=Count("id"))
+        .values_list("batch_id", "status", "n")
+        .order_by()
+    )
+    for batch_id, status, n in rows:
+        by_batch[batch_id][status] = n
+    return [(b, _tally(by_batch[b.pk])) for b in batches]
+
+
+def _tally(by_status: dict[str, int]) -> dict[str, int]:
     return {
         "success": by_status.get(PaymentStatus.SUCCESS, 0),
         "failed": sum(by_status.get(s, 0) for s in FAILED_STATUSES),

@@ -19,8 +19,7 @@ from payments.api.batches import accepted_body, batch_items_parse
 from payments.api.errors import ApiError, _first_validation_error, envelope
 from payments.api.inputs import json_body
 from payments.api.throttling import batch_attempt_register
-from payments.models import PaymentBatch
-from payments.selectors.batches import batch_counts, batch_get_for_merchant
+from payments.selectors.batches import batch_counts, batch_get_for_merchant, batch_list_recent_for_merchant
 from payments.services.batches import MAX_BATCH_ITEMS, payment_batch_create
 from payments.snapshots import batch_snapshot
 from payments.validation import require_object
@@ -41,12 +40,13 @@ def _error(exc: ApiError) -> JsonResponse:
 @merchant_required
 @ensure_csrf_cookie
 def batches_page(request: HttpRequest) -> HttpResponse:
-    recent = PaymentBatch.objects.filter(merchant=request.merchant).order_by("-created_at")[:20]
     context = {
         "nav": "batches",
         "max_items": MAX_BATCH_ITEMS,
         "can_upload": request.can["payments_batch"],
-        "recent": [batch_snapshot(b, counts=batch_counts(batch=b)) for b in recent],
+        "recent": [
+            batch_snapshot(b, counts=counts) for b, counts in batch_list_recent_for_merchant(merchant=request.merchant)
+        ],
     }
     return render(request, "realtime/dashboard/batches.html", context)
 

@@ -54,3 +54,26 @@ def test_owner_creates_viewer_watches_bob_sees_nothing(alice, bob, settings, red
     limited = create(owner, {"reference": "again", "items": ITEMS})
     assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
     assert list(PaymentBatch.objects.values_list("reference", flat=True)) == ["dash"]
+
+
+def test_batches_page_counts_every_recent_batch_in_one_query(alice, settings, redis_client):
+    """The recent-batches table costs the same queries for one batch as for three (no query per batch)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.BATCH_RATE_LIMIT_PER_HOUR = 100
+    owner = member(alice, "owner@alice.example")
+
+    def page_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = owner.get("/dashboard/batches")
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    assert create(owner, {"reference": "one", "items": ITEMS}).status_code == 202
+    with_one = page_queries()
+    for reference in ("two", "three"):
+        assert create(owner, {"reference": reference, "items": ITEMS}).status_code == 202
+    response = owner.get("/dashboard/batches")
+    assert all(f"<td>{reference}</td>".encode() in response.content for reference in ("one", "two", "three"))
+    assert page_queries() == with_one
