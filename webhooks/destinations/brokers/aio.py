@@ -1,5 +1,5 @@
 """One private asyncio event loop per thread for the asyncio broker clients (aio-pika,
-nats-py), so a Celery worker slot (prefork child or thread) drives its own connections
+nats-py, redis-py's asyncio client), so a Celery worker slot (prefork child or thread) drives its own connections
 synchronously. Connections are tied to the loop that made them: keep them per thread.
 
 :class:`AsyncPublisher` is what those clients' publishers share: every call to the broker
@@ -70,5 +70,6 @@ class AsyncPublisher:
         if self._connection is not None:
             # Closing a broken connection may fail; it is dropped either way.
             with contextlib.suppress(Exception):
-                run(self._connection.close(), timeout=CLOSE_TIMEOUT)
+                closing = getattr(self._connection, "aclose", None) or self._connection.close
+                run(closing(), timeout=CLOSE_TIMEOUT)
             self._connection = None

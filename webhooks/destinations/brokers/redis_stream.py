@@ -8,15 +8,17 @@ Redis answers an XADD only after applying it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Any
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 from payments.api.errors import BadRequest
-from webhooks.destinations.brokers import BrokerUrl, Message, PublishError, broker_address
+from webhooks.destinations.brokers import BrokerUrl, Message, PublishError, aio, broker_address
 
 SCHEMES = ("redis", "rediss")
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6380}
@@ -43,13 +45,19 @@ def url_check(broker: BrokerUrl) -> None:
         raise BadRequest("the path of a redis url is the database number", field="target.url", reason="invalid_url")
 
 
-class RedisStreamPublisher:
+class RedisStreamPublisher(aio.AsyncPublisher):
+    """Over redis-py's asyncio client, so connect and each whole pipeline run under the
+    shared wall-clock deadlines: a socket timeout alone bounds one read, and a server that
+    drips its replies could hold a batch for ever."""
+
     def __init__(self, *, broker: BrokerUrl, target: dict[str, Any]) -> None:
-        address = broker_address(broker)
-        tls = broker.scheme == "rediss"
         self._stream = target["stream"]
         self._maxlen = int(target["maxlen"])
-        self._client = redis.Redis(
+        self._open(self._connect(broker=broker, address=broker_address(broker)))
+
+    async def _connect(self, *, broker: BrokerUrl, address: str) -> None:
+        tls = broker.scheme == "rediss"
+        self._connection = redis.asyncio.Redis(
             # With TLS the name is needed to verify the certificate; it was checked just now.
             host=broker.host if tls else address,
             port=broker.port,
@@ -61,23 +69,25 @@ class RedisStreamPublisher:
             socket_timeout=settings.EVENT_DESTINATION_PUBLISH_TIMEOUT,
             retry_on_timeout=False,
         )
+        await self._connection.ping()
 
-    def publish(self, messages: Sequence[Message]) -> None:
-        pipe = self._client.pipeline(transaction=False)
+    async def _publish(self, messages: Sequence[Message]) -> None:
+        pipe = self._connection.pipeline(transaction=False)
         for m in messages:
             fields = {"id": m.event_id, "type": m.type, "object_id": m.object_id, "version": m.version, "body": m.body}
             pipe.xadd(self._stream, fields, maxlen=self._maxlen, approximate=True)
-        try:
-            pipe.execute()
-        except redis.exceptions.TimeoutError as exc:
-            raise PublishError("timeout", str(exc)) from exc
-        except redis.exceptions.ConnectionError as exc:
-            raise PublishError("connection_error", str(exc)) from exc
-        except redis.exceptions.RedisError as exc:
-            raise PublishError("broker_refused", str(exc)) from exc
+        await pipe.execute()
 
-    def close(self) -> None:
-        self._client.close()
+    def _error(self, exc: BaseException) -> PublishError:
+        if isinstance(exc, PublishError):
+            return exc
+        if isinstance(exc, asyncio.TimeoutError | TimeoutError | redis.exceptions.TimeoutError):
+            return PublishError("timeout", str(exc) or "the broker did not answer in time")
+        if isinstance(exc, redis.exceptions.ConnectionError | OSError):
+            return PublishError("connection_error", str(exc) or type(exc).__name__)
+        if isinstance(exc, redis.exceptions.RedisError):
+            return PublishError("broker_refused", str(exc))
+        return PublishError("broker_error", f"{type(exc).__name__}: {exc}")
 
 
 def publisher_open(*, broker: BrokerUrl, target: dict[str, Any]) -> RedisStreamPublisher:
