@@ -2,7 +2,7 @@
 commit -> message visible to a consumer at 1,000 events/s.
 
 A throwaway database (``BENCH_STREAMS_DB``, default ``tender_bench_streams``) and two Redis
-databases of its own (``BENCH_STREAMS_REDIS_DBS``, default 20,21: the app's Redis and the
+databases of its own (``BENCH_STREAMS_REDIS_DBS``, default 6,7 — a fresh Redis has 16: the app's Redis and the
 Celery broker) keep the run apart. The brokers are the machine's: Redis (a stream of the
 run's own on the app database), RabbitMQ (a vhost created for the run and deleted after) and
 NATS JetStream (a stream and subjects of the run's own, deleted after). Real Celery workers
@@ -47,7 +47,7 @@ from bench._support import (
 )
 
 BENCH_DB = os.environ.get("BENCH_STREAMS_DB", "tender_bench_streams")
-REDIS_DBS = [int(v) for v in os.environ.get("BENCH_STREAMS_REDIS_DBS", "20,21").split(",")]
+REDIS_DBS = [int(v) for v in os.environ.get("BENCH_STREAMS_REDIS_DBS", "6,7").split(",")]
 BURST = int(os.environ.get("BENCH_STREAMS_BURST", "10000"))
 ROUNDS = int(os.environ.get("BENCH_STREAMS_ROUNDS", "3"))
 RATE = int(os.environ.get("BENCH_STREAMS_RATE", "1000"))
