@@ -7,7 +7,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
-from config.checks import require_production_secrets  # noqa: E402
+from common.checks import require_production_secrets  # noqa: E402
 
 require_production_secrets()
 

@@ -12,6 +12,11 @@ from typing import Any
 from celery import Celery, Task, bootsteps
 from celery.signals import worker_process_init
 
+from common.checks import require_production_secrets
+from common.correlation import correlation_scope, get_correlation_id
+from common.health import HEARTBEAT_KEY_PREFIX
+from common.redis import redis_client
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
@@ -26,8 +31,6 @@ class CorrelatedTask(Task):
     def apply_async(
         self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None, shadow=None, **options
     ):
-        from payments.correlation import get_correlation_id
-
         headers = dict(options.pop("headers", None) or {})
         correlation_id = get_correlation_id()
         if correlation_id and CORRELATION_HEADER not in headers:
@@ -36,8 +39,6 @@ class CorrelatedTask(Task):
         return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from payments.correlation import correlation_scope
-
         correlation_id = getattr(self.request, CORRELATION_HEADER, None)
         if correlation_id is None:
             correlation_id = (getattr(self.request, "headers", None) or {}).get(CORRELATION_HEADER)
@@ -49,9 +50,6 @@ app = Celery("tender", task_cls=CorrelatedTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["payments"], related_name="outbox_tasks")
-
-
-HEARTBEAT_KEY_PREFIX = "tender:worker-heartbeat:"
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):
@@ -67,9 +65,6 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 
     def start(self, worker):
         from django.conf import settings
-
-        from config.checks import require_production_secrets
-        from config.redis import redis_client
 
         require_production_secrets()  # a worker refuses to run without the production secrets
 

@@ -53,7 +53,7 @@ DEMO_MODE = env_bool("DEMO_MODE", TEST_MODE)
 INSECURE_SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = os.environ.get("SECRET_KEY", "") or INSECURE_SECRET_KEY
 # Outside demo mode, servers, workers and Beat refuse to start unless SECRET_KEY,
-# PROVIDER_WEBHOOK_SECRET and FIELD_ENCRYPTION_KEYS are set (config.checks); tooling
+# PROVIDER_WEBHOOK_SECRET and FIELD_ENCRYPTION_KEYS are set (common.checks); tooling
 # commands (makemigrations, check) only warn.
 
 # Fernet keys for secrets at rest (payments.encryption), newest first: the first encrypts,
@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "channels",
     "axes",
+    "common",
     "payments",
     "webhooks",
     "webhooks.destinations",
@@ -93,9 +94,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "payments.correlation.CorrelationIdMiddleware",
-    "payments.no_store.NoStoreMiddleware",  # outermost but one: sees every final answer
-    "payments.api.inputs.RequestInputMiddleware",  # bad path/query/header bytes: 400 before routing
+    "common.correlation.CorrelationIdMiddleware",
+    "common.http.no_store.NoStoreMiddleware",  # outermost but one: sees every final answer
+    "common.http.inputs.RequestInputMiddleware",  # bad path/query/header bytes: 400 before routing
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,7 +104,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.overload.DatabaseOverloadMiddleware",
+    "common.http.overload.DatabaseOverloadMiddleware",
     # last, as django-axes asks: turns a locked-out login into its 429 answer
     "axes.middleware.AxesMiddleware",
 ]
@@ -263,7 +264,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, per IP
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "payments.client_ip.client_ip"  # the same client IP as the API's limits
+AXES_CLIENT_IP_CALLABLE = "common.http.client_ip.client_ip"  # the same client IP as the API's limits
 AXES_HTTP_RESPONSE_CODE = 429
 LOGIN_URL = "/login"
 LANGUAGE_CODE = "en-us"
@@ -283,7 +284,7 @@ X_FRAME_OPTIONS = "DENY"  # the checkout view relaxes this for the SDK iframe on
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # Client IP: REMOTE_ADDR, unless TRUSTED_PROXY_COUNT reverse proxies stand in front; then
 # the address that many hops from the right of X-Forwarded-For (the one the outermost
-# trusted proxy saw). With 0, a client-sent X-Forwarded-For is ignored (payments.client_ip).
+# trusted proxy saw). With 0, a client-sent X-Forwarded-For is ignored (common.http.client_ip).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # Production mode (DEMO_MODE off) is served over HTTPS behind a TLS-terminating proxy that
 # sets X-Forwarded-Proto: HSTS, secure cookies, HTTP -> HTTPS redirects (but /health, for
@@ -306,8 +307,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["payments.api.throttling.ApiKeyRateLimit"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["payments.api.inputs.StrictJSONParser"],
-    "EXCEPTION_HANDLER": "payments.api.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["common.http.inputs.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "common.http.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -510,8 +511,8 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "payments.correlation.CorrelationIdLogFilter"}},
-    "formatters": {"json": {"()": "payments.logging.JsonFormatter"}},
+    "filters": {"correlation": {"()": "common.correlation.CorrelationIdLogFilter"}},
+    "formatters": {"json": {"()": "common.logging.JsonFormatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

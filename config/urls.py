@@ -4,11 +4,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.health import health
-from payments.api.errors import api_not_found
+from common.health import health
+from common.http.errors import api_not_found
 
-handler404 = "payments.api.errors.handler404"
-handler500 = "payments.api.errors.handler500"
+handler404 = "common.http.errors.handler404"
+handler500 = "common.http.errors.handler500"
 
 urlpatterns = [
     path("health", health, name="health"),

@@ -17,10 +17,10 @@ django_application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402
 
-from config.checks import require_production_secrets  # noqa: E402
-from payments.api.errors import envelope  # noqa: E402
-from payments.api.inputs import body_too_large  # noqa: E402
-from payments.correlation import HEADER, correlation_scope  # noqa: E402
+from common.checks import require_production_secrets  # noqa: E402
+from common.correlation import HEADER, correlation_scope  # noqa: E402
+from common.http.errors import envelope  # noqa: E402
+from common.http.inputs import body_too_large  # noqa: E402
 
 require_production_secrets()
 

@@ -9,7 +9,6 @@ class PaymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        import config.checks  # noqa: F401 - registers the system checks
         from payments.outbox import register_consumer
         from payments.services.batches import batches_complete
         from payments.services.submission import provider_submissions_enqueue

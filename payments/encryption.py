@@ -4,7 +4,7 @@ Keys come from ``settings.FIELD_ENCRYPTION_KEYS`` (a list of Fernet keys, newest
 the first key encrypts, every key decrypts, so a rotation is "prepend a new key, run
 ``manage.py encryption_rotate``, then drop the old key" (docs/security.md). In demo mode
 an unset list falls back to one key derived from ``SECRET_KEY``; outside it nothing is
-encrypted or decrypted without the setting (and servers refuse to start, ``config.checks``),
+encrypted or decrypted without the setting (and servers refuse to start, ``common.checks``),
 so a production row is never written under a key the operator does not hold.
 
 Fernet is randomised (AES-128-CBC + HMAC-SHA256 with a fresh IV), so an encrypted column

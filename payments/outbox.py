@@ -24,8 +24,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from config.redis import redis_client
-from payments.correlation import get_correlation_id
+from common.correlation import get_correlation_id
+from common.redis import redis_client
 from payments.models import Event, Mode
 
 logger = logging.getLogger("tender.outbox")

@@ -7,7 +7,7 @@ import logging
 
 from celery import shared_task
 
-from payments.correlation import correlation_scope
+from common.correlation import correlation_scope
 from payments.providers.simulator import tasks as _simulator_tasks  # noqa: F401 - registers simulator.notify
 from payments.services.idempotency import idempotency_keys_purge
 from payments.services.payments import payment_process

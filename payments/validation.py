@@ -1,6 +1,6 @@
 """Synchronous input validation for orders, payments and refunds.
 
-Plain Python on purpose: it runs on the payment-create hot path, raises :class:`ApiError`
+Plain Python on purpose: it runs on the payment-create hot path, raises :class:`DomainError`
 with the exact envelope code (``INVALID_CARD``, ``EXPIRED_CARD``, ``INVALID_VPA``,
 ``BAD_REQUEST_ERROR``) and field, and never puts a card number or CVV into an error text,
 a log line or anything that outlives the request. :class:`CardDetails` keeps the number
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from payments.api.errors import EXPIRED_CARD, INVALID_CARD, INVALID_VPA, BadRequest
+from common.errors import EXPIRED_CARD, INVALID_CARD, INVALID_VPA, InvalidInput
 from payments.models import MIN_ORDER_AMOUNT, CardNetwork, PaymentMethod
 from payments.money import DEFAULT_CURRENCY, is_currency
 
@@ -50,19 +50,19 @@ class CardDetails:
 
 def require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object", reason="invalid_body")
+        raise InvalidInput("Request body must be a JSON object", reason="invalid_body")
     return body
 
 
 def validate_amount(value: Any, *, field_name: str = "amount", minimum: int = MIN_ORDER_AMOUNT) -> int:
     if value is None:
-        raise BadRequest(f"{field_name} is required", field=field_name, reason="required")
+        raise InvalidInput(f"{field_name} is required", field=field_name, reason="required")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"{field_name} must be an integer in minor units", field=field_name, reason="invalid_type")
+        raise InvalidInput(f"{field_name} must be an integer in minor units", field=field_name, reason="invalid_type")
     if value < minimum:
-        raise BadRequest(f"{field_name} must be at least {minimum}", field=field_name, reason="amount_too_small")
+        raise InvalidInput(f"{field_name} must be at least {minimum}", field=field_name, reason="amount_too_small")
     if value > MAX_AMOUNT:
-        raise BadRequest(f"{field_name} must be at most {MAX_AMOUNT}", field=field_name, reason="amount_too_large")
+        raise InvalidInput(f"{field_name} must be at most {MAX_AMOUNT}", field=field_name, reason="amount_too_large")
     return value
 
 
@@ -70,7 +70,7 @@ def validate_currency(value: Any) -> str:
     if value is None:
         return DEFAULT_CURRENCY
     if not is_currency(value):
-        raise BadRequest("currency must be an ISO 4217 code such as INR", field="currency", reason="invalid_currency")
+        raise InvalidInput("currency must be an ISO 4217 code such as INR", field="currency", reason="invalid_currency")
     return value
 
 
@@ -78,9 +78,11 @@ def validate_receipt(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadRequest("receipt must be a string", field="receipt", reason="invalid_type")
+        raise InvalidInput("receipt must be a string", field="receipt", reason="invalid_type")
     if len(value) > MAX_RECEIPT_LENGTH:
-        raise BadRequest(f"receipt must be at most {MAX_RECEIPT_LENGTH} characters", field="receipt", reason="too_long")
+        raise InvalidInput(
+            f"receipt must be at most {MAX_RECEIPT_LENGTH} characters", field="receipt", reason="too_long"
+        )
     return value
 
 
@@ -88,12 +90,12 @@ def validate_notes(value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadRequest("notes must be an object of strings", field="notes", reason="invalid_type")
+        raise InvalidInput("notes must be an object of strings", field="notes", reason="invalid_type")
     if len(value) > MAX_NOTES_KEYS:
-        raise BadRequest(f"notes may hold at most {MAX_NOTES_KEYS} keys", field="notes", reason="too_many_notes")
+        raise InvalidInput(f"notes may hold at most {MAX_NOTES_KEYS} keys", field="notes", reason="too_many_notes")
     for key, note in value.items():
         if not isinstance(note, str | int) or isinstance(note, bool) or len(str(note)) > MAX_NOTE_VALUE_LENGTH:
-            raise BadRequest(
+            raise InvalidInput(
                 f"notes values must be strings of at most {MAX_NOTE_VALUE_LENGTH} characters",
                 field=f"notes.{key}"[:64],
                 reason="invalid_note",
@@ -103,20 +105,20 @@ def validate_notes(value: Any) -> dict[str, str]:
 
 def validate_method(value: Any) -> str:
     if value is None:
-        raise BadRequest("method is required", field="method", reason="required")
+        raise InvalidInput("method is required", field="method", reason="required")
     if not isinstance(value, str) or value not in _METHODS:
-        raise BadRequest("method must be one of: upi, card", field="method", reason="invalid_method")
+        raise InvalidInput("method must be one of: upi, card", field="method", reason="invalid_method")
     return value
 
 
 def validate_vpa(value: Any) -> str:
     if value is None:
-        raise BadRequest("vpa is required for method upi", field="vpa", reason="required")
+        raise InvalidInput("vpa is required for method upi", field="vpa", reason="required")
     if not isinstance(value, str):
-        raise BadRequest("vpa must be a string", field="vpa", reason="invalid_type")
+        raise InvalidInput("vpa must be a string", field="vpa", reason="invalid_type")
     # fullmatch: with match(), "$" also matches before a trailing newline ("a@bank\n").
     if len(value) > MAX_VPA_LENGTH or not VPA_RE.fullmatch(value):
-        raise BadRequest(
+        raise InvalidInput(
             "vpa is not a valid UPI address (name@bank)", code=INVALID_VPA, field="vpa", reason="invalid_vpa"
         )
     return value
@@ -153,46 +155,46 @@ def _expiry_part(value: Any, name: str, *, reason: str, message: str) -> tuple[i
     strings): its value and its number of digits. A well-typed but impossible value (more
     than 4 digits, negative) is ``INVALID_CARD`` like any other bad expiry."""
     if value is None:
-        raise BadRequest(f"{name} is required", field=name, reason="required")
+        raise InvalidInput(f"{name} is required", field=name, reason="required")
     if isinstance(value, str) and value.isascii() and value.isdigit():
         digits = value
     elif isinstance(value, int) and not isinstance(value, bool):
         digits = str(value)
     else:
-        raise BadRequest(f"{name} must be a number", field=name, reason="invalid_type")
+        raise InvalidInput(f"{name} must be a number", field=name, reason="invalid_type")
     if not digits.isdigit() or len(digits) > 4:
-        raise BadRequest(message, code=INVALID_CARD, field=name, reason=reason)
+        raise InvalidInput(message, code=INVALID_CARD, field=name, reason=reason)
     return int(digits), len(digits)
 
 
 def _required_str(value: Any, name: str) -> str:
     if value is None:
-        raise BadRequest(f"{name} is required", field=name, reason="required")
+        raise InvalidInput(f"{name} is required", field=name, reason="required")
     if not isinstance(value, str):
-        raise BadRequest(f"{name} must be a string", field=name, reason="invalid_type")
+        raise InvalidInput(f"{name} must be a string", field=name, reason="invalid_type")
     return value
 
 
 def validate_card(value: Any, *, now: datetime) -> CardDetails:
     """Validate a card object; ``now`` decides expiry (valid through its expiry month)."""
     if value is None:
-        raise BadRequest("card is required for method card", field="card", reason="required")
+        raise InvalidInput("card is required for method card", field="card", reason="required")
     if not isinstance(value, dict):
-        raise BadRequest("card must be an object", field="card", reason="invalid_type")
+        raise InvalidInput("card must be an object", field="card", reason="invalid_type")
     number = _required_str(value.get("number"), "card.number")
     digits = _SEPARATORS.sub("", number)
     if not (digits.isascii() and digits.isdigit()) or not 13 <= len(digits) <= 19:
-        raise BadRequest(
+        raise InvalidInput(
             "card number must be 13-19 digits", code=INVALID_CARD, field="card.number", reason="invalid_number"
         )
     if not luhn_valid(digits):
-        raise BadRequest("card number is invalid", code=INVALID_CARD, field="card.number", reason="luhn_check_failed")
+        raise InvalidInput("card number is invalid", code=INVALID_CARD, field="card.number", reason="luhn_check_failed")
     month_message = "card expiry_month must be 1-12"
     month, _ = _expiry_part(
         value.get("expiry_month"), "card.expiry_month", reason="invalid_expiry_month", message=month_message
     )
     if not 1 <= month <= 12:
-        raise BadRequest(month_message, code=INVALID_CARD, field="card.expiry_month", reason="invalid_expiry_month")
+        raise InvalidInput(month_message, code=INVALID_CARD, field="card.expiry_month", reason="invalid_expiry_month")
     year_message = "card expiry_year must have 2 or 4 digits"
     year, year_digits = _expiry_part(
         value.get("expiry_year"), "card.expiry_year", reason="invalid_expiry_year", message=year_message
@@ -200,15 +202,15 @@ def validate_card(value: Any, *, now: datetime) -> CardDetails:
     if year_digits == 2:
         year += 2000
     elif year_digits != 4:
-        raise BadRequest(year_message, code=INVALID_CARD, field="card.expiry_year", reason="invalid_expiry_year")
+        raise InvalidInput(year_message, code=INVALID_CARD, field="card.expiry_year", reason="invalid_expiry_year")
     if (year, month) < (now.year, now.month):
-        raise BadRequest("card has expired", code=EXPIRED_CARD, field="card.expiry_year", reason="card_expired")
+        raise InvalidInput("card has expired", code=EXPIRED_CARD, field="card.expiry_year", reason="card_expired")
     cvv = _required_str(value.get("cvv"), "card.cvv")
     if not (cvv.isascii() and cvv.isdigit() and 3 <= len(cvv) <= 4):
-        raise BadRequest("card cvv must be 3 or 4 digits", code=INVALID_CARD, field="card.cvv", reason="invalid_cvv")
+        raise InvalidInput("card cvv must be 3 or 4 digits", code=INVALID_CARD, field="card.cvv", reason="invalid_cvv")
     holder = value.get("holder_name")
     if holder is not None and (not isinstance(holder, str) or len(holder) > MAX_HOLDER_NAME_LENGTH):
-        raise BadRequest(
+        raise InvalidInput(
             f"card.holder_name must be a string of at most {MAX_HOLDER_NAME_LENGTH} characters",
             field="card.holder_name",
             reason="invalid_type",
@@ -227,10 +229,10 @@ def validate_callback_url(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 2048:
-        raise BadRequest("callback_url must be a URL string", field="callback_url", reason="invalid_type")
+        raise InvalidInput("callback_url must be a URL string", field="callback_url", reason="invalid_type")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadRequest("callback_url must be an http(s) URL", field="callback_url", reason="invalid_url")
+        raise InvalidInput("callback_url must be an http(s) URL", field="callback_url", reason="invalid_url")
     return value
 
 
@@ -238,7 +240,7 @@ def validate_reason(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_REASON_LENGTH:
-        raise BadRequest(
+        raise InvalidInput(
             f"reason must be a string of at most {MAX_REASON_LENGTH} characters", field="reason", reason="invalid_type"
         )
     return value

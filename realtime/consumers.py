@@ -27,8 +27,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from payments.api.errors import ApiError
-from payments.api.inputs import json_loads, query_check
+from common.errors import DomainError
+from common.http.inputs import json_loads, query_check
 from realtime import selectors, services
 from realtime.push import merchant_group, payment_group, public_payment
 
@@ -53,7 +53,7 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         try:
             query_check(self.scope.get("query_string", b""))
-        except ApiError:
+        except DomainError:
             await self.accept()
             await self.close(code=CLOSE_BAD_INPUT)
             return
@@ -68,7 +68,7 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json_loads(text_data)
-        except ApiError as exc:
+        except DomainError as exc:
             await self._refuse(exc.description, reason=exc.reason, field=exc.field)
             return
         await self.receive_json(content, **kwargs)
@@ -203,7 +203,7 @@ class MerchantConsumer(JsonConsumer):
             events, cursor = await database_sync_to_async(selectors.merchant_events_after)(
                 merchant_id=self.merchant_id, after=after, mode=self.mode
             )
-        except ApiError as exc:
+        except DomainError as exc:
             await self.send_json({"type": "error", "description": exc.description, "reason": exc.reason})
             return
         for message in events:

@@ -12,7 +12,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from payments.api.errors import BadRequest
+from common.errors import InvalidInput
 from payments.ids import is_public_id
 from payments.models import ApiKey, Merchant, Order, Payment
 from payments.money import format_amount
@@ -43,7 +43,7 @@ def merchant_events_after(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The merchant's events after cursor ``after`` (an event id; None = from the start)
     from the events API's gap-free log, in the websocket shape, plus the new cursor; with
-    ``mode``, that world's events only. Raises BadRequest for a cursor that is not this
+    ``mode``, that world's events only. Raises InvalidInput for a cursor that is not this
     merchant's (or that world's) event."""
     merchant = Merchant(pk=merchant_id)
     merchant.acting_mode = mode
@@ -99,11 +99,11 @@ def audit_page_for_merchant(
     *, merchant: Merchant, before: str | None = None, limit: int = AUDIT_PAGE_SIZE
 ) -> tuple[list[DashboardAudit], int | None]:
     """One page of the dashboard audit log, newest first (keyset on the id); the id to pass
-    as ``before`` for the next page, or None. A malformed ``before`` is a BadRequest."""
+    as ``before`` for the next page, or None. A malformed ``before`` is a InvalidInput."""
     queryset = DashboardAudit.objects.filter(merchant=merchant)
     if before:
         if not before.isdigit() or len(before) > 18:
-            raise BadRequest("before must be an audit entry id", field="before", reason="invalid_cursor")
+            raise InvalidInput("before must be an audit entry id", field="before", reason="invalid_cursor")
         queryset = queryset.filter(pk__lt=int(before))
     rows = list(queryset.order_by("-pk")[: limit + 1])
     return rows[:limit], (rows[limit - 1].pk if len(rows) > limit else None)
@@ -158,8 +158,8 @@ def payment_cursor_encode(*, created_at: datetime, payment_id: str) -> str:
 
 
 def payment_cursor_decode(cursor: str) -> tuple[datetime, str]:
-    """(created_at, id) of a cursor from ``payment_cursor_encode``; BadRequest otherwise."""
-    invalid = BadRequest("before is not a valid cursor", field="before", reason="invalid_cursor")
+    """(created_at, id) of a cursor from ``payment_cursor_encode``; InvalidInput otherwise."""
+    invalid = InvalidInput("before is not a valid cursor", field="before", reason="invalid_cursor")
     if not cursor or len(cursor) > CURSOR_MAX_LENGTH or not CURSOR_ALPHABET.fullmatch(cursor):
         raise invalid
     try:
@@ -178,11 +178,11 @@ def payment_cursor_decode(cursor: str) -> tuple[datetime, str]:
 
 
 def payment_status_filter(value: str | None) -> str | None:
-    """The status a table filter names (None = all); BadRequest for anything else."""
+    """The status a table filter names (None = all); InvalidInput for anything else."""
     if value in (None, "", STATUS_ALL):
         return None
     if value not in PaymentStatus.values:
-        raise BadRequest(
+        raise InvalidInput(
             f"status must be one of {', '.join([STATUS_ALL, *PaymentStatus.values])}",
             field="status",
             reason="invalid_status",
@@ -200,7 +200,7 @@ def payment_page_for_merchant(
 ) -> PaymentPage:
     """One page of the transactions table, newest first in (created_at, id) order: the
     newest ``limit`` payments, or the next ``limit`` older than cursor ``before``. ``status``
-    (None = all) filters server-side. Raises BadRequest for a malformed cursor.
+    (None = all) filters server-side. Raises InvalidInput for a malformed cursor.
 
     Keyset, not OFFSET: a page costs the same however deep it is, and payments created
     meanwhile neither shift nor repeat rows. ``created_at <= c`` is the index condition on

@@ -24,13 +24,12 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from payments.api.errors import ApiError, BadRequest, NotFound
-from payments.correlation import get_correlation_id
+from common.correlation import get_correlation_id
+from common.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from payments.models import Merchant
 from realtime.models import DashboardAudit, DashboardSettings, Invitation, MerchantUser, Role
 
 INVITATION_TTL = timedelta(days=7)
-PERMISSION_ERROR = "PERMISSION_ERROR"
 REFUND_LIMIT_MAX = 10**15
 
 _ALL = frozenset(Role.values)
@@ -57,9 +56,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 }
 
 
-class PermissionDenied(ApiError):
-    status_code = 403
-    code = PERMISSION_ERROR
+class PermissionDenied(Forbidden):
+    """The member's role lacks the capability."""
 
 
 def role_allows(membership: MerchantUser, capability: str) -> bool:
@@ -107,7 +105,7 @@ def _token_hash(token: str) -> str:
 
 def _role_checked(role: object) -> str:
     if role not in Role.values:
-        raise BadRequest(f"role must be one of {', '.join(Role.values)}", field="role", reason="invalid_role")
+        raise InvalidInput(f"role must be one of {', '.join(Role.values)}", field="role", reason="invalid_role")
     return str(role)
 
 
@@ -115,7 +113,7 @@ def _limit_checked(value: object) -> int:
     """A refund limit from a form: a whole number of minor units, 0 … 10^15."""
     text = str(value if value is not None else "0").strip() or "0"
     if not text.isdigit() or int(text) > REFUND_LIMIT_MAX:
-        raise BadRequest(
+        raise InvalidInput(
             "refund limit must be a whole number of minor units (paise)", field="refund_limit", reason="invalid_limit"
         )
     return int(text)
@@ -134,11 +132,11 @@ def team_invitation_create(
     try:
         validate_email(address)
     except ValidationError as exc:
-        raise BadRequest("Enter a valid e-mail address", field="email", reason="invalid_email") from exc
+        raise InvalidInput("Enter a valid e-mail address", field="email", reason="invalid_email") from exc
     role = _role_checked(role)
     limit = _limit_checked(refund_limit) if role == Role.SUPPORT else 0
     if MerchantUser.objects.filter(user__username=address).exists():
-        raise BadRequest("That person already has a dashboard account", field="email", reason="already_member")
+        raise InvalidInput("That person already has a dashboard account", field="email", reason="already_member")
     token = "inv_" + secrets.token_urlsafe(32)
     with transaction.atomic():
         invitation = Invitation.objects.create(
@@ -170,10 +168,8 @@ def team_invitation_create(
         )
     except OSError as exc:  # smtplib.SMTPException is an OSError, as are refused connections
         Invitation.objects.filter(pk=invitation.pk).delete()
-        raise ApiError(
+        raise Unavailable(
             "The invitation e-mail could not be sent; nothing was changed. Try again later.",
-            code="SERVER_ERROR",
-            status=503,
             reason="mail_unavailable",
         ) from exc
     return invitation
@@ -203,14 +199,14 @@ def invitation_accept(*, token: str, password: str) -> Any:
     try:
         validate_password(password, user=candidate)
     except ValidationError as exc:
-        raise BadRequest(" ".join(exc.messages), field="password", reason="weak_password") from exc
+        raise InvalidInput(" ".join(exc.messages), field="password", reason="weak_password") from exc
     with transaction.atomic():
         used = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(accepted_at=timezone.now())
         if not used:
             raise NotFound("This invitation link was used already")
         user, _ = user_model.objects.get_or_create(username=invitation.email, defaults={"email": invitation.email})
         if MerchantUser.objects.filter(user=user).exists():
-            raise BadRequest("That person already has a dashboard account", field="email", reason="already_member")
+            raise InvalidInput("That person already has a dashboard account", field="email", reason="already_member")
         user.set_password(password)
         user.save(update_fields=["password"])
         member = MerchantUser.objects.create(
@@ -241,7 +237,7 @@ def team_member_update(
             raise NotFound("Team member not found")
         owners = [m for m in team if m.role == Role.OWNER]
         if member.role == Role.OWNER and role != Role.OWNER and len(owners) == 1:
-            raise BadRequest("The team needs at least one owner", field="role", reason="last_owner")
+            raise InvalidInput("The team needs at least one owner", field="role", reason="last_owner")
         before = {"role": member.role, "refund_limit": member.refund_limit}
         MerchantUser.objects.filter(pk=member.pk).update(role=role, refund_limit=limit)
         member.role, member.refund_limit = role, limit
@@ -260,7 +256,7 @@ def dashboard_timezone_set(*, membership: MerchantUser, timezone_name: object) -
         raise PermissionDenied("Only the owner can change the timezone", reason="role_forbidden")
     name = str(timezone_name or "").strip()
     if name not in available_timezones():
-        raise BadRequest("Choose a timezone like Asia/Kolkata", field="timezone", reason="invalid_timezone")
+        raise InvalidInput("Choose a timezone like Asia/Kolkata", field="timezone", reason="invalid_timezone")
     with transaction.atomic():
         settings_row, _ = DashboardSettings.objects.update_or_create(
             merchant_id=membership.merchant_id, defaults={"timezone": name}

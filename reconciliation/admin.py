@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from payments.api.errors import ApiError
+from common.errors import DomainError
 from payments.providers import provider_names
 from reconciliation.models import (
     Action,
@@ -84,7 +84,7 @@ class SettlementFileAdmin(admin.ModelAdmin):
                 )
             except SettlementFileError as exc:
                 form.add_error("file", f"Rejected, nothing changed: {exc.message}")
-            except ApiError as exc:
+            except DomainError as exc:
                 form.add_error(None, exc.description)
             else:
                 summary = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items())) or "no items"
@@ -238,7 +238,7 @@ class DiscrepancyAdmin(admin.ModelAdmin):
         for discrepancy in queryset.order_by("id"):
             try:
                 result = discrepancy_resolve(discrepancy_id=discrepancy.id, kind=kind, user=request.user, note=note)
-            except ApiError as exc:
+            except DomainError as exc:
                 self.message_user(request, f"{discrepancy.id}: {exc.description}", messages.ERROR)
                 continue
             if result.status == Discrepancy.Status.OPEN:

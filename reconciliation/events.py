@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db.models import F, QuerySet
 
-from payments.correlation import get_correlation_id
+from common.correlation import get_correlation_id
 from payments.models import Event
 from payments.models.merchants import Mode
 from payments.outbox import event_record, outbox_nudge_after_commit

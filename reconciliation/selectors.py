@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from payments.api.errors import NotFound
+from common.errors import NotFound
 from payments.models import Merchant
 from reconciliation.models import Discrepancy, Run, RunCount, RunDiscrepancy
 

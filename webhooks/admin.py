@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from payments.api.errors import ApiError
+from common.errors import DomainError
 from payments.secret_display import secret_shown_once
 from webhooks.models import WebhookAttempt, WebhookAudit, WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoints as endpoint_services
@@ -82,7 +82,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             try:
                 event_id = endpoint_services.endpoint_test(endpoint=endpoint, actor=_actor(request))
                 messages.success(request, f"{endpoint.id}: test event {event_id} scheduled")
-            except ApiError as exc:
+            except DomainError as exc:
                 messages.error(request, f"{endpoint.id}: {exc.description}")
 
     def _recover(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint], days: int) -> None:
@@ -91,7 +91,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             try:
                 count = endpoint_services.endpoint_recover(endpoint=endpoint, since=since, actor=_actor(request))
                 messages.success(request, f"{endpoint.id}: {count} failed deliveries re-queued")
-            except ApiError as exc:
+            except DomainError as exc:
                 messages.error(request, f"{endpoint.id}: {exc.description}")
 
     @admin.action(description="Recover failed deliveries of the last 24 h")
@@ -149,7 +149,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             try:
                 delivery_retry(delivery=delivery, actor=_actor(request))
                 done += 1
-            except ApiError as exc:
+            except DomainError as exc:
                 messages.error(request, f"{delivery.id}: {exc.description}")
         messages.success(request, f"{done} delivery(ies) scheduled")
 

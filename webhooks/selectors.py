@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count, QuerySet
 
-from payments.api.errors import NotFound
+from common.errors import NotFound
 from payments.models import Merchant, creation_mode, merchant_scope
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.http.query import PageQuery, QueryText
 from payments.api.fields import StrictBooleanField
-from payments.api.query import PageQuery, QueryText
 
 
 class NotificationsQuery(PageQuery):

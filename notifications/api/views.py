@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.http.query import query_parse
 from notifications.api import serializers as shapes
 from notifications.models import Notification, NotificationPreference
 from notifications.selectors import notification_list_for_merchant, notification_preference_get
@@ -16,7 +17,6 @@ from notifications.services.preferences import notification_preference_update
 from payments.api import schema
 from payments.api.http import json_response, parse_json_body, validated
 from payments.api.lists import page_render
-from payments.api.query import query_parse
 from payments.snapshots import iso
 
 

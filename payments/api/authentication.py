@@ -18,7 +18,8 @@ from django.conf import settings
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from payments.api.errors import AUTHENTICATION_ERROR, ApiError
+from common.errors import AUTHENTICATION_ERROR
+from common.http.errors import ApiError
 from payments.demo import TEST_API_KEY
 from payments.models import ApiKey, Mode
 from payments.services.api_keys import api_key_authenticate

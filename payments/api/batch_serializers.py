@@ -8,10 +8,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.http.query import PageQuery, StrictIntegerField
 from payments.api import schema
 from payments.api.customer_serializers import VpaField
 from payments.api.fields import CallbackUrlField
-from payments.api.query import PageQuery, StrictIntegerField
 from payments.money import is_currency
 from payments.services.batches import MAX_BATCH_ITEMS
 from payments.validation import MAX_AMOUNT

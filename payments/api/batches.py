@@ -12,13 +12,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.errors import BAD_REQUEST_ERROR, DomainError
+from common.http.errors import _first_validation_error
+from common.http.query import query_parse
 from payments.api import schema
 from payments.api.batch_serializers import Batch, BatchAccepted, BatchCreate, BatchQuery
 from payments.api.batch_serializers import BatchItem as BatchItemShape
-from payments.api.errors import BAD_REQUEST_ERROR, ApiError, _first_validation_error
 from payments.api.http import json_response, parse_json_body, validated
 from payments.api.lists import page_render
-from payments.api.query import query_parse
 from payments.api.throttling import ApiKeyRateLimit, BatchRateLimit
 from payments.models import PaymentBatch
 from payments.selectors.batches import batch_counts, batch_get_for_merchant, batch_payments
@@ -51,7 +52,7 @@ def batch_items_parse(raw_items: list[Any]) -> tuple[list[BatchItem], list[dict[
         except ValidationError as exc:
             rejected.append(rejection(index, raw.get("reference"), _shape_error(exc.detail)))
             continue
-        except ApiError as exc:  # a VPA check with its own code (INVALID_VPA)
+        except DomainError as exc:  # a VPA check with its own code (INVALID_VPA)
             rejected.append(rejection(index, raw.get("reference"), item_error(exc)))
             continue
         valid.append(

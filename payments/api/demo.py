@@ -11,8 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.errors import NotFound
 from payments.api import schema
-from payments.api.errors import NotFound
 from payments.demo import TEST_API_KEY, TEST_MERCHANT_ID
 from payments.models import Merchant
 

@@ -178,7 +178,7 @@ class IdField(_ValidatorField):
 
     def validate(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise validation.BadRequest(
+            raise validation.InvalidInput(
                 f"{self.field_name} must be a string", field=self.field_name, reason="invalid_type"
             )
         return value

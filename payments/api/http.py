@@ -13,8 +13,8 @@ from django.http import HttpResponse
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from payments.api.errors import BadRequest
-from payments.api.inputs import JSON, json_body
+from common.errors import InvalidInput
+from common.http.inputs import JSON, json_body
 from payments.models import Merchant
 from payments.services.idempotency import idempotency_key_validate, idempotency_request_hash, idempotent_execute
 from payments.validation import require_object
@@ -69,7 +69,7 @@ def _json_type_check(fields: dict[str, serializers.Field], body: dict[str, Any])
         for kind, json_type, label in _JSON_TYPES:
             if isinstance(field, kind):
                 if not isinstance(value, json_type) or (json_type is not bool and isinstance(value, bool)):
-                    raise BadRequest(f"{name} must be {label}", field=name, reason="invalid_type")
+                    raise InvalidInput(f"{name} must be {label}", field=name, reason="invalid_type")
                 break
 
 
@@ -101,7 +101,7 @@ def validated(shape: type[serializers.Serializer], body: Any, *, partial: bool =
     unknown = body.keys() - fields.keys()
     if unknown:
         name = sorted(unknown)[0]
-        raise BadRequest(f"{name} is not a field of this request", field=name[:64], reason="unknown_field")
+        raise InvalidInput(f"{name} is not a field of this request", field=name[:64], reason="unknown_field")
     return data
 
 
@@ -151,5 +151,5 @@ def optional_str(body: dict[str, Any], name: str) -> str | None:
     """``body[name]`` if it is a string or absent/null; else an enveloped 400."""
     value = body.get(name)
     if value is not None and not isinstance(value, str):
-        raise BadRequest(f"{name} must be a string", field=name, reason="invalid_type")
+        raise InvalidInput(f"{name} must be a string", field=name, reason="invalid_type")
     return value

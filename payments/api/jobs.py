@@ -4,6 +4,7 @@ counts from PostgreSQL and the worker heartbeat keys in Redis."""
 from __future__ import annotations
 
 from amqp.exceptions import ChannelError
+from celery import current_app
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponse
@@ -12,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.health import redis_and_worker_status  # the same worker check as /health
 from payments.api import schema
 from payments.api.demo import DemoModeOnly
 from payments.api.http import json_response
@@ -20,11 +22,9 @@ from payments.models import Payment
 
 def broker_queue_depths() -> dict[str, int] | None:
     """Messages waiting per queue (works for Redis and AMQP brokers); None if unreachable."""
-    from config.celery import app
-
     depths: dict[str, int] = {}
     try:
-        with app.connection_for_read() as conn:
+        with current_app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1)
             for queue in settings.CELERY_TASK_QUEUES:
                 depths[queue.name] = _depth(conn, queue.name)
@@ -68,8 +68,6 @@ class JobsStatusApi(APIView):
         },
     )
     def get(self, request: Request) -> HttpResponse:
-        from config.health import redis_and_worker_status  # the same worker check as /health
-
         depths = broker_queue_depths()
         _, worker = redis_and_worker_status()
         counts = dict(Payment.objects.values_list("status").annotate(n=Count("id")).order_by())

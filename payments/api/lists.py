@@ -1,5 +1,5 @@
 """Offset pagination in the seed API's shape: ``{data, total, limit, offset}``; its
-parameters are :class:`payments.api.query.PageQuery` (or a subclass that adds filters)."""
+parameters are :class:`common.http.query.PageQuery` (or a subclass that adds filters)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from rest_framework.request import Request
 
+from common.http.query import PageQuery, query_parse
 from payments.api.http import json_response
-from payments.api.query import PageQuery, query_parse
 
 
 def page_params(request: Request) -> tuple[int, int]:

@@ -17,11 +17,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.errors import InvalidInput
+from common.http.query import StrictIntegerField, query_parse
 from payments.api import schema
-from payments.api.errors import BadRequest
 from payments.api.http import json_response, mutate, parse_json_body, validated
 from payments.api.lists import page_render
-from payments.api.query import StrictIntegerField, query_parse
 from payments.api.throttling import CheckoutIpRateLimit, checkout_attempt_register
 from payments.changes import payment_change_wait
 from payments.models import Merchant, Payment
@@ -95,7 +95,7 @@ def _create_payment(
     else:
         customer_id = data.get("customer_id")
     if payment_method_id is not None and data.get("card") is not None:
-        raise BadRequest(
+        raise InvalidInput(
             "send either card or payment_method_id, not both", field="card", reason="card_with_payment_method"
         )
     wants_card = method == "card" and payment_method_id is None

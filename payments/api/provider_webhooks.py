@@ -12,10 +12,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.errors import AUTHENTICATION_ERROR
+from common.http.errors import ApiError
+from common.http.inputs import json_loads, read_body
 from payments.api import schema
-from payments.api.errors import AUTHENTICATION_ERROR, ApiError
 from payments.api.http import json_response
-from payments.api.inputs import json_loads, read_body
 from payments.providers import get_provider
 from payments.providers.base import InvalidSignature
 from payments.services.provider_events import provider_notification_receive

@@ -8,11 +8,11 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.http.query import PageQuery, QueryText, query_parse
 from payments.api import schema
 from payments.api.http import json_response, parse_json_body
 from payments.api.lists import page_render
 from payments.api.payments import create_refund_response
-from payments.api.query import PageQuery, QueryText, query_parse
 from payments.selectors.payments import refund_get_for_merchant, refund_list_for_merchant
 from payments.snapshots import refund_snapshot
 from payments.states import RefundStatus

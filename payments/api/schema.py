@@ -11,10 +11,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from common.http.query import PageQuery, QueryText
 from payments import states
 from payments.api import fields
 from payments.api.customer_shapes import CustomerCreate
-from payments.api.query import PageQuery, QueryText
 from payments.models import CardNetwork, PaymentMethod
 
 IDEMPOTENCY_HEADER = OpenApiParameter(

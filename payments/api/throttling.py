@@ -19,7 +19,8 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from payments.api.errors import RATE_LIMIT_ERROR, ApiError
+from common.errors import RATE_LIMIT_ERROR
+from common.http.errors import ApiError
 
 logger = logging.getLogger("tender.ratelimit")
 

@@ -19,7 +19,7 @@ def _registry() -> dict[str, PaymentProvider]:
 
 
 def get_provider(name: str) -> PaymentProvider:
-    from payments.api.errors import NotFound
+    from common.errors import NotFound
 
     try:
         return _registry()[name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from payments.api.errors import NotFound
+from common.errors import NotFound
 from payments.models import Merchant, Payment, PaymentBatch, merchant_scope
 from payments.states import PaymentStatus
 

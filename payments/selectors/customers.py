@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from payments.api.errors import EXPIRED_CARD, BadRequest, NotFound
+from common.errors import EXPIRED_CARD, InvalidInput, NotFound
 from payments.models import Customer, Merchant, SavedPaymentMethod, merchant_scope
 
 
@@ -48,9 +48,11 @@ def payment_method_usable(*, method: SavedPaymentMethod, now: datetime) -> Saved
     """``method`` if a new payment may use it, else an enveloped 400 that says why:
     ``payment_method_deleted`` or (EXPIRED_CARD) ``payment_method_expired``."""
     if method.deleted_at is not None:
-        raise BadRequest("This payment method was deleted", field="payment_method_id", reason="payment_method_deleted")
+        raise InvalidInput(
+            "This payment method was deleted", field="payment_method_id", reason="payment_method_deleted"
+        )
     if payment_method_expired(method=method, now=now):
-        raise BadRequest(
+        raise InvalidInput(
             f"The saved card expired at the end of {method.expiry_month:02d}/{method.expiry_year}",
             code=EXPIRED_CARD,
             field="payment_method_id",
@@ -68,9 +70,9 @@ def payment_method_for_payment(
     if method is None:
         raise NotFound("Payment method not found", field="payment_method_id")
     if customer_id is None:
-        raise BadRequest("customer_id is required with payment_method_id", field="customer_id", reason="required")
+        raise InvalidInput("customer_id is required with payment_method_id", field="customer_id", reason="required")
     if method.customer_id != customer_id:
-        raise BadRequest(
+        raise InvalidInput(
             "The payment method does not belong to this customer",
             field="payment_method_id",
             reason="payment_method_customer_mismatch",

@@ -23,7 +23,7 @@ from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from payments.api.errors import BadRequest, NotFound
+from common.errors import InvalidInput, NotFound
 from payments.models import Event, Merchant, merchant_scope
 
 HORIZON_SQL = """(SELECT LEAST(
@@ -46,7 +46,7 @@ class EventPage:
 def _position(*, merchant: Merchant, event_id: str, field: str) -> tuple[int, int]:
     anchor = Event.objects.filter(**merchant_scope(merchant), id=event_id).values_list("txid", "seq").first()
     if anchor is None:
-        raise BadRequest(f"{field} is not an event id of this merchant", field=field, reason="invalid_cursor")
+        raise InvalidInput(f"{field} is not an event id of this merchant", field=field, reason="invalid_cursor")
     return anchor
 
 

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from django.db.models import Model, QuerySet
 
-from payments.api.errors import NotFound
+from common.errors import NotFound
 from payments.models import Merchant, Order, Payment, Refund, TimelineEntry, merchant_scope
 
 RowT = TypeVar("RowT", bound=Model)

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from payments.api.errors import BadRequest, Conflict
+from common.errors import Conflict, InvalidInput
 from payments.models import ApiKey, Merchant
 
 # Refresh last_used_at at most this often, so authentication stays a single SELECT.
@@ -129,10 +129,10 @@ def api_key_roll(*, api_key: ApiKey, overlap: timedelta) -> IssuedApiKey:
     """Replace ``api_key`` by a new key of the same merchant, mode and label (secret returned
     once); the old key keeps working for ``overlap`` (0 … 7 days) so deployments can switch,
     then stops. The old row is locked, so two rolls of one key cannot both succeed.
-    Raises ``BadRequest`` for a bad overlap and ``Conflict`` for a key that no longer works
+    Raises ``InvalidInput`` for a bad overlap and ``Conflict`` for a key that no longer works
     or is already being rolled."""
     if not isinstance(overlap, timedelta) or overlap < timedelta(0) or overlap > ROLL_OVERLAP_MAX:
-        raise BadRequest("overlap must be between 0 and 7 days", field="overlap", reason="invalid_overlap")
+        raise InvalidInput("overlap must be between 0 and 7 days", field="overlap", reason="invalid_overlap")
     with transaction.atomic():
         current = ApiKey.objects.select_for_update().get(pk=api_key.pk)
         now = timezone.now()

@@ -29,8 +29,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from payments.api.errors import NOT_FOUND_ERROR, ApiError, BadRequest
-from payments.correlation import get_correlation_id
+from common.correlation import get_correlation_id
+from common.errors import DomainError, InvalidInput, NotFound
 from payments.ids import new_event_id, new_order_id, new_payment_id
 from payments.models import (
     Customer,
@@ -71,7 +71,7 @@ class BatchCreated:
     created: bool  # False: a batch with this reference existed; it is returned as it is
 
 
-def item_error(exc: ApiError) -> dict[str, Any]:
+def item_error(exc: DomainError) -> dict[str, Any]:
     return {"code": exc.code, "description": exc.description, "field": exc.field, "reason": exc.reason}
 
 
@@ -260,7 +260,7 @@ def _checked(
                 customers=customers,
                 now=now,
             )
-        except ApiError as exc:
+        except DomainError as exc:
             rejected.append(rejection(item.index, item.reference, item_error(exc)))
             continue
         seen_references.add(item.reference)
@@ -282,27 +282,27 @@ def _item_check(
     now: datetime,
 ) -> dict[str, Any]:
     if item.reference in used or item.reference in seen_references:
-        raise BadRequest(
+        raise InvalidInput(
             "reference is already used by another payment", field="reference", reason="duplicate_reference"
         )
     extra: dict[str, Any] = {"customer_id": item.customer_id}
     if item.customer_id and item.customer_id not in customers:
-        raise ApiError("Customer not found", code=NOT_FOUND_ERROR, status=404, field="customer_id")
+        raise NotFound("Customer not found", field="customer_id")
     if item.order_id:
         order = orders.get(item.order_id)
         if order is None:
-            raise ApiError("Order not found", code=NOT_FOUND_ERROR, status=404, field="order_id")
+            raise NotFound("Order not found", field="order_id")
         amount, currency, status, order_customer = order
         if status == OrderStatus.PAID:
-            raise BadRequest("Order is already paid", field="order_id", reason="order_already_paid")
+            raise InvalidInput("Order is already paid", field="order_id", reason="order_already_paid")
         if item.order_id in seen_orders:
-            raise BadRequest("Another item of this batch pays this order", field="order_id", reason="duplicate_order")
+            raise InvalidInput("Another item of this batch pays this order", field="order_id", reason="duplicate_order")
         if item.amount is not None and item.amount != amount:
-            raise BadRequest("amount does not match the order", field="amount", reason="amount_mismatch")
+            raise InvalidInput("amount does not match the order", field="amount", reason="amount_mismatch")
         if item.currency is not None and item.currency != currency:
-            raise BadRequest("currency does not match the order", field="currency", reason="currency_mismatch")
+            raise InvalidInput("currency does not match the order", field="currency", reason="currency_mismatch")
         if item.customer_id and order_customer not in (None, item.customer_id):
-            raise BadRequest(
+            raise InvalidInput(
                 "customer_id does not match the order's customer", field="customer_id", reason="customer_mismatch"
             )
         extra.update(amount=amount, currency=currency, new_order=False)
@@ -312,9 +312,9 @@ def _item_check(
     if item.payment_method_id:
         method = methods.get(item.payment_method_id)
         if method is None:
-            raise ApiError("Payment method not found", code=NOT_FOUND_ERROR, status=404, field="payment_method_id")
+            raise NotFound("Payment method not found", field="payment_method_id")
         if extra["customer_id"] and method.customer_id != extra["customer_id"]:
-            raise BadRequest(
+            raise InvalidInput(
                 "The payment method does not belong to this customer",
                 field="payment_method_id",
                 reason="payment_method_customer_mismatch",

@@ -30,7 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from payments.api.errors import BadRequest, Conflict
+from common.errors import Conflict, InvalidInput
 from payments.models import IdempotencyKey, Merchant, Mode
 
 MAX_KEY_LENGTH = 255
@@ -94,7 +94,7 @@ def _scoped_key(merchant: Merchant, key: str) -> str:
 
 def idempotency_key_validate(key: str) -> str:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise BadRequest(
+        raise InvalidInput(
             f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters",
             field="Idempotency-Key",
             reason="invalid_idempotency_key",
@@ -126,7 +126,7 @@ def _claim(
                 return row[0], row[1]
             continue
         if (f_method, f_path) != (method, path) or not hmac.compare_digest(f_hash, request_hash):
-            raise BadRequest(
+            raise InvalidInput(
                 "This Idempotency-Key was already used with a different request",
                 field="Idempotency-Key",
                 reason="idempotency_key_reused",
@@ -159,7 +159,7 @@ def idempotent_execute(
     handler: Callable[[], tuple[int, bytes]],
 ) -> IdempotentResponse:
     """Run ``handler`` (business writes; returns status + rendered body, raises
-    ``ApiError`` for error responses) at most once per (merchant, mode, key)."""
+    ``DomainError`` for error responses) at most once per (merchant, mode, key)."""
     claim = _claim(
         merchant=merchant, key=_scoped_key(merchant, key), method=method, path=path, request_hash=request_hash
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from payments.api.errors import BadRequest
+from common.errors import InvalidInput
 from payments.models import Merchant, Order, creation_mode
 from payments.money import DEFAULT_CURRENCY
 from payments.selectors.customers import customer_get_for_merchant
@@ -33,12 +33,12 @@ def order_create(
 ) -> Order:
     """Create an order (status ``created``). Validates amount (integer minor units ≥ 100),
     currency (ISO 4217), receipt, notes and the optional http(s) ``callback_url`` (payments
-    of the order without their own inherit it); raises ``BadRequest`` and writes nothing on
+    of the order without their own inherit it); raises ``InvalidInput`` and writes nothing on
     bad input. ``customer_id`` (one of this merchant's customers, else 404) is who its
     payments send receipts to; ``customer`` (validated ``{email, phone, name, locale}``)
     instead makes a new customer for it in the same transaction."""
     if customer_id is not None and customer is not None:
-        raise BadRequest("send customer_id or customer, not both", field="customer", reason="customer_conflict")
+        raise InvalidInput("send customer_id or customer, not both", field="customer", reason="customer_conflict")
     if customer_id is not None:
         customer_get_for_merchant(merchant=merchant, customer_id=customer_id, field="customer_id")
     fields = {

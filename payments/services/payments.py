@@ -19,8 +19,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from payments.api.errors import BadRequest, Conflict, NotFound
-from payments.correlation import get_correlation_id
+from common.correlation import get_correlation_id
+from common.errors import Conflict, InvalidInput, NotFound
 from payments.ids import new_event_id, new_order_id, new_payment_id
 from payments.models import Event, Merchant, Payment, PaymentMethod, creation_mode, merchant_scope
 from payments.outbox import outbox_nudge_after_commit
@@ -171,7 +171,7 @@ def payment_create(
     ``payment_method_id`` (with its ``customer_id``) pays with a saved card or VPA instead
     (:func:`payments.selectors.customers.payment_method_for_payment` says when it may);
     ``customer_id`` alone (or the order's customer) names who gets the receipt.
-    Raises ``BadRequest``/``NotFound`` and writes nothing on bad input. After commit the
+    Raises ``InvalidInput``/``NotFound`` and writes nothing on bad input. After commit the
     only work left is a nudge of the outbox dispatcher, off the request thread."""
     now = timezone.now()
     saved = None
@@ -180,7 +180,7 @@ def payment_create(
             merchant=merchant, payment_method_id=payment_method_id, customer_id=customer_id, now=now
         )
         if method is not None and method != saved.type:
-            raise BadRequest(
+            raise InvalidInput(
                 f"method {method!r} does not match the saved {saved.type} method",
                 field="method",
                 reason="payment_method_type_mismatch",
@@ -195,7 +195,7 @@ def payment_create(
         vpa = validate_vpa(vpa)
         card = None
     elif card is None:
-        raise BadRequest("card is required for method card", field="card", reason="required")
+        raise InvalidInput("card is required for method card", field="card", reason="required")
     else:
         vpa = None
     callback_url = validate_callback_url(callback_url)
@@ -208,15 +208,15 @@ def payment_create(
                 _order_for_payment(merchant=merchant, order_id=order_id)
             )
             if order_status == OrderStatus.PAID:
-                raise BadRequest("Order is already paid", field="order_id", reason="order_already_paid")
+                raise InvalidInput("Order is already paid", field="order_id", reason="order_already_paid")
             if amount is not None and validate_amount(amount) != order_amount:
-                raise BadRequest("amount does not match the order", field="amount", reason="amount_mismatch")
+                raise InvalidInput("amount does not match the order", field="amount", reason="amount_mismatch")
             if currency is not None and validate_currency(currency) != order_currency:
-                raise BadRequest("currency does not match the order", field="currency", reason="currency_mismatch")
+                raise InvalidInput("currency does not match the order", field="currency", reason="currency_mismatch")
             amount, currency = order_amount, order_currency
             callback_url = callback_url or order_callback_url
             if customer_id is not None and order_customer_id not in (None, customer_id):
-                raise BadRequest(
+                raise InvalidInput(
                     "customer_id does not match the order's customer", field="customer_id", reason="customer_mismatch"
                 )
             customer_id = customer_id or order_customer_id
@@ -355,12 +355,12 @@ def payment_capture(*, merchant: Merchant, payment_id: str, source: str = "api")
     with transaction.atomic():
         payment = _locked_payment(merchant=merchant, payment_id=payment_id)
         if payment.status != PaymentStatus.SUCCESS:
-            raise BadRequest(
+            raise InvalidInput(
                 f"Only successful payments can be captured (status is {payment.status})",
                 reason="payment_not_capturable",
             )
         if payment.captured:
-            raise BadRequest("Payment is already captured", reason="payment_already_captured")
+            raise InvalidInput("Payment is already captured", reason="payment_already_captured")
         now = timezone.now()
         Payment.objects.filter(pk=payment.pk).update(captured=True, version=F("version") + 1, updated_at=now)
         payment.captured, payment.version, payment.updated_at = True, payment.version + 1, now

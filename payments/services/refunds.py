@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
 
-from payments.api.errors import BadRequest, NotFound
+from common.errors import InvalidInput, NotFound
 from payments.models import Merchant, Payment, Refund, TimelineEntry, merchant_scope
 from payments.outbox import event_record
 from payments.providers import get_provider
@@ -49,7 +49,7 @@ def refund_create(
     """Create a ``pending`` refund with its ``refund.created`` event; the outbox queues
     it for the provider (services/submission.py).
 
-    Raises ``NotFound`` (unknown or another merchant's payment), ``BadRequest`` with
+    Raises ``NotFound`` (unknown or another merchant's payment), ``InvalidInput`` with
     ``payment_not_refundable`` (not ``success``/``duplicate``) or ``refund_exceeds_available``
     (pending + processed + this > payment amount)."""
     amount = validate_amount(amount, minimum=1)
@@ -59,13 +59,13 @@ def refund_create(
         if payment is None:
             raise NotFound("Payment not found", field="payment_id")
         if payment.status not in PAYMENT_CHARGED:
-            raise BadRequest(
+            raise InvalidInput(
                 f"Only successful payments can be refunded (status is {payment.status})",
                 reason="payment_not_refundable",
             )
         available = payment.amount - _committed_refunds(payment.pk)
         if amount > available:
-            raise BadRequest(
+            raise InvalidInput(
                 f"Refund amount exceeds the refundable amount ({available})",
                 field="amount",
                 reason="refund_exceeds_available",

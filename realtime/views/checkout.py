@@ -12,7 +12,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
-from payments.api.errors import envelope
+from common.http.errors import envelope
 from payments.ids import is_public_id
 from payments.models import ApiKey, Payment
 from payments.money import format_amount

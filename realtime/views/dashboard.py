@@ -19,7 +19,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from payments.api.errors import ApiError, envelope
+from common.errors import PERMISSION_ERROR, DomainError
+from common.http.errors import envelope, http_status
 from payments.demo import TEST_API_SECRET
 from payments.models import PaymentMethod
 from payments.models.merchants import Mode
@@ -30,7 +31,7 @@ from realtime import selectors
 from realtime.charts import merchant_charts
 from realtime.dashboard_selectors import merchant_timezone
 from realtime.services import ticket_create
-from realtime.team import PERMISSION_ERROR, role_capabilities
+from realtime.team import role_capabilities
 
 View = Callable[..., HttpResponse]
 
@@ -148,7 +149,7 @@ def transactions(request: HttpRequest) -> HttpResponse:
     """The newest page of payments (``?status=`` filters; an unknown one shows all)."""
     try:
         status = selectors.payment_status_filter(request.GET.get("status"))
-    except ApiError:
+    except DomainError:
         status = None
     page = selectors.payment_page_for_merchant(merchant=request.merchant, status=status)
     context = {
@@ -192,9 +193,9 @@ def _payment_page(request: HttpRequest, *, before: str | None) -> JsonResponse:
     try:
         status = selectors.payment_status_filter(request.GET.get("status"))
         page = selectors.payment_page_for_merchant(merchant=request.merchant, status=status, before=before)
-    except ApiError as exc:
+    except DomainError as exc:
         return JsonResponse(
-            envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=exc.status_code
+            envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=http_status(exc)
         )
     return JsonResponse(page.as_json())
 

@@ -14,10 +14,11 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import ValidationError
 
+from common.errors import DomainError
+from common.http.errors import _first_validation_error, domain_error_response, envelope
+from common.http.inputs import json_body
 from payments.api.batch_serializers import BatchCreate
 from payments.api.batches import accepted_body, batch_items_parse
-from payments.api.errors import ApiError, _first_validation_error, envelope
-from payments.api.inputs import json_body
 from payments.api.throttling import batch_attempt_register
 from payments.selectors.batches import batch_counts, batch_get_for_merchant, batch_list_recent_for_merchant
 from payments.services.batches import MAX_BATCH_ITEMS, payment_batch_create
@@ -27,13 +28,8 @@ from realtime.team import dashboard_audit_record
 from realtime.views.dashboard import merchant_required, role_required
 
 
-def _error(exc: ApiError) -> JsonResponse:
-    response = JsonResponse(
-        envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=exc.status_code
-    )
-    for name, value in exc.headers.items():
-        response[name] = value
-    return response
+def _error(exc: DomainError) -> JsonResponse:
+    return domain_error_response(exc)
 
 
 @require_GET
@@ -80,7 +76,7 @@ def api_batch_create(request: HttpRequest) -> JsonResponse:
     except ValidationError as exc:
         field, message, code = _first_validation_error(exc.detail)
         return JsonResponse(envelope("BAD_REQUEST_ERROR", message, field=field, reason=code), status=400)
-    except ApiError as exc:
+    except DomainError as exc:
         return _error(exc)
     return JsonResponse(accepted_body(result.batch), status=202 if result.created else 200)
 
@@ -91,7 +87,7 @@ def api_batch_progress(request: HttpRequest, batch_id: str) -> JsonResponse:
     """The batch's counts, polled by the page while it is processing."""
     try:
         batch = batch_get_for_merchant(merchant=request.merchant, batch_id=batch_id)
-    except ApiError as exc:
+    except DomainError as exc:
         return _error(exc)
     body: dict[str, Any] = batch_snapshot(batch, counts=batch_counts(batch=batch))
     return JsonResponse(body)

@@ -19,7 +19,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.api.errors import ApiError, BadRequest, NotFound
+from common.errors import DomainError, InvalidInput, NotFound
+from common.http.errors import http_status
 from realtime.dashboard_webhook_selectors import delivery_inspect, endpoint_delivery_page, endpoint_rows_for_merchant
 from realtime.team import dashboard_audit_record
 from realtime.views.dashboard import role_required
@@ -91,8 +92,8 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
                 object_id=endpoint.pk,
                 detail={"url": endpoint.url, "event_types": endpoint.event_types},
             )
-    except ApiError as exc:
-        return _list_page(request, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _list_page(request, error=exc.description, status=http_status(exc))
     return HttpResponseRedirect(f"/dashboard/webhooks/endpoints/{endpoint.pk}?done=created")
 
 
@@ -141,7 +142,7 @@ def _since(raw: str) -> Any:
     except ValueError:
         since = None
     if since is None:
-        raise BadRequest("since must be a date and time (UTC)", field="since", reason="invalid_since")
+        raise InvalidInput("since must be a date and time (UTC)", field="since", reason="invalid_since")
     return since if since.tzinfo else since.replace(tzinfo=UTC)
 
 
@@ -170,7 +171,7 @@ def endpoint_action(request: HttpRequest, endpoint_id: str, action: str) -> Http
             elif action == "rotate":
                 raw = request.POST.get("grace_period_seconds", "")
                 if raw not in {str(seconds) for seconds, _ in GRACE_CHOICES}:
-                    raise BadRequest(
+                    raise InvalidInput(
                         "Choose a grace period", field="grace_period_seconds", reason="invalid_grace_period"
                     )
                 endpoint, _secret = endpoints.endpoint_rotate_secret(
@@ -194,9 +195,9 @@ def endpoint_action(request: HttpRequest, endpoint_id: str, action: str) -> Http
             dashboard_audit_record(
                 membership=request.membership, action=f"endpoint.{done}", object_id=endpoint.pk, detail=detail
             )
-    except ApiError as exc:
+    except DomainError as exc:
         endpoint.refresh_from_db()
-        return _endpoint_page(request, endpoint, error=exc.description, status=exc.status_code)
+        return _endpoint_page(request, endpoint, error=exc.description, status=http_status(exc))
     return HttpResponseRedirect(f"/dashboard/webhooks/endpoints/{endpoint.pk}?done={done}")
 
 
@@ -233,6 +234,6 @@ def delivery_retry_view(request: HttpRequest, delivery_id: str) -> HttpResponse:
         with transaction.atomic():
             delivery_retry(delivery=delivery, actor=_actor(request))
             dashboard_audit_record(membership=request.membership, action="delivery.retried", object_id=delivery.pk)
-    except ApiError as exc:
-        return _delivery_page(request, delivery, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _delivery_page(request, delivery, error=exc.description, status=http_status(exc))
     return HttpResponseRedirect(f"/dashboard/webhooks/deliveries/{delivery.pk}?done=retried")

@@ -16,7 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.api.errors import ApiError, BadRequest
+from common.errors import DomainError, InvalidInput
+from common.http.errors import http_status
 from payments.models import ApiKey
 from payments.services.api_keys import IssuedApiKey, api_key_create, api_key_revoke, api_key_roll
 from realtime.team import dashboard_audit_record
@@ -78,9 +79,9 @@ def key_create(request: HttpRequest) -> HttpResponse:
     label = (request.POST.get("label") or "").strip()
     try:
         if mode not in ApiKey.Mode.values:
-            raise BadRequest("Choose test or live", field="mode", reason="invalid_mode")
+            raise InvalidInput("Choose test or live", field="mode", reason="invalid_mode")
         if len(label) > 100:
-            raise BadRequest("The label is at most 100 characters", field="label", reason="invalid_label")
+            raise InvalidInput("The label is at most 100 characters", field="label", reason="invalid_label")
         with transaction.atomic():
             issued = api_key_create(merchant=request.merchant, mode=mode, label=label)
             dashboard_audit_record(
@@ -89,8 +90,8 @@ def key_create(request: HttpRequest) -> HttpResponse:
                 object_id=issued.api_key.key_id,
                 detail={"mode": mode, "label": label},
             )
-    except ApiError as exc:
-        return _page(request, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _page(request, error=exc.description, status=http_status(exc))
     return _page(request, issued=issued, status=201)
 
 
@@ -116,7 +117,7 @@ def key_roll(request: HttpRequest, key_id: str) -> HttpResponse:
     raw = request.POST.get("overlap_seconds", "")
     try:
         if raw not in {str(seconds) for seconds, _ in OVERLAP_CHOICES}:
-            raise BadRequest("Choose an overlap", field="overlap", reason="invalid_overlap")
+            raise InvalidInput("Choose an overlap", field="overlap", reason="invalid_overlap")
         with transaction.atomic():
             issued = api_key_roll(api_key=api_key, overlap=timedelta(seconds=int(raw)))
             dashboard_audit_record(
@@ -125,6 +126,6 @@ def key_roll(request: HttpRequest, key_id: str) -> HttpResponse:
                 object_id=api_key.key_id,
                 detail={"new_key_id": issued.api_key.key_id, "overlap_seconds": int(raw)},
             )
-    except ApiError as exc:
-        return _page(request, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _page(request, error=exc.description, status=http_status(exc))
     return _page(request, issued=issued, status=201)

@@ -16,7 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.api.errors import ApiError, BadRequest, NotFound, envelope
+from common.errors import DomainError, InvalidInput, NotFound
+from common.http.errors import envelope, http_status
 from payments.models import Payment
 from payments.money import format_amount
 from payments.selectors.payments import payment_get_for_merchant
@@ -89,7 +90,7 @@ def payment_refund(request: HttpRequest, payment_id: str) -> HttpResponse:
         if request.POST.get("full") == "on":
             amount = payment_detail_for_merchant(merchant=request.merchant, payment_id=payment_id).refundable
             if amount <= 0:
-                raise BadRequest("Nothing is left to refund on this payment", reason="refund_exceeds_available")
+                raise InvalidInput("Nothing is left to refund on this payment", reason="refund_exceeds_available")
         else:
             amount = amount_from_major(request.POST.get("amount"), payment.currency)
         refund_allowed(membership=request.membership, amount=amount)
@@ -104,8 +105,8 @@ def payment_refund(request: HttpRequest, payment_id: str) -> HttpResponse:
                 object_id=refund.pk,
                 detail={"payment_id": payment_id, "amount": amount, "currency": payment.currency, "reason": reason},
             )
-    except ApiError as exc:
-        return _page(request, payment_id, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _page(request, payment_id, error=exc.description, status=http_status(exc))
     return _after(request, payment_id, "refunded")
 
 
@@ -131,6 +132,6 @@ def _payment_transition(
             dashboard_audit_record(membership=request.membership, action=f"payment.{done}", object_id=payment.pk)
     except NotFound:
         return render(request, "realtime/dashboard/not_found.html", {"what": "payment"}, status=404)
-    except ApiError as exc:
-        return _page(request, payment_id, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _page(request, payment_id, error=exc.description, status=http_status(exc))
     return _after(request, payment_id, done)

@@ -19,8 +19,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from payments.api.errors import ApiError, BadRequest, envelope
-from payments.api.query import query_validate
+from common.errors import DomainError, InvalidInput
+from common.http.errors import envelope, http_status
+from common.http.query import query_validate
 from payments.api.schema import PaymentFilterQuery
 from payments.models import Merchant, Payment, PaymentMethod
 from payments.models.merchants import Mode
@@ -54,7 +55,7 @@ class Search:
 
 
 def search_parse(request: HttpRequest, *, merchant: Merchant) -> Search:
-    """The merchant's payments matching ``request.GET``; ``BadRequest`` for a bad value."""
+    """The merchant's payments matching ``request.GET``; ``InvalidInput`` for a bad value."""
     raw = {key: str(request.GET.get(key, "")).strip() for key in SEARCH_FIELDS}
     params = {
         key: value
@@ -81,7 +82,7 @@ def search_parse(request: HttpRequest, *, merchant: Merchant) -> Search:
     )
     if "mode" in params:
         if params["mode"] not in Mode.values:
-            raise BadRequest("mode must be test or live", field="mode", reason="invalid_mode")
+            raise InvalidInput("mode must be test or live", field="mode", reason="invalid_mode")
         queryset = queryset.filter(mode=params["mode"])
     return Search(params=params, queryset=queryset, zone=zone)
 
@@ -111,9 +112,9 @@ def search_page(request: HttpRequest) -> HttpResponse:
         page = selectors.payment_page_for_merchant(
             merchant=request.merchant, queryset=search.queryset, before=request.GET.get("before") or None
         )
-    except ApiError as exc:
+    except DomainError as exc:
         context["error"] = exc.description
-        return render(request, "realtime/dashboard/search.html", context, status=exc.status_code)
+        return render(request, "realtime/dashboard/search.html", context, status=http_status(exc))
     rows = [
         # Formatted here: the template's date filter would convert back to TIME_ZONE (UTC).
         {**row, "created_local": datetime.fromisoformat(row["created_at"]).astimezone(search.zone).strftime(LOCAL)}
@@ -135,9 +136,9 @@ def transactions_csv(request: HttpRequest) -> HttpResponse:
     streamed, times in the merchant's timezone."""
     try:
         search = search_parse(request, merchant=request.merchant)
-    except ApiError as exc:
+    except DomainError as exc:
         return JsonResponse(
-            envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=exc.status_code
+            envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=http_status(exc)
         )
     stamp = timezone.now().astimezone(search.zone).strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(payments_csv_rows(search.queryset, zone=search.zone), content_type="text/csv")

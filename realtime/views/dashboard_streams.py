@@ -14,7 +14,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.api.errors import ApiError, BadRequest
+from common.errors import DomainError, InvalidInput
+from common.http.errors import http_status
 from realtime.team import dashboard_audit_record
 from realtime.views.dashboard import role_required
 from webhooks.destinations import selectors, services
@@ -56,7 +57,7 @@ def streams_replay(request: HttpRequest, destination_id: str) -> HttpResponse:
             except ValueError:
                 since = None
             if since is None:
-                raise BadRequest("since must be a date and time", field="since", reason="invalid_since")
+                raise InvalidInput("since must be a date and time", field="since", reason="invalid_since")
             if since.tzinfo is None:
                 since = since.replace(tzinfo=UTC)
         destination = selectors.destination_get(merchant=request.merchant, destination_id=destination_id)
@@ -70,6 +71,6 @@ def streams_replay(request: HttpRequest, destination_id: str) -> HttpResponse:
                 object_id=destination.pk,
                 detail={"after": after, "since": since.isoformat() if since else None},
             )
-    except ApiError as exc:
-        return _page(request, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _page(request, error=exc.description, status=http_status(exc))
     return HttpResponseRedirect(f"/dashboard/streams?replayed={destination.pk}")

@@ -12,7 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from payments.api.errors import ApiError
+from common.errors import DomainError
+from common.http.errors import http_status
 from realtime import selectors, team
 from realtime.dashboard_selectors import merchant_timezone
 from realtime.models import Role
@@ -53,8 +54,8 @@ def team_invite(request: HttpRequest) -> HttpResponse:
             refund_limit=request.POST.get("refund_limit"),
             accept_base_url=request.build_absolute_uri("/").rstrip("/"),
         )
-    except ApiError as exc:
-        return _team_page(request, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _team_page(request, error=exc.description, status=http_status(exc))
     return HttpResponseRedirect("/dashboard/team?done=invited")
 
 
@@ -68,8 +69,8 @@ def team_member_update(request: HttpRequest, member_id: str) -> HttpResponse:
             role=request.POST.get("role"),
             refund_limit=request.POST.get("refund_limit"),
         )
-    except ApiError as exc:
-        return _team_page(request, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _team_page(request, error=exc.description, status=http_status(exc))
     return HttpResponseRedirect("/dashboard/team?done=updated")
 
 
@@ -78,8 +79,8 @@ def team_member_update(request: HttpRequest, member_id: str) -> HttpResponse:
 def timezone_update(request: HttpRequest) -> HttpResponse:
     try:
         team.dashboard_timezone_set(membership=request.membership, timezone_name=request.POST.get("timezone"))
-    except ApiError as exc:
-        return _team_page(request, error=exc.description, status=exc.status_code)
+    except DomainError as exc:
+        return _team_page(request, error=exc.description, status=http_status(exc))
     return HttpResponseRedirect("/dashboard/team?done=timezone")
 
 
@@ -91,15 +92,15 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     password, joins the team and logs in."""
     try:
         invitation = team.invitation_get_open(token=token)
-    except ApiError as exc:
+    except DomainError as exc:
         return render(request, "realtime/invite.html", {"error": exc.description, "invalid": True}, status=404)
     if request.method == "GET":
         return render(request, "realtime/invite.html", {"invitation": invitation})
     try:
         user = team.invitation_accept(token=token, password=request.POST.get("password", ""))
-    except ApiError as exc:
+    except DomainError as exc:
         context = {"invitation": invitation, "error": exc.description}
-        return render(request, "realtime/invite.html", context, status=exc.status_code)
+        return render(request, "realtime/invite.html", context, status=http_status(exc))
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return HttpResponseRedirect("/dashboard/")
 
@@ -112,6 +113,6 @@ def audit_page(request: HttpRequest) -> HttpResponse:
         rows, next_before = selectors.audit_page_for_merchant(
             merchant=request.merchant, before=request.GET.get("before")
         )
-    except ApiError:
+    except DomainError:
         rows, next_before = selectors.audit_page_for_merchant(merchant=request.merchant)
     return render(request, "realtime/dashboard/audit.html", {"nav": "audit", "rows": rows, "next_before": next_before})

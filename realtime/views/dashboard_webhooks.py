@@ -12,8 +12,9 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.api.errors import ApiError, envelope
-from payments.api.inputs import json_body
+from common.errors import DomainError
+from common.http.errors import domain_error_response
+from common.http.inputs import json_body
 from payments.validation import require_object
 from realtime import selectors
 from realtime.team import dashboard_audit_record
@@ -27,8 +28,8 @@ def _actor(request: HttpRequest) -> str:
     return f"dashboard:{request.user.get_username()}"
 
 
-def _error(exc: ApiError) -> JsonResponse:
-    return JsonResponse(envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=exc.status_code)
+def _error(exc: DomainError) -> JsonResponse:
+    return domain_error_response(exc)
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def api_webhook_config(request: HttpRequest) -> JsonResponse:
             dashboard_audit_record(
                 membership=request.membership, action="endpoint.url_set", object_id=endpoint.pk, detail={"url": url}
             )
-    except ApiError as exc:
+    except DomainError as exc:
         return _error(exc)
     return JsonResponse(_config(endpoint))
 
@@ -81,7 +82,7 @@ def api_webhook_regenerate_secret(request: HttpRequest) -> JsonResponse:
             dashboard_audit_record(
                 membership=request.membership, action="endpoint.secret_rotated", object_id=endpoint.pk
             )
-    except ApiError as exc:
+    except DomainError as exc:
         return _error(exc)
     return JsonResponse(_config(endpoint))
 
@@ -92,7 +93,7 @@ def api_webhook_test(request: HttpRequest) -> JsonResponse:
     try:
         endpoint = endpoints.endpoint_default_get_or_create(merchant=request.merchant)
         event_id = endpoints.endpoint_test(endpoint=endpoint, actor=_actor(request))
-    except ApiError as exc:
+    except DomainError as exc:
         return _error(exc)
     return JsonResponse({"event_id": event_id, "message": "Test webhook scheduled"}, status=202)
 
@@ -111,6 +112,6 @@ def api_webhook_retry(request: HttpRequest, delivery_id: str) -> JsonResponse:
         with transaction.atomic():
             delivery = delivery_retry(delivery=delivery, actor=_actor(request))
             dashboard_audit_record(membership=request.membership, action="delivery.retried", object_id=delivery.pk)
-    except ApiError as exc:
+    except DomainError as exc:
         return _error(exc)
     return JsonResponse({"id": delivery.pk, "status": "pending", "message": "Webhook retry scheduled"})

@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.http.query import PageQuery, QueryText, query_parse
 from payments.api.lists import page_params
-from payments.api.query import PageQuery, QueryText, query_parse
 from payments.api.schema import errors
 from reconciliation.models import Discrepancy, Klass
 from reconciliation.selectors import (

@@ -35,7 +35,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from payments.api.errors import ApiError, BadRequest
+from common.errors import DomainError, InvalidInput
 from payments.models import Payment, Refund
 from payments.providers import get_provider
 from payments.providers.base import ProviderError
@@ -161,7 +161,7 @@ def _apply_kinds(
                 with transaction.atomic():
                     if _apply_one(discrepancy=discrepancy, kind=kind, actor=actor, run_id=run_id, user=user, note=note):
                         applied += 1
-            except (ActionNotApplicable, ApiError) as exc:
+            except (ActionNotApplicable, DomainError) as exc:
                 description = getattr(exc, "description", None) or str(exc)
                 _audit(discrepancy, kind, Action.Status.FAILED, actor, run_id, user, detail=description)
                 _discrepancy_update(discrepancy, note=f"{kind} failed: {description}")
@@ -279,7 +279,7 @@ def _provider_confirms_failed(*, discrepancy: Discrepancy, run_id: str) -> bool:
 
 def discrepancy_resolve(*, discrepancy_id: str, kind: str | None, user: Any, note: str = "") -> Discrepancy:
     """Staff resolution from the review queue. ``kind=None`` approves the proposed action;
-    ``kind="none"`` dismisses with ``note`` (required). Raises :class:`BadRequest` when the
+    ``kind="none"`` dismisses with ``note`` (required). Raises :class:`InvalidInput` when the
     action does not fit the class or the discrepancy is no longer open."""
     with transaction.atomic():
         # Locked: two staff members approving the same row resolve it once.
@@ -289,21 +289,21 @@ def discrepancy_resolve(*, discrepancy_id: str, kind: str | None, user: Any, not
 
 def _resolve_locked(*, discrepancy: Discrepancy, kind: str | None, user: Any, note: str) -> Discrepancy:
     if discrepancy.status != Discrepancy.Status.OPEN:
-        raise BadRequest(f"discrepancy {discrepancy.id} is already {discrepancy.status}", reason="not_open")
+        raise InvalidInput(f"discrepancy {discrepancy.id} is already {discrepancy.status}", reason="not_open")
     if kind is None:
         kind = discrepancy.proposed_action
         if kind == ActionKind.NONE:
-            raise BadRequest("nothing is proposed for this discrepancy; choose an action or dismiss")
+            raise InvalidInput("nothing is proposed for this discrepancy; choose an action or dismiss")
     if kind == ActionKind.NONE:
         if not note.strip():
-            raise BadRequest("a note is required to dismiss", field="note")
+            raise InvalidInput("a note is required to dismiss", field="note")
         _audit(discrepancy, ActionKind.NONE, Action.Status.APPLIED, Action.Actor.STAFF, None, user, detail=note)
         _discrepancy_update(
             discrepancy, status=Discrepancy.Status.DISMISSED, resolved_by=user.get_username(), note=note
         )
         return discrepancy
     if kind not in STAFF_CHOICES.get(discrepancy.klass, ()):
-        raise BadRequest(f"{kind} does not apply to a {discrepancy.klass} discrepancy", field="action")
+        raise InvalidInput(f"{kind} does not apply to a {discrepancy.klass} discrepancy", field="action")
     kinds = [ActionKind.ACCEPT, ActionKind.REFUND] if kind == ActionKind.REFUND else [kind]
     _apply_kinds(discrepancy=discrepancy, kinds=kinds, actor=Action.Actor.STAFF, user=user, note=note)
     discrepancy.refresh_from_db()

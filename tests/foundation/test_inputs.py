@@ -11,8 +11,8 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from common.http.inputs import MAX_JSON_DEPTH
 from config.asgi import application
-from payments.api.inputs import MAX_JSON_DEPTH
 from payments.models import Order, Payment, Refund
 from payments.providers.simulator import signing
 from realtime.services import merchant_user_link
@@ -149,8 +149,8 @@ def test_the_drf_parser_takes_the_paths_own_cap(settings):
 
     from django.test import RequestFactory
 
-    from payments.api.errors import ApiError
-    from payments.api.inputs import StrictJSONParser
+    from common.http.errors import ApiError
+    from common.http.inputs import StrictJSONParser
 
     settings.API_MAX_BODY_BYTES, settings.API_BATCH_MAX_BODY_BYTES = 1024, 4096
     body = json.dumps({"items": ["x" * 2000]}).encode()

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from payments.correlation import CorrelationIdLogFilter, correlation_scope
-from payments.logging import JsonFormatter
+from common.correlation import CorrelationIdLogFilter, correlation_scope
+from common.logging import JsonFormatter
 
 
 @pytest.mark.django_db

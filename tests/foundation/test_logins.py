@@ -10,7 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.test import Client, RequestFactory, override_settings
 
-from payments.client_ip import client_ip
+from common.http.client_ip import client_ip
 from realtime.services import merchant_user_link
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from config.checks import production_secrets_check
+from common.checks import production_secrets_check
 from payments.demo import TEST_API_KEY, TEST_API_SECRET
 from payments.encryption import encrypt
 from payments.models import ApiKey, Merchant

@@ -188,7 +188,7 @@ def test_public_checkout_keys_do_not_collide_with_merchant_keys(alice, anon):
 @pytest.mark.django_db(transaction=True)
 def test_owner_whose_claim_was_taken_over_rolls_back(alice):
     """A slow first request whose stale claim another request took over must not commit."""
-    from payments.api.errors import Conflict
+    from common.errors import Conflict
     from payments.services.idempotency import idempotent_execute
     from payments.services.orders import order_create
 

@@ -7,8 +7,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from common.http.query import StrictIntegerField
 from payments.api.fields import StrictBooleanField
-from payments.api.query import StrictIntegerField
 from payments.snapshots import iso
 from webhooks.models import WebhookAttempt, WebhookDelivery
 from webhooks.services.endpoints import endpoint_snapshot

@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.http.query import PageQuery, QueryText, StrictIntegerField, query_parse
 from payments.api.http import api_key_actor, validated
 from payments.api.lists import page_render
-from payments.api.query import PageQuery, QueryText, StrictIntegerField, query_parse
 from payments.api.schema import errors
 from webhooks import selectors
 from webhooks.api.serializers import (

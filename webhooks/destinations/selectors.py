@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from payments.api.errors import NotFound
+from common.errors import NotFound
 from payments.models import Merchant, merchant_scope
 from payments.snapshots import iso
 from webhooks.destinations.brokers import broker_url_with_credentials

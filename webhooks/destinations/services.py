@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from payments.api.errors import BadRequest
+from common.errors import InvalidInput
 from payments.models import Event, Merchant, creation_mode, merchant_scope
 from payments.selectors.events import event_log_after, event_log_horizon
 from webhooks.destinations.brokers import adapter_for, broker_url_parse, destination_types
@@ -26,7 +26,7 @@ MAX_DESTINATIONS_PER_MERCHANT = 16
 
 def _type_checked(value: object) -> str:
     if value not in destination_types():
-        raise BadRequest(
+        raise InvalidInput(
             "type must be one of " + ", ".join(destination_types()), field="type", reason="invalid_destination_type"
         )
     return str(value)
@@ -38,7 +38,7 @@ def _target_checked(
     """The stored target (URL without credentials + the type's keys) and the credentials.
     On an update without ``url`` the current URL and credentials are kept."""
     if not isinstance(target, dict):
-        raise BadRequest("target must be an object", field="target", reason="invalid_target")
+        raise InvalidInput("target must be an object", field="target", reason="invalid_target")
     adapter = adapter_for(type)
     if "url" not in target and current is not None:
         url, credentials = current.target["url"], current.credentials
@@ -53,7 +53,7 @@ def _target_checked(
     cleaned = adapter.target_clean(rest, merchant_id=str(merchant_id), destination_id=destination_id)
     unknown = sorted(set(rest) - set(cleaned))
     if unknown:
-        raise BadRequest(
+        raise InvalidInput(
             f"target has unknown keys for {type}: {', '.join(unknown)}", field="target", reason="invalid_target"
         )
     return {"url": url, **cleaned}, credentials
@@ -90,7 +90,7 @@ def destination_create(
     with transaction.atomic():
         count = EventDestination.objects.filter(**merchant_scope(merchant)).count()
         if count >= MAX_DESTINATIONS_PER_MERCHANT:
-            raise BadRequest(
+            raise InvalidInput(
                 f"a merchant may have at most {MAX_DESTINATIONS_PER_MERCHANT} event destinations",
                 reason="too_many_destinations",
             )
@@ -167,7 +167,7 @@ def destination_replay(
     (consumers deduplicate by event id). A publisher running meanwhile notices (its cursor
     update no longer matches) and continues from the new position."""
     if (after is None) == (since is None):
-        raise BadRequest("give exactly one of after or since", reason="invalid_replay")
+        raise InvalidInput("give exactly one of after or since", reason="invalid_replay")
     # The horizon first: every transaction below it has finished, so the looks below see all
     # of their events, and a position capped at the horizon never jumps over a transaction
     # still open (its events would be skipped; capped, at most something is sent again).
@@ -179,7 +179,7 @@ def destination_replay(
             .first()
         )
         if anchor is None:
-            raise BadRequest("after is not an event id of this merchant", field="after", reason="invalid_cursor")
+            raise InvalidInput("after is not an event id of this merchant", field="after", reason="invalid_cursor")
         position = (anchor[0], anchor[1])
     else:
         first = (

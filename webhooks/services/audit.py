@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.correlation import get_correlation_id
+from common.correlation import get_correlation_id
 from webhooks.models import WebhookAudit, WebhookDelivery, WebhookEndpoint
 
 

@@ -39,7 +39,7 @@ from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from payments.api.errors import Conflict
+from common.errors import Conflict
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services.audit import audit_record
 from webhooks.services.claims import (

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from payments.api.errors import BadRequest, Conflict
+from common.errors import Conflict, InvalidInput
 from payments.models import Merchant, creation_mode, merchant_scope
 from payments.outbox import event_record
 from payments.snapshots import iso
@@ -28,13 +28,13 @@ def _url_checked(url: object, *, allow_empty: bool = False) -> str:
     if url is None or (isinstance(url, str) and not url.strip()):
         if allow_empty:
             return ""
-        raise BadRequest("url is required", field="url", reason="missing_url")
+        raise InvalidInput("url is required", field="url", reason="missing_url")
     if not isinstance(url, str):
-        raise BadRequest("url must be a string", field="url", reason="invalid_url")
+        raise InvalidInput("url must be a string", field="url", reason="invalid_url")
     try:
         return url_validate(url)
     except UnsafeUrl as exc:
-        raise BadRequest(exc.description, field="url", reason=exc.reason) from exc
+        raise InvalidInput(exc.description, field="url", reason=exc.reason) from exc
 
 
 def endpoint_active_secrets(*, endpoint: WebhookEndpoint, now: datetime | None = None) -> list[str]:
@@ -63,7 +63,7 @@ def endpoint_create(
     with transaction.atomic():
         count = WebhookEndpoint.objects.filter(**merchant_scope(merchant), deleted_at__isnull=True).count()
         if count >= MAX_ENDPOINTS_PER_MERCHANT:
-            raise BadRequest(
+            raise InvalidInput(
                 f"a merchant may have at most {MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints",
                 reason="too_many_endpoints",
             )
@@ -122,7 +122,7 @@ def endpoint_update(
 def endpoint_delete(*, endpoint: WebhookEndpoint, actor: str) -> None:
     """Soft-delete (the delivery history stays); pending deliveries end ``failed``."""
     if endpoint.is_default:
-        raise BadRequest(
+        raise InvalidInput(
             "the default endpoint cannot be deleted; clear its url instead", reason="default_endpoint_undeletable"
         )
     with transaction.atomic():
@@ -149,13 +149,13 @@ def endpoint_rotate_secret(
     if grace_seconds is None:
         grace_seconds = settings.WEBHOOK_ROTATION_GRACE_SECONDS
     if not isinstance(grace_seconds, int) or isinstance(grace_seconds, bool) or grace_seconds < 0:
-        raise BadRequest(
+        raise InvalidInput(
             "grace_period_seconds must be a non-negative integer",
             field="grace_period_seconds",
             reason="invalid_grace_period",
         )
     if grace_seconds > settings.WEBHOOK_ROTATION_GRACE_MAX_SECONDS:
-        raise BadRequest(
+        raise InvalidInput(
             f"grace_period_seconds must be at most {settings.WEBHOOK_ROTATION_GRACE_MAX_SECONDS} (7 days)",
             field="grace_period_seconds",
             reason="invalid_grace_period",

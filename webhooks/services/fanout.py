@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from config.redis import redis_client
+from common.redis import redis_client
 from payments.models import Event
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services.claims import endpoints_held

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from payments.api.errors import BadRequest
+from common.errors import InvalidInput
 from payments.states import EVENT_TYPES
 
 ALL = "*"
@@ -10,11 +10,11 @@ _FAMILIES = frozenset(t.split(".", 1)[0] for t in EVENT_TYPES)
 
 
 def event_types_validate(value: object) -> list[str]:
-    """Return the normalised pattern list or raise BadRequest (reason invalid_event_type)."""
+    """Return the normalised pattern list or raise InvalidInput (reason invalid_event_type)."""
     if value is None:
         return [ALL]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise BadRequest(
+        raise InvalidInput(
             "event_types must be a non-empty list of strings", field="event_types", reason="invalid_event_type"
         )
     patterns: list[str] = []
@@ -22,7 +22,7 @@ def event_types_validate(value: object) -> list[str]:
         pattern = raw.strip()
         valid = pattern == ALL or pattern in EVENT_TYPES or (pattern.endswith(".*") and pattern[:-2] in _FAMILIES)
         if not valid:
-            raise BadRequest(
+            raise InvalidInput(
                 f"unknown event type {raw!r}; use '*', a family such as 'payment.*', or one of: "
                 + ", ".join(EVENT_TYPES),
                 field="event_types",

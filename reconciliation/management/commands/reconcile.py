@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from payments.api.errors import ApiError
+from common.errors import DomainError
 from reconciliation.models import SettlementFile
 from reconciliation.parsing import SettlementFileError
 from reconciliation.services.runs import reconciliation_run
@@ -93,7 +93,7 @@ class Command(BaseCommand):
             )
         except SettlementFileError as exc:
             raise CommandError(f"settlement file rejected ({exc.reason}): {exc.message}") from None
-        except ApiError as exc:
+        except DomainError as exc:
             raise CommandError(exc.description) from None
         if outcome.already_imported:
             self.stdout.write(f"already imported: this file is run {outcome.run.id}; nothing changed")

@@ -4,7 +4,7 @@ An adapter module provides
 
 * ``SCHEMES``: the URL schemes it accepts, the first being the plain one;
 * ``target_clean(target, *, merchant_id) -> dict``: the type's own keys, validated and
-  defaulted (raises :class:`payments.api.errors.BadRequest`);
+  defaulted (raises :class:`common.http.errors.InvalidInput`);
 * ``url_check(broker)``: what the type requires of the URL's path (database, vhost, ...);
 * ``publisher_open(*, broker, target) -> Publisher``: a connection, made to the address
   :func:`broker_address` checked (the SSRF policy again, at connect).
@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from django.conf import settings
 
-from payments.api.errors import BadRequest
+from common.errors import InvalidInput
 from webhooks.transport import UnsafeUrl, resolve_checked
 
 
@@ -92,25 +92,25 @@ class BrokerUrl:
 def broker_url_parse(url: object, *, schemes: Sequence[str], default_ports: dict[str, int]) -> BrokerUrl:
     """Parse and check a broker URL at registration (SSRF policy included)."""
     if not isinstance(url, str) or not url.strip():
-        raise BadRequest("target.url is required", field="target.url", reason="missing_url")
+        raise InvalidInput("target.url is required", field="target.url", reason="missing_url")
     url = url.strip()
     if len(url) > 2048:
-        raise BadRequest("target.url must be at most 2048 characters", field="target.url", reason="invalid_url")
+        raise InvalidInput("target.url must be at most 2048 characters", field="target.url", reason="invalid_url")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise BadRequest(f"target.url is not valid: {exc}", field="target.url", reason="invalid_url") from exc
+        raise InvalidInput(f"target.url is not valid: {exc}", field="target.url", reason="invalid_url") from exc
     if parts.scheme not in schemes:
-        raise BadRequest(
+        raise InvalidInput(
             "target.url must start with " + " or ".join(f"{s}://" for s in schemes),
             field="target.url",
             reason="unsupported_scheme",
         )
     if not parts.hostname:
-        raise BadRequest("target.url has no host", field="target.url", reason="invalid_url")
+        raise InvalidInput("target.url has no host", field="target.url", reason="invalid_url")
     if parts.query or parts.fragment:
-        raise BadRequest("target.url must not have a query or fragment", field="target.url", reason="invalid_url")
+        raise InvalidInput("target.url must not have a query or fragment", field="target.url", reason="invalid_url")
     parsed = BrokerUrl(
         scheme=parts.scheme,
         host=parts.hostname,
@@ -122,7 +122,7 @@ def broker_url_parse(url: object, *, schemes: Sequence[str], default_ports: dict
     try:
         resolve_checked(parsed.host, parsed.port, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
     except UnsafeUrl as exc:
-        raise BadRequest(exc.description, field="target.url", reason=exc.reason) from exc
+        raise InvalidInput(exc.description, field="target.url", reason=exc.reason) from exc
     return parsed
 
 

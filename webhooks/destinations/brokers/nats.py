@@ -19,7 +19,7 @@ import nats
 from django.conf import settings
 from nats.js.errors import NotFoundError
 
-from payments.api.errors import BadRequest
+from common.errors import InvalidInput
 from webhooks.destinations.brokers import BrokerUrl, Message, PublishError, aio, broker_address
 
 SCHEMES = ("nats", "tls")
@@ -31,14 +31,14 @@ _STREAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 def target_clean(target: dict[str, Any], *, merchant_id: str, destination_id: str) -> dict[str, Any]:
     prefix = target.get("subject_prefix", f"tender.{merchant_id}")
     if not isinstance(prefix, str) or len(prefix) > 200 or not all(_TOKEN.match(t) for t in prefix.split(".")):
-        raise BadRequest(
+        raise InvalidInput(
             "target.subject_prefix must be dot-separated tokens of A-Z a-z 0-9 _ - (no wildcards)",
             field="target.subject_prefix",
             reason="invalid_target",
         )
     stream = target.get("stream", f"TENDER_{destination_id}")
     if not isinstance(stream, str) or not _STREAM.match(stream):
-        raise BadRequest(
+        raise InvalidInput(
             "target.stream must be 1-64 of A-Z a-z 0-9 _ -", field="target.stream", reason="invalid_target"
         )
     return {"subject_prefix": prefix, "stream": stream}
@@ -46,7 +46,7 @@ def target_clean(target: dict[str, Any], *, merchant_id: str, destination_id: st
 
 def url_check(broker: BrokerUrl) -> None:
     if broker.path:
-        raise BadRequest("a nats url has no path", field="target.url", reason="invalid_url")
+        raise InvalidInput("a nats url has no path", field="target.url", reason="invalid_url")
 
 
 async def _ignore(*_args: Any) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 import aio_pika
 from django.conf import settings
 
-from payments.api.errors import BadRequest
+from common.errors import InvalidInput
 from webhooks.destinations.brokers import BrokerUrl, Message, PublishError, aio, broker_address
 
 SCHEMES = ("amqp", "amqps")
@@ -33,7 +33,7 @@ _EXCHANGE = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
 def target_clean(target: dict[str, Any], *, merchant_id: str, destination_id: str) -> dict[str, Any]:
     exchange = target.get("exchange", DEFAULT_EXCHANGE)
     if not isinstance(exchange, str) or not _EXCHANGE.match(exchange) or exchange.startswith("amq."):
-        raise BadRequest(
+        raise InvalidInput(
             "target.exchange must be 1-255 of A-Z a-z 0-9 _ . : - and not start with 'amq.'",
             field="target.exchange",
             reason="invalid_target",
@@ -43,7 +43,7 @@ def target_clean(target: dict[str, Any], *, merchant_id: str, destination_id: st
 
 def url_check(broker: BrokerUrl) -> None:
     if "/" in broker.path:
-        raise BadRequest("the path of an amqp url is the vhost (%2F for /)", field="target.url", reason="invalid_url")
+        raise InvalidInput("the path of an amqp url is the vhost (%2F for /)", field="target.url", reason="invalid_url")
 
 
 def _vhost(broker: BrokerUrl) -> str:

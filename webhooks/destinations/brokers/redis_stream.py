@@ -17,7 +17,7 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
-from payments.api.errors import BadRequest
+from common.errors import InvalidInput
 from webhooks.destinations.brokers import BrokerUrl, Message, PublishError, aio, broker_address
 
 SCHEMES = ("redis", "rediss")
@@ -29,12 +29,12 @@ _STREAM = re.compile(r"^[\x21-\x7e]{1,256}$")  # printable ASCII, no spaces
 def target_clean(target: dict[str, Any], *, merchant_id: str, destination_id: str) -> dict[str, Any]:
     stream = target.get("stream", f"tender:{merchant_id}")
     if not isinstance(stream, str) or not _STREAM.match(stream):
-        raise BadRequest(
+        raise InvalidInput(
             "target.stream must be 1-256 printable ASCII characters", field="target.stream", reason="invalid_target"
         )
     maxlen = target.get("maxlen", DEFAULT_MAXLEN)
     if not isinstance(maxlen, int) or isinstance(maxlen, bool) or not 1 <= maxlen <= 10**9:
-        raise BadRequest(
+        raise InvalidInput(
             "target.maxlen must be an integer from 1 to 1000000000", field="target.maxlen", reason="invalid_target"
         )
     return {"stream": stream, "maxlen": maxlen}
@@ -42,7 +42,7 @@ def target_clean(target: dict[str, Any], *, merchant_id: str, destination_id: st
 
 def url_check(broker: BrokerUrl) -> None:
     if broker.path and not broker.path.isdigit():
-        raise BadRequest("the path of a redis url is the database number", field="target.url", reason="invalid_url")
+        raise InvalidInput("the path of a redis url is the database number", field="target.url", reason="invalid_url")
 
 
 class RedisStreamPublisher(aio.AsyncPublisher):

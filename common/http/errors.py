@@ -1,7 +1,9 @@
 """The error envelope. Every error the API produces, from validation to a crash, renders as
 ``{"error": {"code", "description", "field", "reason", "correlation_id"}}`` with a stable code.
 
-Services raise :class:`ApiError` (or a subclass); DRF's own exceptions are translated here.
+The domain raises the kinds of :mod:`common.errors`; this module alone decides their HTTP status
+(:data:`STATUS_BY_KIND`). :class:`ApiError` is for refusals only the HTTP layer makes (credentials,
+rate limits, body size, methods); DRF's own exceptions are translated here too.
 """
 
 from __future__ import annotations
@@ -13,71 +15,77 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import page_not_found, server_error
 from psycopg_pool import PoolTimeout, TooManyRequests
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from payments.correlation import get_correlation_id
+from common.correlation import get_correlation_id
+from common.errors import (
+    AUTHENTICATION_ERROR,
+    BAD_REQUEST_ERROR,
+    NOT_FOUND_ERROR,
+    RATE_LIMIT_ERROR,
+    SERVER_ERROR,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 
 logger = logging.getLogger("tender.api")
 
-BAD_REQUEST_ERROR = "BAD_REQUEST_ERROR"
-AUTHENTICATION_ERROR = "AUTHENTICATION_ERROR"
-NOT_FOUND_ERROR = "NOT_FOUND_ERROR"
-INVALID_VPA = "INVALID_VPA"
-INVALID_CARD = "INVALID_CARD"
-EXPIRED_CARD = "EXPIRED_CARD"
-CONFLICT_ERROR = "CONFLICT_ERROR"
-RATE_LIMIT_ERROR = "RATE_LIMIT_ERROR"
-SERVER_ERROR = "SERVER_ERROR"
 # Seconds an overloaded client is asked to wait (503 when no database connection is free).
 OVERLOAD_RETRY_AFTER_SECONDS = 1
 METHOD_NOT_ALLOWED = "BAD_REQUEST_ERROR"  # the seed API has no 405 code; reason says it
 
+# The HTTP status of each domain refusal, most specific kind first.
+STATUS_BY_KIND: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (Forbidden, 403),
+    (Unavailable, 503),
+    (InvalidInput, 400),
+    (DomainError, 400),
+)
 
-class ApiError(Exception):
-    """An error with its place in the envelope. Raised by services and views alike."""
+
+class ApiError(DomainError):
+    """A refusal only the HTTP layer makes, with its own status and headers."""
 
     status_code = 400
-    code = BAD_REQUEST_ERROR
 
     def __init__(
         self,
         description: str,
         *,
-        code: str | None = None,
         status: int | None = None,
-        field: str | None = None,
-        reason: str | None = None,
         headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(description)
-        self.description = description
-        if code is not None:
-            self.code = code
+        super().__init__(description, **kwargs)
         if status is not None:
             self.status_code = status
-        self.field = field
-        self.reason = reason
         self.headers = headers or {}
 
 
-class BadRequest(ApiError):
-    status_code = 400
-    code = BAD_REQUEST_ERROR
+def http_status(exc: DomainError) -> int:
+    """The status a domain refusal (or an :class:`ApiError`) renders with."""
+    if isinstance(exc, ApiError):
+        return exc.status_code
+    return next(status for kind, status in STATUS_BY_KIND if isinstance(exc, kind))
 
 
-class NotFound(ApiError):
-    status_code = 404
-    code = NOT_FOUND_ERROR
-
-    def __init__(self, description: str = "The requested resource does not exist", **kwargs: Any) -> None:
-        super().__init__(description, **kwargs)
-
-
-class Conflict(ApiError):
-    status_code = 409
-    code = CONFLICT_ERROR
+def domain_error_response(exc: DomainError) -> JsonResponse:
+    """A plain Django view's answer to a refusal: the same envelope and status as the API's."""
+    response = JsonResponse(
+        envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=http_status(exc)
+    )
+    for name, value in getattr(exc, "headers", {}).items():
+        response[name] = value
+    return response
 
 
 def envelope(
@@ -131,11 +139,11 @@ def _first_validation_error(detail: Any, prefix: str = "") -> tuple[str | None, 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: maps every exception to the envelope."""
-    if isinstance(exc, ApiError):
+    if isinstance(exc, DomainError):
         return Response(
             envelope(exc.code, exc.description, field=exc.field, reason=exc.reason),
-            status=exc.status_code,
-            headers=exc.headers,
+            status=http_status(exc),
+            headers=getattr(exc, "headers", None),
         )
     if isinstance(exc, drf_exceptions.ValidationError):
         field, message, error_code = _first_validation_error(exc.detail)
@@ -193,14 +201,10 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
 def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
     if request.path.startswith("/api/"):
         return api_not_found(request)
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)
 
 
 def handler500(request: HttpRequest) -> Any:
     if request.path.startswith("/api/"):
         return json_error(SERVER_ERROR, "Internal server error", 500)
-    from django.views.defaults import server_error
-
     return server_error(request)

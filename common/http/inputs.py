@@ -30,10 +30,11 @@ from urllib.parse import unquote_to_bytes
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from rest_framework.parsers import BaseParser
 
-from payments.api.errors import BAD_REQUEST_ERROR, ApiError, BadRequest, envelope
+from common.errors import BAD_REQUEST_ERROR, DomainError, InvalidInput
+from common.http.errors import ApiError, domain_error_response
 
 # Deep enough for every body the API accepts (the deepest is card inside a payment: 2),
 # shallow enough that no parser or walker recurses far on hostile input.
@@ -53,13 +54,13 @@ def _text_reason(value: str) -> str | None:
     return "nul_byte" if found.group() == "\x00" else "lone_surrogate"
 
 
-def _refusal(reason: str, field: str | None) -> BadRequest:
+def _refusal(reason: str, field: str | None) -> InvalidInput:
     what = {
         "nul_byte": "contains a NUL byte",
         "lone_surrogate": "contains a lone UTF-16 surrogate",
         "invalid_utf8": "is not valid UTF-8",
     }[reason]
-    return BadRequest(f"{field or 'the request'} {what}", field=field, reason=reason)
+    return InvalidInput(f"{field or 'the request'} {what}", field=field, reason=reason)
 
 
 # Paths whose contract needs a larger body than API_MAX_BODY_BYTES: a 1,000-item batch.
@@ -119,7 +120,7 @@ def _int64_or_marker(text: str) -> int | _OutOfRangeMarker:
 
 
 def _refuse_constant(name: str) -> None:
-    raise BadRequest(f"{name} is not a JSON number", reason="invalid_number")
+    raise InvalidInput(f"{name} is not a JSON number", reason="invalid_number")
 
 
 def _dotted(path: str, key: object) -> str:
@@ -135,7 +136,7 @@ def _walk(value: Any, path: str, depth: int) -> None:
             raise _refusal(reason, path or None)
         return
     if isinstance(value, dict | list) and depth >= MAX_JSON_DEPTH:
-        raise BadRequest(f"JSON nests deeper than {MAX_JSON_DEPTH} levels", field=path or None, reason="too_deep")
+        raise InvalidInput(f"JSON nests deeper than {MAX_JSON_DEPTH} levels", field=path or None, reason="too_deep")
     if isinstance(value, dict):
         for key, item in value.items():
             reason = _text_reason(key)
@@ -146,7 +147,7 @@ def _walk(value: Any, path: str, depth: int) -> None:
         for index, item in enumerate(value):
             _walk(item, _dotted(path, index), depth + 1)
     elif isinstance(value, _OutOfRangeMarker):
-        raise BadRequest(
+        raise InvalidInput(
             "integers must fit in 64 bits (-2^63 .. 2^63-1)", field=path or None, reason="integer_out_of_range"
         )
 
@@ -159,7 +160,7 @@ def _needs_walk(text: str) -> bool:
 
 
 def json_loads(raw: bytes | str) -> Any:
-    """Parse one JSON document under the input layer's rules, or raise ``BadRequest``
+    """Parse one JSON document under the input layer's rules, or raise ``InvalidInput``
     (the field is the dotted path of the offending value, ``card.number``, ``items.3``)."""
     if isinstance(raw, bytes):
         try:
@@ -178,9 +179,9 @@ def json_loads(raw: bytes | str) -> Any:
         _walk(json.loads(text, parse_int=_int64_or_marker, parse_constant=_refuse_constant), "", 0)
         raise AssertionError("unreachable: the walk names the integer") from None
     except RecursionError:
-        raise BadRequest(f"JSON nests deeper than {MAX_JSON_DEPTH} levels", reason="too_deep") from None
+        raise InvalidInput(f"JSON nests deeper than {MAX_JSON_DEPTH} levels", reason="too_deep") from None
     except ValueError:
-        raise BadRequest("Malformed JSON body", reason="malformed_body") from None
+        raise InvalidInput("Malformed JSON body", reason="malformed_body") from None
     if _needs_walk(text):
         _walk(value, "", 0)
     return value
@@ -194,11 +195,13 @@ def declared_length(request: HttpRequest) -> int:
     try:
         length = int(raw)
     except ValueError:
-        raise BadRequest(
+        raise InvalidInput(
             "Content-Length must be an integer", field="Content-Length", reason="invalid_content_length"
         ) from None
     if length < 0:
-        raise BadRequest("Content-Length must not be negative", field="Content-Length", reason="invalid_content_length")
+        raise InvalidInput(
+            "Content-Length must not be negative", field="Content-Length", reason="invalid_content_length"
+        )
     return length
 
 
@@ -348,11 +351,9 @@ class RequestInputMiddleware:
 def _refusal_response(request: HttpRequest) -> HttpResponse | None:
     try:
         request_check(request)
-    except ApiError as exc:
-        response = JsonResponse(
-            envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=exc.status_code
-        )
-        if exc.status_code == 413:
+    except DomainError as exc:
+        response = domain_error_response(exc)
+        if response.status_code == 413:
             response["Connection"] = "close"  # the unread body must not be parsed as a next request
         return response
     return None

@@ -1,6 +1,6 @@
 """503 + Retry-After instead of a 500 when no database connection is free.
 
-The API's own views get this from the DRF exception handler (payments.api.errors); this
+The API's own views get this from the DRF exception handler (common.http.errors); this
 middleware covers everything else Django serves (pages, /health, the async long-poll), so
 an overloaded gateway answers every client "retry shortly", never "internal error".
 """
@@ -12,7 +12,7 @@ import logging
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 
-from payments.api.errors import OVERLOAD_RETRY_AFTER_SECONDS, database_overloaded, overloaded_body
+from common.http.errors import OVERLOAD_RETRY_AFTER_SECONDS, database_overloaded, overloaded_body
 
 logger = logging.getLogger("tender.api")
 

@@ -7,8 +7,10 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-from config.celery import HEARTBEAT_KEY_PREFIX
-from config.redis import redis_client
+from common.redis import redis_client
+
+# Written by each Celery worker's heartbeat step (config/celery.py), read by the probes below.
+HEARTBEAT_KEY_PREFIX = "tender:worker-heartbeat:"
 
 
 def database_status() -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from payments.api.errors import BadRequest
+from common.errors import InvalidInput
 
 _INTEGER = re.compile(r"^-?[0-9]{1,19}$")
 
@@ -81,7 +81,7 @@ def query_validate(shape: type[serializers.Serializer], data: dict[str, Any]) ->
     serializer = shape(data=data)
     if not serializer.is_valid():
         name, message = _first_error(serializer.errors)
-        raise BadRequest(f"{name}: {message}", field=name, reason="invalid_query")
+        raise InvalidInput(f"{name}: {message}", field=name, reason="invalid_query")
     return dict(serializer.validated_data)
 
 

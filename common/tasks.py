@@ -1,0 +1,19 @@
+"""Publishing a Celery task by its registered name.
+
+The module that asks for work never imports the module that does it: a ``tasks`` module imports the
+services it runs, and services publish follow-up work through :func:`task_send`. So no service and
+its task module import each other in a circle. The task is looked up in the app's registry at call
+time, so its own ``apply_async`` (the correlation-id header, routing) applies as with ``.delay``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import current_app
+
+
+def task_send(name: str, *args: Any, **options: Any) -> None:
+    """Queue the registered task ``name`` with positional ``args``; ``options`` go to ``apply_async``.
+    Raises what the broker raises: callers decide whether a sweeper covers a lost message."""
+    current_app.tasks[name].apply_async(args, **options)
