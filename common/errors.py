@@ -23,7 +23,8 @@ PERMISSION_ERROR = "PERMISSION_ERROR"
 
 
 class DomainError(Exception):
-    """A refusal with a stable code; ``field`` names the input at fault, ``reason`` refines the code."""
+    """A refusal with a stable code; ``field`` names the input at fault, ``reason`` refines the code,
+    and ``retry_after_seconds`` says when the same request may succeed (a transient refusal)."""
 
     code = BAD_REQUEST_ERROR
 
@@ -34,6 +35,7 @@ class DomainError(Exception):
         code: str | None = None,
         field: str | None = None,
         reason: str | None = None,
+        retry_after_seconds: int | None = None,
     ) -> None:
         super().__init__(description)
         self.description = description
@@ -41,6 +43,7 @@ class DomainError(Exception):
             self.code = code
         self.field = field
         self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
 
 
 class InvalidInput(DomainError):

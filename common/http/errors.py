@@ -78,12 +78,20 @@ def http_status(exc: DomainError) -> int:
     return next(status for kind, status in STATUS_BY_KIND if isinstance(exc, kind))
 
 
+def http_headers(exc: DomainError) -> dict[str, str]:
+    """The headers a refusal renders with: ``Retry-After`` for a transient one, plus an
+    :class:`ApiError`'s own."""
+    headers = {"Retry-After": str(exc.retry_after_seconds)} if exc.retry_after_seconds is not None else {}
+    headers.update(getattr(exc, "headers", {}))
+    return headers
+
+
 def domain_error_response(exc: DomainError) -> JsonResponse:
-    """A plain Django view's answer to a refusal: the same envelope and status as the API's."""
+    """A plain Django view's answer to a refusal: the same envelope, status and headers as the API's."""
     response = JsonResponse(
         envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=http_status(exc)
     )
-    for name, value in getattr(exc, "headers", {}).items():
+    for name, value in http_headers(exc).items():
         response[name] = value
     return response
 
@@ -143,7 +151,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(
             envelope(exc.code, exc.description, field=exc.field, reason=exc.reason),
             status=http_status(exc),
-            headers=getattr(exc, "headers", None),
+            headers=http_headers(exc),
         )
     if isinstance(exc, drf_exceptions.ValidationError):
         field, message, error_code = _first_validation_error(exc.detail)

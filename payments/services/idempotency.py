@@ -145,7 +145,7 @@ def _in_flight() -> Conflict:
     return Conflict(
         "A request with this Idempotency-Key is still being processed; retry shortly",
         reason="idempotency_key_in_flight",
-        headers={"Retry-After": "1"},
+        retry_after_seconds=1,
     )
 
 
