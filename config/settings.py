@@ -443,6 +443,8 @@ if WEBHOOK_RETRY_INTERVALS_TEST:  # the seed's test schedule: 0/5/10/15/20 s, 5 
     WEBHOOK_RETRY_DELAYS = [5, 10, 15, 20]
     WEBHOOK_RETRY_JITTER = 0.0
 WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT", "2"))
+# The DNS lookup of an endpoint or broker host (at registration and before each connect).
+WEBHOOK_DNS_TIMEOUT = float(os.environ.get("WEBHOOK_DNS_TIMEOUT", "2"))
 # Wall-clock deadline of one attempt: connect + send + status line + headers + body.
 WEBHOOK_TOTAL_TIMEOUT = float(os.environ.get("WEBHOOK_TOTAL_TIMEOUT", "10"))
 WEBHOOK_RESPONSE_BODY_LIMIT = env_int("WEBHOOK_RESPONSE_BODY_LIMIT", 8192)  # stored

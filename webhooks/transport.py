@@ -8,8 +8,10 @@
   always. Non-canonical numeric hosts (``2130706433``, ``0x7f.1``, ``0177.0.0.1``) are
   refused before any lookup. The address policy itself, including IPv6 forms that embed
   an IPv4 address (NAT64, 6to4, Teredo, ...), judged by that IPv4, is ``webhooks.ssrf``.
-* Limits: 2 s connect, and a wall-clock deadline for the whole attempt (10 s: connect, send,
-  status line, headers and body together) that holds however slowly bytes arrive: a
+* Limits: 2 s for the DNS lookup (``WEBHOOK_DNS_TIMEOUT``: a lookup runs in a small resolver
+  pool and is abandoned, not waited for, when it takes longer, so a merchant's slow name
+  server cannot hold a delivery thread), 2 s connect, and a wall-clock deadline for the
+  whole attempt (10 s: connect, send, status line, headers and body together) that holds however slowly bytes arrive: a
   watchdog thread shuts down the attempt's socket when it passes (socket timeouts alone
   bound each read, not their sum). Redirects are never followed; the response body is read
   up to 1 MiB (more is ``response_too_large``) and stored up to 8 KiB;
@@ -29,6 +31,8 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -66,12 +70,38 @@ def host_check_literal(host: str) -> None:
             raise UnsafeUrl("non_canonical_ip", f"numeric host {host!r} is not a canonical IPv4 address") from None
 
 
-def resolve_checked(host: str, port: int, *, allow_private: bool) -> str:
-    """Resolve ``host`` once and return the address to connect to; raise UnsafeUrl if any
-    address it resolves to is refused (so DNS answers cannot mix in a private address)."""
-    host_check_literal(host)
+class ResolveTimeout(UnsafeUrl):
+    """The name server did not answer in time. Refused like any host we cannot check (at
+    registration a 400 ``dns_timeout``), but for an attempt a transient failure, retried
+    like a timeout."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__("dns_timeout", description)
+
+
+# getaddrinfo cannot be interrupted, so lookups run here and a caller stops waiting at its
+# deadline; an abandoned lookup ends by the system resolver's own timeout. Bounded: a flood
+# of hanging lookups queues here (and times out) instead of spawning threads.
+_RESOLVER_THREADS = 8
+_resolver = ThreadPoolExecutor(max_workers=_RESOLVER_THREADS, thread_name_prefix="dns")
+
+
+def _getaddrinfo(host: str, port: int, timeout: float) -> list:
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM).result(timeout=timeout)
+    except FutureTimeout:
+        raise ResolveTimeout(f"host {host!r} did not resolve within {timeout:.1f} s") from None
+
+
+def resolve_checked(host: str, port: int, *, allow_private: bool, timeout: float | None = None) -> str:
+    """Resolve ``host`` once, within ``timeout`` seconds (default ``WEBHOOK_DNS_TIMEOUT``), and
+    return the address to connect to; raise UnsafeUrl if any address it resolves to is refused
+    (so DNS answers cannot mix in a private address), ResolveTimeout if no answer came in time."""
+    host_check_literal(host)
+    if timeout is None:
+        timeout = settings.WEBHOOK_DNS_TIMEOUT
+    try:
+        infos = _getaddrinfo(host, port, max(0.001, timeout))
     except (socket.gaierror, UnicodeError) as exc:
         raise UnsafeUrl("unresolvable_host", f"host {host!r} does not resolve") from exc
     addresses = [info[4][0] for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
@@ -265,7 +295,13 @@ class _CheckedAdapter(IPFilterAdapter):
         if self._is_https_proto:
             pool_kwargs["assert_hostname"] = original_host
             pool_kwargs["server_hostname"] = original_host
-        address = resolve_checked(original_host.strip("[]"), port or default_port, allow_private=self._allow_private)
+        deadline: _Deadline | None = getattr(_current, "deadline", None)
+        timeout = settings.WEBHOOK_DNS_TIMEOUT
+        if deadline is not None:
+            timeout = min(timeout, deadline.at - time.monotonic())
+        address = resolve_checked(
+            original_host.strip("[]"), port or default_port, allow_private=self._allow_private, timeout=timeout
+        )
         host_params["host"] = f"[{address}]" if ":" in address else address
         return host_params, pool_kwargs
 
@@ -378,6 +414,8 @@ def _post_watched(
             allow_redirects=False,
             stream=True,
         )
+    except ResolveTimeout as exc:  # before UnsafeUrl, its base: a slow name server is retried
+        return None, "", "timeout", exc.description, {}
     except UnsafeUrl as exc:
         return None, "", exc.reason, exc.description, {}
     except requests.exceptions.RequestException as exc:
