@@ -83,12 +83,23 @@ class ResolveTimeout(UnsafeUrl):
 # deadline; an abandoned lookup ends by the system resolver's own timeout. Bounded: a flood
 # of hanging lookups queues here (and times out) instead of spawning threads.
 _RESOLVER_THREADS = 8
-_resolver = ThreadPoolExecutor(max_workers=_RESOLVER_THREADS, thread_name_prefix="dns")
+_resolver_lock = threading.Lock()
+_resolver: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _resolver_get() -> ThreadPoolExecutor:
+    """The process's resolver pool (a forked worker child starts its own: threads do not fork)."""
+    global _resolver
+    with _resolver_lock:
+        if _resolver is None or _resolver[0] != os.getpid():
+            _resolver = (os.getpid(), ThreadPoolExecutor(max_workers=_RESOLVER_THREADS, thread_name_prefix="dns"))
+        return _resolver[1]
 
 
 def _getaddrinfo(host: str, port: int, timeout: float) -> list:
+    lookup = _resolver_get().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        return _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM).result(timeout=timeout)
+        return lookup.result(timeout=timeout)
     except FutureTimeout:
         raise ResolveTimeout(f"host {host!r} did not resolve within {timeout:.1f} s") from None
 
