@@ -65,7 +65,10 @@ const server = http.createServer((req, res) => {
     const id = req.headers["webhook-id"];
     const repeat = seen.has(id);
     seen.add(id);
-    const object = event.data.payment || event.data.refund || {};
+    // Not every event carries a payment or a refund (reconciliation.completed, endpoint tests):
+    // take the first object with an id, and accept an event with no data at all.
+    const data = event.data || {};
+    const object = data.payment || data.refund || Object.values(data).find((v) => v && v.id) || {};
     console.log(JSON.stringify({ verified: true, id, event: event.event, object_id: object.id, repeat }));
     res.writeHead(204).end(); // answer fast; do slow work in a queue of your own
   });

@@ -25,9 +25,11 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from payments.demo import TEST_API_KEY, TEST_API_SECRET
 from tests.support.processes import BIN, ROOT, celery_worker, daphne_server, free_port, stop_process, wait_for
@@ -269,6 +271,24 @@ def test_node_receiver_verifies_with_the_standardwebhooks_package(gateway, demo,
         assert forged.status == 400
         rejected = next_json_line(generated, lambda r: r.get("verified") is False, timeout=5)
         assert rejected["error"]
+
+        # A signed event that carries no payment or refund (or no data at all) is accepted too.
+        for event_id, body in (
+            ("evt_nodata", '{"id":"evt_nodata","event":"reconciliation.completed"}'),
+            ("evt_run", '{"id":"evt_run","event":"reconciliation.completed","data":{"run":{"id":"recon_1"}}}'),
+        ):
+            sent_at = datetime.now(UTC)
+            signature = Webhook(endpoint.json()["secret"]).sign(event_id, sent_at, body)
+            headers = {
+                "webhook-id": event_id,
+                "webhook-timestamp": str(int(sent_at.timestamp())),
+                "webhook-signature": signature,
+                "Content-Type": "application/json",
+            }
+            assert http("POST", f"http://127.0.0.1:{generated_port}/", body.encode(), headers).status == 204
+            logged = next_json_line(generated, lambda r, event_id=event_id: r.get("id") == event_id, timeout=5)
+            assert logged["verified"] is True and logged["event"] == "reconciliation.completed"
+        assert logged["object_id"] == "recon_1"
 
 
 # --- the curl walkthrough ---------------------------------------------------------------
