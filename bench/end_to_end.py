@@ -67,6 +67,24 @@ def _wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def _wait_http(port: int, path: str, timeout: float = 120) -> None:
+    """Until the front answers ``path`` at all (any status): its upstream is serving."""
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", path)
+            if conn.getresponse().status != 503:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing answers {path} on {port}")
+        time.sleep(0.5)
+
+
 # --- CPU accounting ------------------------------------------------------------------------
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
@@ -364,6 +382,7 @@ def run() -> list[dict]:
                     start_new_session=True,
                 )
             _wait_port(front_port)
+            _wait_http(front_port, "/health")  # gunicorn's workers boot slowly on a loaded machine
             time.sleep(8)  # workers: connect, mingle, heartbeat
             socket_cmd, socket_end = ctx.Pipe()
             ready = ctx.Event()

@@ -10,23 +10,21 @@ from celery import shared_task
 from common.correlation import correlation_scope
 from payments.providers.simulator import tasks as _simulator_tasks  # noqa: F401 - registers simulator.notify
 from payments.services.idempotency import idempotency_keys_purge
-from payments.services.payments import payment_process
 from payments.services.refunds import refund_process
 from payments.services.stuck import payments_stuck_sweep
+from payments.services.submission import payment_submissions_process
 
 logger = logging.getLogger("tender.tasks")
 
 
 @shared_task(name="payments.tasks.payment_process_batch", ignore_result=True)
 def payment_process_batch(items: list[list[str | None]]) -> None:
-    """Submit a batch of payments (one per outbox dispatch batch), each under the
-    correlation id of the request that created it."""
-    for payment_id, correlation_id in items:
-        with correlation_scope(correlation_id):
-            try:
-                payment_process(payment_id=payment_id)
-            except Exception:  # one failing submission must not hold up the rest of the batch
-                logger.exception("payment submission failed; the sweeper retries", extra={"payment_id": payment_id})
+    """Submit a batch of ``[payment_id, correlation_id]`` (up to SUBMISSIONS_PER_TASK of one
+    outbox dispatch batch) with one claim, one provider call and one record transaction."""
+    try:
+        payment_submissions_process(items=items)
+    except Exception:  # the claims taken stay until their lease runs out; the sweeper resubmits
+        logger.exception("payment submission batch failed; the sweeper retries", extra={"count": len(items)})
 
 
 @shared_task(name="payments.tasks.refund_process_batch", ignore_result=True)

@@ -163,14 +163,13 @@ def test_one_failing_submission_does_not_block_its_batch(alice, simulator, monke
 
     broken = PaymentFactory(order=OrderFactory(merchant=alice.merchant), vpa="broken@upi")
     fine = PaymentFactory(order=OrderFactory(merchant=alice.merchant))
-    real_submit = SimulatorProvider.submit
+    real_submit_batch = SimulatorProvider.submit_batch
 
-    def flaky_submit(self, *, payment):
-        if payment.vpa == "broken@upi":
-            raise ProviderError("acquirer unreachable")
-        return real_submit(self, payment=payment)
+    def flaky_submit_batch(self, *, payments):  # the batch task's one call for its batch
+        answers = real_submit_batch(self, payments=[p for p in payments if p.vpa != "broken@upi"])
+        return {**answers, **{p.id: ProviderError("acquirer unreachable") for p in payments if p.vpa == "broken@upi"}}
 
-    monkeypatch.setattr(SimulatorProvider, "submit", flaky_submit)
+    monkeypatch.setattr(SimulatorProvider, "submit_batch", flaky_submit_batch)
     payment_process_batch([[broken.id, "c1"], [fine.id, "c2"]])
     broken.refresh_from_db()
     fine.refresh_from_db()

@@ -13,7 +13,7 @@ import logging
 import random
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -23,6 +23,7 @@ from payments.models import Mode, Payment, Refund
 from payments.providers.base import (
     SETTLEMENT_COLUMNS,
     InvalidSignature,
+    ProviderError,
     ProviderNotification,
     ProviderNotReached,
     ProviderOutcomeUnknown,
@@ -36,6 +37,8 @@ from payments.validation import CardDetails
 
 logger = logging.getLogger("tender.simulator")
 FEE_BASIS_POINTS = 200  # 2 %, shown in settlement files
+# A notification task carries at most a submission batch's (25) and their faults' extras.
+MAX_NOTIFICATIONS_PER_POST = 200
 
 
 def new_reference() -> str:
@@ -59,41 +62,50 @@ class SimulatorProvider:
         existing = SimulatorTransaction.objects.filter(kind="payment", payment_id=payment.id).first()
         if existing is not None:
             return self._answer(config, existing.reference)
-        decision = outcomes.decide(
-            config=config,
-            method=payment.method,
-            vpa=payment.vpa,
-            card_network=payment.card_network,
-            card_last4=payment.card_last4,
-            token_outcome_class=tokens.token_outcome_class(payment=payment),
-            live=payment.mode == Mode.LIVE,
-        )
-        settled_status, settled_amount = outcomes.settlement_for(
-            config=config, outcome=decision.outcome, amount=payment.amount
-        )
-        row, created = _record_once(
-            SimulatorTransaction(
-                reference=new_reference(),
-                kind="payment",
-                payment_id=payment.id,
-                order_id=payment.order_id,
-                merchant_id=payment.merchant_id,
-                amount=payment.amount,
-                currency=payment.currency,
-                method=payment.method,
-                outcome=decision.outcome,
-                error_code=decision.error_code,
-                error_description=decision.error_description,
-                decide_at=timezone.now() + timedelta(milliseconds=decision.delay_ms),
-                settled_status=settled_status,
-                settled_amount=settled_amount,
-            ),
-            kind="payment",
-            payment_id=payment.id,
-        )
-        if created and decision.outcome != outcomes.TIMEOUT:
-            transaction.on_commit(lambda: schedule_notification(row.reference, decision.delay_ms))
+        new_row, delay_ms = _ledger_row(config, payment)
+        row, created = _record_once(new_row, kind="payment", payment_id=payment.id)
+        if created and row.outcome != outcomes.TIMEOUT:
+            transaction.on_commit(lambda: schedule_notification(row.reference, delay_ms))
         return self._answer(config, row.reference)
+
+    def submit_batch(self, *, payments: Sequence[Payment]) -> dict[str, SubmitResult | ProviderError]:
+        """:meth:`submit` for many payments in one call, as an acquirer's batch API takes them:
+        one ledger INSERT (``ON CONFLICT DO NOTHING``: the unique constraint keeps one row per
+        payment, however submits overlap) and one notification task for the batch. The same
+        faults, drawn per payment; returns each payment's answer or the error it got."""
+        config = outcomes.simulator_config()
+        answers: dict[str, SubmitResult | ProviderError] = {}
+        reachable = []
+        for payment in payments:
+            if random.random() < config.submit_unreachable_rate:
+                answers[payment.id] = ProviderNotReached("connection refused (simulated)")
+            else:
+                reachable.append(payment)
+        if not reachable:
+            return answers
+        rows, delays = [], {}
+        for payment in reachable:
+            row, delays[payment.id] = _ledger_row(config, payment)
+            rows.append(row)
+        SimulatorTransaction.objects.bulk_create(rows, ignore_conflicts=True)
+        ours = {row.payment_id: row.reference for row in rows}
+        recorded = dict(
+            SimulatorTransaction.objects.filter(kind="payment", payment_id__in=list(ours)).values_list(
+                "payment_id", "reference"
+            )
+        )
+        # A reference of ours in the ledger is a row this call inserted; any other one was there first.
+        created = {pid: ref for pid, ref in recorded.items() if ours[pid] == ref}
+        outcome_of = {row.payment_id: row.outcome for row in rows}
+        to_notify = [(ref, delays[pid]) for pid, ref in created.items() if outcome_of[pid] != outcomes.TIMEOUT]
+        if to_notify:
+            transaction.on_commit(lambda: schedule_notifications(to_notify))
+        for payment in reachable:
+            try:
+                answers[payment.id] = self._answer(config, recorded[payment.id])
+            except ProviderError as exc:
+                answers[payment.id] = exc
+        return answers
 
     @staticmethod
     def _answer(config: SimulatorConfig, reference: str) -> SubmitResult:
@@ -164,21 +176,69 @@ class SimulatorProvider:
         return out.getvalue().encode()
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderNotification:
+        notifications = self.verify_webhook_batch(headers, body)
+        if len(notifications) != 1:
+            raise InvalidSignature("signed body is a batch of simulator notifications, not one")
+        return notifications[0]
+
+    def verify_webhook_batch(self, headers: Mapping[str, str], body: bytes) -> list[ProviderNotification]:
+        """The notifications of one signed POST: a single one, or ``{"notifications": [...]}``."""
         signing.verify(headers, body)
         try:
             payload = json.loads(body)
-            return ProviderNotification(
-                event_id=str(payload["id"]),
-                object_type=str(payload["object_type"]),
-                object_id=str(payload["object_id"]),
-                reference=str(payload["reference"]),
-                status=str(payload["status"]),
-                error_code=payload.get("error_code"),
-                error_description=payload.get("error_description"),
-                payload=payload,
-            )
-        except (ValueError, KeyError, TypeError):
+            items = payload["notifications"] if isinstance(payload, dict) and "notifications" in payload else [payload]
+            if not isinstance(items, list) or not items or len(items) > MAX_NOTIFICATIONS_PER_POST:
+                raise ValueError("not a batch of notifications")
+            return [_notification(item) for item in items]
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise InvalidSignature("signed body is not a simulator notification") from None
+
+
+def _notification(payload: dict) -> ProviderNotification:
+    return ProviderNotification(
+        event_id=str(payload["id"]),
+        object_type=str(payload["object_type"]),
+        object_id=str(payload["object_id"]),
+        reference=str(payload["reference"]),
+        status=str(payload["status"]),
+        error_code=payload.get("error_code"),
+        error_description=payload.get("error_description"),
+        payload=payload,
+    )
+
+
+def _ledger_row(config: SimulatorConfig, payment: Payment) -> tuple[SimulatorTransaction, int]:
+    """The ledger row the acquirer would record for ``payment`` (decided now), and the
+    delay in ms after which it reports the outcome."""
+    decision = outcomes.decide(
+        config=config,
+        method=payment.method,
+        vpa=payment.vpa,
+        card_network=payment.card_network,
+        card_last4=payment.card_last4,
+        token_outcome_class=tokens.token_outcome_class(payment=payment),
+        live=payment.mode == Mode.LIVE,
+    )
+    settled_status, settled_amount = outcomes.settlement_for(
+        config=config, outcome=decision.outcome, amount=payment.amount
+    )
+    row = SimulatorTransaction(
+        reference=new_reference(),
+        kind="payment",
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        merchant_id=payment.merchant_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        method=payment.method,
+        outcome=decision.outcome,
+        error_code=decision.error_code,
+        error_description=decision.error_description,
+        decide_at=timezone.now() + timedelta(milliseconds=decision.delay_ms),
+        settled_status=settled_status,
+        settled_amount=settled_amount,
+    )
+    return row, decision.delay_ms
 
 
 def _record_once(row: SimulatorTransaction, **identity: str) -> tuple[SimulatorTransaction, bool]:
@@ -195,7 +255,13 @@ def _record_once(row: SimulatorTransaction, **identity: str) -> tuple[SimulatorT
 
 
 def notification_body(row: SimulatorTransaction, *, status: str, event_suffix: str) -> bytes:
-    payload = {
+    """One notification, signed on its own (what a single POST carries)."""
+    payload = notification_payload(row, status=status, event_suffix=event_suffix)
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def notification_payload(row: SimulatorTransaction, *, status: str, event_suffix: str) -> dict:
+    return {
         "id": f"simevt_{row.reference}_{event_suffix}",
         "type": f"{row.kind}.status",
         "object_type": row.kind,
@@ -208,13 +274,22 @@ def notification_body(row: SimulatorTransaction, *, status: str, event_suffix: s
         "currency": row.currency,
         "created": int(timezone.now().timestamp()),
     }
-    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def schedule_notification(reference: str, delay_ms: int) -> None:
+    schedule_notifications([(reference, delay_ms)])
+
+
+def schedule_notifications(due: Sequence[tuple[str, int]]) -> None:
+    """One ``simulator.notify`` task for ``(reference, delay_ms)`` pairs, due after the
+    shortest delay; the task reports those decided by then and schedules itself again for
+    the rest (one task per batch, as long as its delays are equal, as in TEST_MODE)."""
     from payments.providers.simulator.tasks import simulator_notify
 
+    references = [reference for reference, _ in due]
     try:
-        simulator_notify.apply_async(args=[reference], countdown=delay_ms / 1000)
+        # No countdown at all for a zero delay: an ETA task waits in the worker's timer instead of running.
+        delay_ms = min(delay for _, delay in due)
+        simulator_notify.apply_async(args=[references], countdown=delay_ms / 1000 if delay_ms > 0 else None)
     except Exception:  # noqa: BLE001 - a lost notification is a case the gateway must survive
-        logger.warning("simulator could not schedule a notification", extra={"reference": reference})
+        logger.warning("simulator could not schedule notifications", extra={"references": references})

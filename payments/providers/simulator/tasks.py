@@ -1,10 +1,15 @@
 """The simulator's own background work: sending its notifications (with faults).
 
 Scheduling with a Celery countdown is acceptable here because the simulator plays an
-external system; the gateway's own recovery never depends on these messages arriving."""
+external system; the gateway's own recovery never depends on these messages arriving.
+
+Like acquirers that batch their notifications (Adyen's ``notificationItems``), one signed
+POST carries every notification a task has due (``{"notifications": [...]}``); the
+gateway's endpoint takes that and a single notification alike."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 
@@ -16,7 +21,7 @@ from django.utils import timezone
 from payments.providers import http
 from payments.providers.simulator import outcomes, signing
 from payments.providers.simulator.models import SimulatorTransaction
-from payments.providers.simulator.provider import notification_body
+from payments.providers.simulator.provider import notification_payload
 
 logger = logging.getLogger("tender.simulator")
 CALLBACK_PATH = "/api/v1/provider-webhooks/simulator"
@@ -31,37 +36,56 @@ def _send(body: bytes) -> int:
 
 
 @shared_task(name="simulator.notify", bind=True, ignore_result=True, max_retries=5, default_retry_delay=2)
-def simulator_notify(self, reference: str) -> str:
-    """Report a decided outcome, applying the configured faults (drop, duplicate,
-    stale 'pending' after the final notification)."""
-    row = SimulatorTransaction.objects.filter(reference=reference).first()
-    if row is None or row.outcome == outcomes.TIMEOUT:
+def simulator_notify(self, references: str | list[str]) -> str:
+    """Report the decided outcomes of ``references`` (one, or a batch), applying the
+    configured faults per transaction (drop, duplicate, stale 'pending' after the final
+    notification), in one POST; those not decided yet are scheduled again."""
+    wanted = [references] if isinstance(references, str) else list(references)
+    rows = [
+        row
+        for row in SimulatorTransaction.objects.filter(reference__in=wanted).order_by("reference")
+        if row.outcome != outcomes.TIMEOUT
+    ]
+    if not rows:
         return "nothing"
+    now = timezone.now()
+    later = [row for row in rows if row.decide_at > now]
+    if later:
+        from payments.providers.simulator.provider import schedule_notifications
+
+        schedule_notifications([(row.reference, (row.decide_at - now).total_seconds() * 1000) for row in later])
     config = outcomes.simulator_config()
-    if random.random() < config.drop_rate:
-        SimulatorTransaction.objects.filter(pk=row.pk).update(notifications_dropped=F("notifications_dropped") + 1)
-        return "dropped"
-    final = row.outcome
-    bodies = [notification_body(row, status=final, event_suffix=final)]
-    if random.random() < config.duplicate_rate:
-        bodies.append(bodies[0])  # the same event again: deduplicated by its id
-    if row.kind == "payment" and random.random() < config.reorder_rate:
-        bodies.append(notification_body(row, status="pending", event_suffix="pending"))  # late and stale
-    sent = 0
+    payloads, sent_rows, dropped = [], [], []
+    for row in rows:
+        if row in later:
+            continue
+        if random.random() < config.drop_rate:
+            dropped.append(row.pk)
+            continue
+        final = notification_payload(row, status=row.outcome, event_suffix=row.outcome)
+        extra = [final] if random.random() < config.duplicate_rate else []  # deduplicated by its id
+        if row.kind == "payment" and random.random() < config.reorder_rate:
+            extra.append(notification_payload(row, status="pending", event_suffix="pending"))  # late and stale
+        payloads += [final, *extra]
+        sent_rows.append((row, 1 + len(extra)))
+    if dropped:
+        SimulatorTransaction.objects.filter(pk__in=dropped).update(notifications_dropped=F("notifications_dropped") + 1)
+    if not payloads:
+        return "dropped" if dropped else "rescheduled"
+    body = payloads[0] if len(payloads) == 1 else {"notifications": payloads}
     try:
-        for body in bodies:
-            status = _send(body)
-            if status >= 300:
-                raise http.HTTPError(f"callback answered {status}")
-            sent += 1
+        status = _send(json.dumps(body, separators=(",", ":")).encode())
+        if status >= 300:
+            raise http.HTTPError(f"callback answered {status}")
     except http.HTTPError as exc:
-        logger.warning("simulator notification failed; retrying", extra={"reference": reference})
-        raise self.retry(exc=exc) from None
-    finally:
-        if sent:
-            SimulatorTransaction.objects.filter(pk=row.pk).update(
-                notified_status=final,
-                notified_at=timezone.now(),
-                notifications_sent=F("notifications_sent") + sent,
-            )
+        carried = [row.reference for row, _ in sent_rows]
+        logger.warning("simulator notification failed; retrying", extra={"references": carried})
+        # Again for those this attempt carried (a redelivered one is deduplicated by its id).
+        raise self.retry(args=[carried], exc=exc) from None
+    for count in sorted({count for _, count in sent_rows}):
+        SimulatorTransaction.objects.filter(pk__in=[row.pk for row, n in sent_rows if n == count]).update(
+            notified_status=F("outcome"),
+            notified_at=timezone.now(),
+            notifications_sent=F("notifications_sent") + count,
+        )
     return "sent"
