@@ -5,21 +5,25 @@ A throwaway database (``BENCH_STREAMS_DB``, default ``tender_bench_streams``) an
 databases of its own (``BENCH_STREAMS_REDIS_DBS``, default 6,7 — a fresh Redis has 16: the app's Redis and the
 Celery broker) keep the run apart. The brokers are the machine's: Redis (a stream of the
 run's own on the app database), RabbitMQ (a vhost created for the run and deleted after) and
-NATS JetStream (a stream and subjects of the run's own, deleted after). Real Celery workers
-laid out as in the Procfile (``outbox``: prefork 1; ``streams``: threads 8) publish.
+NATS JetStream (a stream and subjects of the run's own, deleted after). The processes are
+laid out as in the Procfile: the Celery ``outbox`` worker (prefork 1), whose dispatch wakes
+the ``streams`` publisher process (manage.py event_stream_publisher, 8 drain threads) by
+NOTIFY; the publisher publishes.
 
 1. Throughput, per type: a backlog of ``BENCH_STREAMS_BURST`` events (10,000; bulk-inserted
    and marked dispatched, so only the publisher works) for a merchant with one destination
-   (warmed up: connection open, modules imported); one publish request, then events/s until
-   its cursor reaches the last event. Beside it, a bare client loop publishing the same
+   (warmed up: connection open, modules imported); one wake (the NOTIFY the outbox sends),
+   then events/s until its cursor reaches the last event. Beside it, a bare client loop publishing the same
    bodies to the same broker the same way (a Redis pipeline / confirms awaited per batch of
    the same size), without any database: the ceiling. ``BENCH_STREAMS_ROUNDS`` (3) rounds
    alternate the two; the medians are compared. Target >= 50 % of the ceiling.
 2. Latency: one merchant with one destination of each type; events committed at
    ``BENCH_STREAMS_RATE`` (1,000/s; 10 per transaction every 10 ms) for
-   ``BENCH_STREAMS_SECONDS`` (10 s); a consumer process (XREAD, a queue bound to the
-   exchange, a NATS subscription) records when each event id becomes visible. Latency =
-   visible minus the transaction's commit (an ``on_commit`` hook). Target p99 <= 100 ms.
+   ``BENCH_STREAMS_SECONDS`` (10 s), each transaction nudging the outbox after commit as the
+   payment paths do; a consumer process records when each event id reaches a real consumer:
+   XREADGROUP of a consumer group, a queue bound to the exchange, a JetStream push
+   consumer. Latency = that moment minus the moment the event's transaction had committed
+   (taken in an ``on_commit`` hook, so after COMMIT returned). Target p99 <= 100 ms.
 
 The load average is printed beside the rows: the machine may be shared.
 """
@@ -38,6 +42,7 @@ import time
 import uuid
 
 from bench._support import (
+    ROOT,
     celery_workers,
     database_url,
     redis_url,
@@ -204,12 +209,14 @@ def _consumer_main(targets: dict, ready, cmd) -> None:
 
     def redis_loop() -> None:
         client = redis.Redis.from_url(targets["redis_stream"]["url"])
-        last = "$"
+        stream = targets["redis_stream"]["stream"]
+        client.xgroup_create(stream, "bench-latency", id="$", mkstream=True)
         while not stop.is_set():
-            for _, entries in client.xread({targets["redis_stream"]["stream"]: last}, block=500, count=1000) or []:
-                for entry_id, fields in entries:
+            got = client.xreadgroup("bench-latency", "c1", {stream: ">"}, count=1000, block=500) or []
+            for _, entries in got:
+                for _entry_id, fields in entries:
                     seen("redis_stream", fields[b"id"].decode())
-                    last = entry_id
+                client.xack(stream, "bench-latency", *(entry_id for entry_id, _ in entries))
 
     def rabbit_loop() -> None:
         connection = pika.BlockingConnection(pika.URLParameters(targets["rabbitmq"]["url"]))
@@ -225,13 +232,18 @@ def _consumer_main(targets: dict, ready, cmd) -> None:
         connection.close()
 
     def nats_loop() -> None:
+        from nats.js.api import DeliverPolicy
+
         async def go() -> None:
             nc = await nats.connect(targets["nats"]["url"])
 
             async def on_message(message) -> None:
                 seen("nats", message.headers["event-id"])
 
-            await nc.subscribe(f"{targets['nats']['subject_prefix']}.>", cb=on_message)
+            # A JetStream consumer (not a core subscription): it sees what the stream stored.
+            await nc.jetstream().subscribe(
+                f"{targets['nats']['subject_prefix']}.>", cb=on_message, deliver_policy=DeliverPolicy.NEW
+            )
             while not stop.is_set():
                 await asyncio.sleep(0.2)
             await nc.close()
@@ -268,7 +280,7 @@ def _child() -> list[dict]:
     from payments.models import Event, Merchant
     from payments.outbox import event_record, outbox_nudge_after_commit
     from webhooks.destinations.models import EventDestination
-    from webhooks.destinations.publishing import destination_publish_enqueue, message_build
+    from webhooks.destinations.publishing import destinations_wake, message_build
     from webhooks.destinations.services import destination_create
 
     for db_url in (settings.REDIS_URL, settings.CELERY_BROKER_URL):
@@ -285,9 +297,16 @@ def _child() -> list[dict]:
             "nats": {"url": NATS_URL, "subject_prefix": f"tender.bench.{run_id}.{tag}", "stream": nats_streams[-1]},
         }
 
-    workers = celery_workers(
-        ("outbox", ("--concurrency=1", "-Q", "outbox")),
-        ("streams", ("--pool=threads", "--concurrency=8", "-Q", "event_streams")),
+    workers = celery_workers(("outbox", ("--concurrency=1", "-Q", "outbox")))
+    workers.append(
+        subprocess.Popen(  # the Procfile's streams line
+            [sys.executable, "manage.py", "event_stream_publisher", "--threads=8"],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     )
     rows: list[dict] = []
     consumer = None
@@ -337,7 +356,7 @@ def _child() -> list[dict]:
                 )
                 published += BURST
                 started = time.perf_counter()
-                destination_publish_enqueue(destination_ids=[destination.pk])
+                destinations_wake(destination_ids=[destination.pk])
                 done = _wait(
                     lambda d=destination, n=published: EventDestination.objects.get(pk=d.pk).published_total >= n, 300
                 )

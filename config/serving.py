@@ -70,7 +70,8 @@ ROLES: dict[str, Role] = {
         Role("worker", WORKER_CONCURRENCY + 1, 2, "celery prefork: payments, reconciliation, default"),
         Role("outbox", 2, 2, "celery prefork 1: the outbox dispatcher"),
         Role("webhooks", 1, WEBHOOKS_THREADS, "celery threads: webhooks and notifications, one connection per thread"),
-        Role("streams", 1, STREAMS_THREADS, "celery threads: event-stream publishing, one connection per thread"),
+        # event streams: drain threads + the poll on its main thread; + 1 for its LISTEN connection
+        Role("streams", 1, STREAMS_THREADS + 2, "event-stream publisher: a connection per drain thread, poll, LISTEN"),
         Role("beat", 1, 2, "celery beat: the schedules in PostgreSQL"),
         Role("simulator", 1, SIMULATOR_THREADS, "celery threads: the simulated acquirer's notifications"),
     )
@@ -265,11 +266,8 @@ def role_command(role: str) -> list[str]:
             *celery, "worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={WEBHOOKS_THREADS}",
             "-n", "webhooks@%h", "-Q", "webhooks,webhook_retries,notifications",
         ]  # fmt: skip
-    if role == "streams":
-        return [
-            *celery, "worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={STREAMS_THREADS}",
-            "-n", "streams@%h", "-Q", "event_streams",
-        ]  # fmt: skip
+    if role == "streams":  # event streams: a long-lived publisher process, not a Celery worker
+        return [sys.executable, str(ROOT / "manage.py"), "event_stream_publisher", f"--threads={STREAMS_THREADS}"]
     if role == "simulator":
         return [
             *celery, "worker", "--loglevel=INFO", "--pool=threads", f"--concurrency={SIMULATOR_THREADS}",

@@ -215,7 +215,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 _celery_exchange = Exchange("tender", type="direct")
 _QUEUE_NAMES = (
-    "default", "payments", "outbox", "webhooks", "webhook_retries", "event_streams", "reconciliation",
+    "default", "payments", "outbox", "webhooks", "webhook_retries", "reconciliation",
     "notifications", "simulator",
 )  # fmt: skip
 CELERY_TASK_QUEUES = [Queue(name, _celery_exchange, routing_key=name) for name in _QUEUE_NAMES]
@@ -226,7 +226,6 @@ CELERY_TASK_ROUTES = {
     "payments.outbox_tasks.*": {"queue": "outbox", "routing_key": "outbox"},
     "webhooks.tasks.webhook_delivery_first_attempt": {"queue": "webhooks", "routing_key": "webhooks"},
     "webhooks.tasks.*": {"queue": "webhook_retries", "routing_key": "webhook_retries"},
-    "webhooks.destinations.tasks.*": {"queue": "event_streams", "routing_key": "event_streams"},
     "reconciliation.tasks.*": {"queue": "reconciliation", "routing_key": "reconciliation"},
     "notifications.tasks.*": {"queue": "notifications", "routing_key": "notifications"},
 }
@@ -489,8 +488,10 @@ EVENT_DESTINATION_PUBLISH_TIMEOUT = float(os.environ.get("EVENT_DESTINATION_PUBL
 # One publisher per destination: a killed worker's lease is retaken after this long. It must
 # outlast the slowest batch (drain + publish + reconnect + publish; system check webhooks.E007).
 EVENT_DESTINATION_LEASE_SECONDS = env_int("EVENT_DESTINATION_LEASE_SECONDS", 60)
-# A publish task works this long, then leaves a continuation (fairness between destinations).
+# A drain works this long, then queues behind the other destinations (fairness between them).
 EVENT_DESTINATION_DRAIN_SECONDS = float(os.environ.get("EVENT_DESTINATION_DRAIN_SECONDS", "5"))
+# The publisher process is woken by NOTIFY; this poll is its safety net (lost wakes, leases).
+EVENT_DESTINATION_POLL_SECONDS = float(os.environ.get("EVENT_DESTINATION_POLL_SECONDS", "1"))
 # Backoff (s) after 1, 2, ... consecutive failed batches; the last step repeats for ever.
 EVENT_DESTINATION_RETRY_DELAYS = [float(v) for v in env_list("EVENT_DESTINATION_RETRY_DELAYS", "1,2,5,10,15")]
 # The merchant gets an event_destination.failing event after this long of failing.

@@ -17,6 +17,9 @@ from payments.ids import new_public_id
 from payments.models import Merchant
 from payments.models.merchants import mode_field
 
+# A cursor position after every seq: "all of this transaction id and before".
+SEQ_END = 2**62
+
 
 def new_destination_id() -> str:
     return new_public_id("dest")

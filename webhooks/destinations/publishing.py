@@ -39,28 +39,33 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from payments.models import Event
 from payments.outbox import event_record
-from payments.selectors.events import event_log_after, event_log_horizon
-from webhooks.destinations.brokers import Message, Publisher, PublishError, adapter_for, broker_url_with_credentials
-from webhooks.destinations.models import EventDestination
-from webhooks.services.filters import ALL, event_type_matches
+from payments.selectors.events import event_log_horizon
+from webhooks.destinations.brokers import Message, Publisher, PublishError, broker_url_with_credentials
+from webhooks.destinations.brokers.registry import adapter_for
+from webhooks.destinations.models import SEQ_END, EventDestination
+from webhooks.destinations.selectors import NOT_STREAMED, destination_events_after_cursor, destination_snapshot
+from webhooks.services.filters import event_type_matches
 from webhooks.signing import body_encode, payload_build
 
 logger = logging.getLogger("tender.event_destinations")
 
-# Events addressed to one webhook endpoint (its test button); never streamed.
-NOT_STREAMED = ("webhook.test",)
-# A cursor position after every seq: "all of this transaction id and before".
-SEQ_END = 2**62
+# Committed events the visibility rule still holds back are looked for again after 5 ms,
+# doubling up to this (one cheap query each time; the commit -> visible latency target is 100 ms).
+HELD_BACK_WAIT_MAX = 0.05
 
 
-# What a message is built from (rows, not model instances: cheaper per event).
-_FIELDS = ("id", "type", "object_id", "version", "data", "created_at", "correlation_id", "txid", "seq")
+# What a message is built from: plain rows, not model instances or named rows, and the time
+# as epoch seconds (the body's "timestamp"), not a datetime parsed per event.
+_EPOCH = RawSQL('floor(extract(epoch from "events"."created_at"))::bigint', ())
+_ROW = ("id", "type", "object_id", "version", "data", "epoch", "correlation_id", "txid", "seq")
+_TXID, _SEQ = _ROW.index("txid"), _ROW.index("seq")
 
 
 def message_build(event: Event) -> Message:
@@ -78,34 +83,44 @@ def message_build(event: Event) -> Message:
     )
 
 
-def _types_q(patterns: list[str]) -> Q:
-    if not patterns or ALL in patterns:
-        return Q()
-    q = Q(pk__in=[])
-    for pattern in patterns:
-        q |= Q(type__startswith=pattern[:-1]) if pattern.endswith(".*") else Q(type=pattern)
-    return q
+def _messages_build(rows: list[tuple]) -> list[Message]:
+    """The messages of rows read by :func:`_batch_read`, as :func:`message_build` makes them."""
+    return [
+        Message(
+            event_id=event_id,
+            type=type_,
+            object_id=object_id,
+            version=version,
+            body=body_encode(payload_build(event_id=event_id, event_type=type_, timestamp=epoch, data=data)),
+            correlation_id=correlation_id,
+        )
+        for event_id, type_, object_id, version, data, epoch, correlation_id, _txid, _seq in rows
+    ]
 
 
-def destination_events_after_cursor(
-    *, destination: EventDestination, visible_only: bool = True, after: tuple[int, int] | None = None
-) -> QuerySet[Event]:
-    """The destination's events (its filter applied) after its cursor (or ``after``), in
-    log order."""
-    txid, seq = after or (destination.cursor_txid, destination.cursor_seq)
-    return (
-        event_log_after(merchant_id=destination.merchant_id, txid=txid, seq=seq, visible_only=visible_only)
-        .filter(mode=destination.mode)  # test and live are separate worlds
-        .filter(_types_q(destination.event_types))
-        .exclude(type__in=NOT_STREAMED)
-    )
+# --- wakes: the outbox consumer and PostgreSQL NOTIFY -----------------------------------------
+
+# The channel the publisher process LISTENs on; the payload is destination ids, comma-separated.
+WAKE_CHANNEL = "tender_event_destinations"
+_WAKE_IDS_PER_NOTIFY = 200  # a NOTIFY payload holds at most 8,000 bytes; an id is ~21
 
 
-# --- the outbox consumer and the messages that ask for a publish --------------------------
+def destinations_wake(*, destination_ids: Sequence[str]) -> None:
+    """Wake the publisher process(es) for these destinations with a NOTIFY. Inside a
+    transaction PostgreSQL delivers it when that commits (never for a rollback), so the
+    publisher wakes right after the writes it is to publish are visible; outside one, at
+    once. A lost wake (no publisher listening then) is harmless: the publisher polls."""
+    ids = list(dict.fromkeys(destination_ids))
+    if not ids:
+        return
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), _WAKE_IDS_PER_NOTIFY):
+            chunk = ",".join(ids[start : start + _WAKE_IDS_PER_NOTIFY])
+            cursor.execute("SELECT pg_notify(%s, %s)", [WAKE_CHANNEL, chunk])
 
 
 def destinations_nudge(events: Sequence[Event]) -> int:
-    """Durable outbox consumer: after the dispatch commits, ask for a publish of every
+    """Durable outbox consumer: wake the publisher, when the dispatch commits, for every
     destination with a matching event in the batch that no publisher holds and that is not
     backing off (a holder looks again after its release; a backing-off one has a retry)."""
     streamed = [e for e in events if e.type not in NOT_STREAMED]
@@ -125,27 +140,14 @@ def destinations_nudge(events: Sequence[Event]) -> int:
             e.merchant_id == merchant_id and e.mode == mode and event_type_matches(patterns, e.type) for e in streamed
         )
     ]
-    if wanted:
-        transaction.on_commit(lambda: destination_publish_enqueue(destination_ids=wanted))
+    destinations_wake(destination_ids=wanted)  # in the dispatch's transaction: sent at its commit
     return len(wanted)
 
 
-def destination_publish_enqueue(*, destination_ids: Sequence[str], countdown: float | None = None) -> None:
-    """Ask workers to publish these destinations. Losing the message is harmless (sweep)."""
-    from webhooks.destinations.tasks import event_destination_publish
-
-    for destination_id in destination_ids:
-        try:
-            # retry=False: with the Celery broker down, fail at once; the sweep re-derives it.
-            event_destination_publish.apply_async((destination_id,), countdown=countdown or None, retry=False)
-        except Exception:  # noqa: BLE001 - Celery broker down: the sweep re-derives the work
-            logger.warning("could not enqueue a destination publish; the sweep will")
-            return
-
-
-def destinations_sweep(*, limit: int = 1000) -> int:
-    """Beat job: ask for a publish of every enabled destination with committed events after
-    its cursor, no live lease and no backoff pending. Returns how many were asked for."""
+def destinations_due(*, limit: int = 1000) -> list[str]:
+    """The publisher's poll: every enabled destination with committed events after its
+    cursor, no live lease and no backoff pending (what a lost wake, a killed publisher
+    whose lease expired or an elapsed backoff left to do)."""
     now = timezone.now()
     candidates = (
         EventDestination.objects.filter(enabled=True)
@@ -153,9 +155,7 @@ def destinations_sweep(*, limit: int = 1000) -> int:
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("updated_at")[:limit]
     )
-    due = [d.pk for d in candidates if destination_events_after_cursor(destination=d, visible_only=False).exists()]
-    destination_publish_enqueue(destination_ids=due)
-    return len(due)
+    return [d.pk for d in candidates if destination_events_after_cursor(destination=d, visible_only=False).exists()]
 
 
 # --- the publisher ----------------------------------------------------------------------------
@@ -165,14 +165,15 @@ def destinations_sweep(*, limit: int = 1000) -> int:
 class PublishResult:
     published: int = 0
     failed: bool = False
-    more: bool = False  # stopped by the time budget with work left
+    more: bool = False  # stopped by the time budget with work left: run again
+    retry_in: float | None = None  # after a failed batch: its backoff, in seconds
 
 
 def destination_publish(*, destination_id: str, time_budget: float | None = None) -> PublishResult:
     """Publish the destination's events from its cursor, batch after batch, for up to
-    ``time_budget`` seconds (then a continuation is queued). Returns at once when another
+    ``time_budget`` seconds (then ``more`` says work is left). Returns at once when another
     publisher holds the lease or the destination is backing off. Safe to call from any
-    number of workers at once."""
+    number of threads and processes at once: the lease lets one of them publish."""
     budget = settings.EVENT_DESTINATION_DRAIN_SECONDS if time_budget is None else time_budget
     deadline = time.monotonic() + budget
     total = PublishResult()
@@ -184,21 +185,19 @@ def destination_publish(*, destination_id: str, time_budget: float | None = None
         result = _drain(destination=destination, token=token, deadline=deadline)
         total.published += result.published
         if result.failed:
-            total.failed = True
-            return total  # the failure released the lease and scheduled the retry
+            total.failed, total.retry_in = True, result.retry_in
+            return total  # the failure released the lease and recorded the backoff
         _lease_release(destination_id=destination_id, token=token)
         if result.more:
             total.more = True
-            destination_publish_enqueue(destination_ids=[destination_id])
             return total
-        # Events committed while we held the lease got no publish message (the nudge saw
-        # our lease): our release has committed, so this look cannot miss them.
+        # Events committed while we held the lease woke no one (the nudge skips a held
+        # lease): our release has committed, so this look cannot miss them.
         destination.refresh_from_db()
         if not destination_events_after_cursor(destination=destination, visible_only=False).exists():
             return total
         if time.monotonic() >= deadline:
             total.more = True
-            destination_publish_enqueue(destination_ids=[destination_id], countdown=0.05)
             return total
 
 
@@ -219,10 +218,10 @@ def _lease_release(*, destination_id: str, token: uuid.UUID) -> None:
     EventDestination.objects.filter(pk=destination_id, lease_token=token).update(locked_until=None, lease_token=None)
 
 
-def _batch_read(destination: EventDestination, *, after: tuple[int, int] | None = None) -> list[Any]:
-    """The next batch after the cursor (or after ``after``), as rows."""
-    qs = destination_events_after_cursor(destination=destination, after=after)
-    return list(qs.values_list(*_FIELDS, named=True)[: settings.EVENT_DESTINATION_BATCH_SIZE])
+def _batch_read(destination: EventDestination, *, after: tuple[int, int] | None = None) -> list[tuple]:
+    """The next batch after the cursor (or after ``after``), as rows of ``_ROW``."""
+    qs = destination_events_after_cursor(destination=destination, after=after).annotate(epoch=_EPOCH)
+    return list(qs.values_list(*_ROW)[: settings.EVENT_DESTINATION_BATCH_SIZE])
 
 
 def _drain(*, destination: EventDestination, token: uuid.UUID, deadline: float) -> PublishResult:
@@ -230,7 +229,7 @@ def _drain(*, destination: EventDestination, token: uuid.UUID, deadline: float) 
     deadline passes, the lease is lost or a batch fails. While the broker confirms one
     batch, the next is read (from the end of the one in flight; thrown away if it fails)."""
     result = PublishResult()
-    events = _batch_read(destination)
+    events, messages = _batch_read(destination), None
     wait = 0.005
     while True:
         if not events:
@@ -239,40 +238,41 @@ def _drain(*, destination: EventDestination, token: uuid.UUID, deadline: float) 
                 return result
             # Committed but still held back by the visibility rule (an older transaction of
             # this database is open): usually visible within milliseconds, so wait rather
-            # than strand them, looking less often the longer it takes (5 ms up to 200 ms).
+            # than strand them, looking less often the longer it takes (5 ms up to 50 ms).
             if time.monotonic() >= deadline:
                 result.more = True
                 return result
             time.sleep(wait)
-            wait = min(wait * 2, 0.2)
-            events = _batch_read(destination)
+            wait = min(wait * 2, HELD_BACK_WAIT_MAX)
+            events, messages = _batch_read(destination), None
             continue
         wait = 0.005
-        confirm = _broker_thread().submit(
-            _publish_batch, destination=destination, messages=[message_build(e) for e in events]
-        )
-        last = events[-1]
-        ahead = _batch_read(destination, after=(last.txid, last.seq)) if time.monotonic() < deadline else []
+        messages = messages if messages is not None else _messages_build(events)
+        confirm = _broker_thread().submit(_publish_batch, destination=destination, messages=messages)
+        # While the broker confirms, the next batch is read and built.
+        last = (events[-1][_TXID], events[-1][_SEQ])
+        ahead = _batch_read(destination, after=last) if time.monotonic() < deadline else []
+        ahead_messages = _messages_build(ahead)
         try:
             confirm.result()
         except PublishError as exc:
-            _failure_record(destination=destination, token=token, error=exc)
+            result.retry_in = _failure_record(destination=destination, token=token, error=exc)
             result.failed = True
             return result
         if not _cursor_advance(destination=destination, token=token, last=last, count=len(events)):
             destination.refresh_from_db()
             if destination.lease_token != token or not destination.enabled:
                 return result  # lease lost (expired and retaken) or disabled: stop here
-            events = _batch_read(destination)  # a replay moved the cursor: go on from there
+            events, messages = _batch_read(destination), None  # a replay moved the cursor: go on from there
             continue
         result.published += len(events)
         if time.monotonic() >= deadline:
             result.more = True
             return result
-        events = ahead
+        events, messages = ahead, ahead_messages
 
 
-def _cursor_advance(*, destination: EventDestination, token: uuid.UUID, last: Any, count: int) -> bool:
+def _cursor_advance(*, destination: EventDestination, token: uuid.UUID, last: tuple[int, int], count: int) -> bool:
     """Move the cursor past ``last`` if the lease and the cursor are as we read them."""
     now = timezone.now()
     with transaction.atomic():
@@ -284,18 +284,20 @@ def _cursor_advance(*, destination: EventDestination, token: uuid.UUID, last: An
                 cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
         moved = _cursor_update(destination=destination, token=token, last=last, count=count, now=now)
     if moved:
-        destination.cursor_txid, destination.cursor_seq = last.txid, last.seq
+        destination.cursor_txid, destination.cursor_seq = last
         destination.failing_since = None
         destination.consecutive_failures = 0
     return bool(moved)
 
 
-def _cursor_update(*, destination: EventDestination, token: uuid.UUID, last: Any, count: int, now: Any) -> int:
+def _cursor_update(
+    *, destination: EventDestination, token: uuid.UUID, last: tuple[int, int], count: int, now: Any
+) -> int:
     return EventDestination.objects.filter(
         pk=destination.pk, lease_token=token, cursor_txid=destination.cursor_txid, cursor_seq=destination.cursor_seq
     ).update(
-        cursor_txid=last.txid,
-        cursor_seq=last.seq,
+        cursor_txid=last[0],
+        cursor_seq=last[1],
         published_total=F("published_total") + count,
         last_published_at=now,
         failing_since=None,
@@ -334,9 +336,8 @@ def retry_delay_seconds(*, failures: int) -> float:
     return delay * (1 + random.uniform(-0.2, 0.2))
 
 
-def _failure_record(*, destination: EventDestination, token: uuid.UUID, error: PublishError) -> None:
-    from webhooks.destinations.selectors import destination_snapshot
-
+def _failure_record(*, destination: EventDestination, token: uuid.UUID, error: PublishError) -> float:
+    """Record the failed batch and back off; returns the backoff in seconds."""
     now = timezone.now()
     failures = destination.consecutive_failures + 1
     delay = retry_delay_seconds(failures=failures)
@@ -355,7 +356,7 @@ def _failure_record(*, destination: EventDestination, token: uuid.UUID, error: P
             updated_at=now,
         )
         if not changed:
-            return
+            return delay
         destination.refresh_from_db()
         failing_for = (now - destination.failing_since).total_seconds() if destination.failing_since else 0
         if destination.failure_notified_at is None and failing_for >= settings.EVENT_DESTINATION_NOTIFY_AFTER_SECONDS:
@@ -369,13 +370,10 @@ def _failure_record(*, destination: EventDestination, token: uuid.UUID, error: P
                 version=int(destination.failing_since.timestamp()),
                 data={"event_destination": destination_snapshot(destination, lag=False)},
             )
-    if delay <= 60:  # longer waits are the sweep's (no long countdowns in the Celery broker)
-        transaction.on_commit(
-            lambda: destination_publish_enqueue(destination_ids=[destination.pk], countdown=delay + 0.05)
-        )
+    return delay
 
 
-# --- broker connections: one per destination and worker thread --------------------------------
+# --- broker connections: one per destination and process, kept open -------------------------
 
 
 @dataclass
@@ -385,14 +383,24 @@ class _Connection:
     last_used: float
 
 
+# Only the lease holder uses a destination's entry; the lock guards the dict itself and is
+# never held while connecting (a broker that does not answer must not hold up the others).
+_connections_lock = threading.Lock()
+_connections_by_pid: dict[int, dict[str, _Connection]] = {}
 _local = threading.local()
 
 
+def _connections() -> dict[str, _Connection]:
+    # Keyed by pid: a forked child never reuses its parent's sockets.
+    with _connections_lock:
+        return _connections_by_pid.setdefault(os.getpid(), {})
+
+
 def _broker_thread() -> ThreadPoolExecutor:
-    """The thread that talks to the brokers for this worker thread (one each: a prefork
-    child has one, a threads-pool slot its own), so the next batch is read from PostgreSQL
-    while the broker confirms the current one. It owns its broker connections and asyncio
-    loop, and never opens a database connection."""
+    """The thread that waits for the broker for this drain thread (one each), so the next
+    batch is read from PostgreSQL while the broker confirms the current one. The broker
+    calls themselves run on the process's broker loop (:mod:`brokers.aio`); this thread
+    never opens a database connection."""
     executor = getattr(_local, "broker_thread", None)
     if executor is None or getattr(_local, "broker_pid", None) != os.getpid():
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-destination-broker")
@@ -401,22 +409,9 @@ def _broker_thread() -> ThreadPoolExecutor:
 
 
 def broker_connections_close() -> None:
-    """Close this worker thread's broker connections (tests; a clean shutdown)."""
-    executor = getattr(_local, "broker_thread", None)
-    if executor is None or getattr(_local, "broker_pid", None) != os.getpid():
-        return
-
-    def close_all() -> None:
-        for destination_id in list(_connections()):
-            _connection_drop(destination_id)
-
-    executor.submit(close_all).result(timeout=10)
-
-
-def _connections() -> dict[str, _Connection]:
-    if getattr(_local, "pid", None) != os.getpid():
-        _local.connections, _local.pid = {}, os.getpid()  # a forked child never reuses its parent's
-    return _local.connections
+    """Close this process's broker connections (tests; a clean shutdown)."""
+    for destination_id in list(_connections()):
+        _connection_drop(destination_id)
 
 
 def _connection_key(destination: EventDestination) -> str:
@@ -424,7 +419,9 @@ def _connection_key(destination: EventDestination) -> str:
 
 
 def _connection_drop(destination_id: str) -> None:
-    entry = _connections().pop(destination_id, None)
+    connections = _connections()
+    with _connections_lock:
+        entry = connections.pop(destination_id, None)
     if entry is not None:
         entry.publisher.close()
 
@@ -445,7 +442,9 @@ def _publish_batch(*, destination: EventDestination, messages: list[Message]) ->
         if entry is None:
             broker = broker_url_with_credentials(url=destination.target["url"], credentials=destination.credentials)
             publisher = adapter_for(destination.type).publisher_open(broker=broker, target=destination.target)
-            entry = connections[destination.pk] = _Connection(key=key, publisher=publisher, last_used=now)
+            entry = _Connection(key=key, publisher=publisher, last_used=now)
+            with _connections_lock:
+                connections[destination.pk] = entry
         try:
             entry.publisher.publish(messages)
         except PublishError:

@@ -1,18 +1,22 @@
-"""Reads of event destinations: per merchant, one by id, the lag, the API rendering."""
+"""Reads of event destinations: per merchant, one by id, the events after a cursor, the lag,
+the API rendering."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from common.errors import NotFound
-from payments.models import Merchant, merchant_scope
+from payments.models import Event, Merchant, merchant_scope
+from payments.selectors.events import event_log_after
 from payments.snapshots import iso
 from webhooks.destinations.brokers import broker_url_with_credentials
 from webhooks.destinations.models import EventDestination
 from webhooks.services.filters import ALL
 
+# Events addressed to one webhook endpoint (its test button); never streamed.
+NOT_STREAMED = ("webhook.test",)
 # Counting stops here: a lag beyond it is shown as this number (the count stays cheap).
 LAG_COUNT_MAX = 100_000
 
@@ -28,10 +32,31 @@ def destination_get(*, merchant: Merchant, destination_id: str) -> EventDestinat
     return destination
 
 
+def _types_q(patterns: list[str]) -> Q:
+    if not patterns or ALL in patterns:
+        return Q()
+    q = Q(pk__in=[])
+    for pattern in patterns:
+        q |= Q(type__startswith=pattern[:-1]) if pattern.endswith(".*") else Q(type=pattern)
+    return q
+
+
+def destination_events_after_cursor(
+    *, destination: EventDestination, visible_only: bool = True, after: tuple[int, int] | None = None
+) -> QuerySet[Event]:
+    """The destination's events (its filter applied) after its cursor (or ``after``), in
+    log order."""
+    txid, seq = after or (destination.cursor_txid, destination.cursor_seq)
+    return (
+        event_log_after(merchant_id=destination.merchant_id, txid=txid, seq=seq, visible_only=visible_only)
+        .filter(mode=destination.mode)  # test and live are separate worlds
+        .filter(_types_q(destination.event_types))
+        .exclude(type__in=NOT_STREAMED)
+    )
+
+
 def destination_lag(destination: EventDestination) -> int:
     """Committed events the destination's filter matches that are not yet published."""
-    from webhooks.destinations.publishing import destination_events_after_cursor
-
     pending = destination_events_after_cursor(destination=destination, visible_only=False)
     return pending[:LAG_COUNT_MAX].count()
 

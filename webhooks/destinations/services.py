@@ -15,9 +15,10 @@ from django.utils import timezone
 from common.errors import InvalidInput
 from payments.models import Event, Merchant, creation_mode, merchant_scope
 from payments.selectors.events import event_log_after, event_log_horizon
-from webhooks.destinations.brokers import adapter_for, broker_url_parse, destination_types
-from webhooks.destinations.models import EventDestination, new_destination_id
-from webhooks.destinations.publishing import SEQ_END, destination_publish_enqueue
+from webhooks.destinations.brokers import broker_url_parse
+from webhooks.destinations.brokers.registry import adapter_for, destination_types
+from webhooks.destinations.models import SEQ_END, EventDestination, new_destination_id
+from webhooks.destinations.publishing import destinations_wake
 from webhooks.services.audit import audit_record
 from webhooks.services.filters import event_types_validate
 
@@ -146,7 +147,7 @@ def destination_update(
             shown = sorted(k for k in fields if k not in ("credentials", "updated_at"))
             _audit(destination, action="destination_update", actor=actor, detail={"fields": shown})
             if enabled:
-                transaction.on_commit(lambda: destination_publish_enqueue(destination_ids=[destination.pk]))
+                destinations_wake(destination_ids=[destination.pk])  # sent when this commits
     destination.refresh_from_db()
     return destination
 
@@ -201,6 +202,6 @@ def destination_replay(
             actor=actor,
             detail={"after": after} if after is not None else {"since": since.isoformat()},
         )
-        transaction.on_commit(lambda: destination_publish_enqueue(destination_ids=[destination.pk]))
+        destinations_wake(destination_ids=[destination.pk])  # sent when this commits
     destination.refresh_from_db()
     return destination

@@ -5,20 +5,24 @@ committed events, and the sample consumers of examples/streams as the readers.""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from payments.models import Event, Merchant
 from payments.outbox import event_record
 from tests.support.brokers import NATS_URL, nats_streams_delete, rabbitmq_vhost, unique
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, process_env, stop_process, wait_for
+from webhooks.destinations.publishing import broker_connections_close
 
 sys.path.insert(0, str(ROOT / "examples" / "streams"))
 
@@ -30,10 +34,42 @@ import redis_stream_consumer
 @pytest.fixture(autouse=True)
 def _broker_connections_closed() -> Iterator[None]:
     """Publishers run in the test process here: close their connections after each test."""
-    from webhooks.destinations.publishing import broker_connections_close
-
     yield
     broker_connections_close()
+
+
+def _listeners() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'tender-event-stream-listener' AND query ILIKE 'LISTEN%%'"
+        )
+        return cursor.fetchone()[0]
+
+
+@contextmanager
+def publisher_process(*, log_path: Path | None = None, threads: int = 4, **env: str) -> Iterator[subprocess.Popen]:
+    """The real publisher process (the Procfile's ``streams`` line, manage.py
+    event_stream_publisher) against the test database; yields once it LISTENs."""
+    before = _listeners()
+    log = open(log_path or "/dev/null", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "event_stream_publisher", f"--threads={threads}"],
+        cwd=ROOT,
+        env=process_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(
+            lambda: _listeners() > before or proc.poll() is not None, timeout=30, message="the publisher to listen"
+        )
+        assert proc.poll() is None, "the publisher exited during start-up"
+        yield proc
+    finally:
+        stop_process(proc)
+        log.close()
 
 
 @pytest.fixture(scope="session")

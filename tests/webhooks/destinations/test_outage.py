@@ -22,7 +22,7 @@ from payments.models import Event
 from payments.outbox import event_record
 from tests.support.brokers import RABBITMQ_HOST, RABBITMQ_PORT, PrivateNats, PrivateRedis, TcpProxy, unique
 from tests.support.processes import celery_worker, wait_for
-from tests.webhooks.destinations.conftest import destination_add, rabbitmq_bind
+from tests.webhooks.destinations.conftest import destination_add, publisher_process, rabbitmq_bind
 from tests.webhooks.receiver import running_receiver
 from webhooks.destinations.models import EventDestination
 from webhooks.models import DeliveryStatus, WebhookDelivery
@@ -138,12 +138,15 @@ def test_brokers_down_60s_during_5000_events_lose_nothing_and_hold_no_one_else(a
                 merchant=alice.merchant, url=receiver.url, event_types=["refund.processed"], actor="test"
             )
             env = {"EVENT_DESTINATION_NOTIFY_AFTER_SECONDS": str(int(OUTAGE_SECONDS / 2))}
-            with celery_worker(
-                queues="outbox,event_streams,webhooks,webhook_retries",
-                concurrency=8,
-                pool="threads",
-                env=env,
-                log_path=tmp_path / "worker.log",
+            with (
+                celery_worker(
+                    queues="outbox,webhooks,webhook_retries",
+                    concurrency=8,
+                    pool="threads",
+                    env=env,
+                    log_path=tmp_path / "worker.log",
+                ),
+                publisher_process(log_path=tmp_path / "publisher.log", **env),
             ):
                 producer = threading.Thread(
                     target=produce,

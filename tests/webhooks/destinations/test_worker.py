@@ -1,12 +1,12 @@
-"""Event destinations with real Celery workers: the outbox nudge drives publishing to all
-three brokers; a worker killed mid-batch with the Celery broker flushed loses nothing (the
-cursor in PostgreSQL and the sweep re-derive the work)."""
+"""Event destinations with the real processes: a Celery outbox worker whose dispatch wakes
+the publisher process (NOTIFY), which publishes to all three brokers; a publisher killed
+mid-batch, with the Celery broker flushed, loses nothing (the cursor in PostgreSQL and the
+new publisher's poll re-derive the work)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,52 +21,29 @@ from tests.webhooks.destinations.conftest import (
     destination_add,
     events_commit,
     nats_read,
+    publisher_process,
     rabbitmq_bind,
     rabbitmq_read,
     redis_read,
     versions_by_object,
 )
 from webhooks.destinations.models import EventDestination
-from webhooks.destinations.publishing import destinations_sweep
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
-def stream_worker(tmp_path, name: str = "worker", **env: str):
-    return celery_worker(
-        queues="outbox,event_streams",
-        concurrency=4,
-        pool="threads",
-        env=env,
-        log_path=tmp_path / f"{name}.log",
-    )
+@contextmanager
+def stream_worker(tmp_path, name: str = "worker", **env: str) -> Iterator[None]:
+    """The Procfile's outbox worker and streams publisher."""
+    with (
+        celery_worker(queues="outbox", concurrency=1, env=env, log_path=tmp_path / f"{name}-outbox.log"),
+        publisher_process(log_path=tmp_path / f"{name}-publisher.log", **env),
+    ):
+        yield
 
 
 def cursor_of(destination: dict) -> tuple[int, int]:
     return EventDestination.objects.values_list("cursor_txid", "cursor_seq").get(pk=destination["id"])
-
-
-@contextmanager
-def sweeping(every: float = 0.5) -> Iterator[None]:
-    """What Beat does every 5 s (event_destinations_sweep), faster, in a thread."""
-    from django.db import connection
-
-    stop = threading.Event()
-
-    def loop() -> None:
-        try:
-            while not stop.wait(every):
-                destinations_sweep()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def test_a_payments_events_reach_a_consumer_of_each_type_in_version_order(
@@ -98,22 +75,27 @@ def test_a_payments_events_reach_a_consumer_of_each_type_in_version_order(
         queue.close()
 
 
-def test_worker_killed_mid_batch_and_celery_broker_flushed_loses_nothing(alice, tmp_path, redis_target):
+def test_publisher_killed_mid_batch_and_celery_broker_flushed_loses_nothing(alice, tmp_path, redis_target):
     destination = destination_add(alice, "redis_stream", redis_target)
     env = {"EVENT_DESTINATION_BATCH_SIZE": "20", "EVENT_DESTINATION_LEASE_SECONDS": "3"}
     # Slow the publisher down so the kill lands mid-run: a 1,200-event backlog in batches of 20.
     events = events_commit(alice.merchant, objects=300, versions=4)
-    with stream_worker(tmp_path, "first", **env) as worker:
+    with (
+        celery_worker(queues="outbox", concurrency=1, env=env, log_path=tmp_path / "outbox.log"),
+        publisher_process(log_path=tmp_path / "first.log", **env) as publisher,
+    ):
         wait_for(
             lambda: EventDestination.objects.get(pk=destination["id"]).published_total >= 100,
             timeout=30,
             message="publishing to be under way",
         )
-        os.killpg(worker.pid, signal.SIGKILL)
+        os.killpg(publisher.pid, signal.SIGKILL)
     published_before = EventDestination.objects.get(pk=destination["id"]).published_total
     assert published_before < len(events)
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    with stream_worker(tmp_path, "second", **env), sweeping():
+    # No wake is left: the new publisher's own poll finds the destination once the dead one's
+    # lease has expired.
+    with publisher_process(log_path=tmp_path / "second.log", **env):
         wait_for(
             lambda: cursor_of(destination) >= (events[-1].txid, events[-1].seq),
             timeout=60,

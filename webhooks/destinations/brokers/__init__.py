@@ -1,4 +1,5 @@
-"""The broker interface: one module per destination type, registered in ``ADAPTERS``.
+"""The broker interface: one module per destination type, registered in
+:mod:`webhooks.destinations.brokers.registry`.
 
 An adapter module provides
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Protocol
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -147,17 +147,3 @@ def broker_address(broker: BrokerUrl) -> str:
         return resolve_checked(broker.host, broker.port, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
     except UnsafeUrl as exc:
         raise PublishError(exc.reason, exc.description) from exc
-
-
-def _adapters() -> dict[str, ModuleType]:
-    from webhooks.destinations.brokers import nats, rabbitmq, redis_stream
-
-    return {"redis_stream": redis_stream, "rabbitmq": rabbitmq, "nats": nats}
-
-
-def adapter_for(destination_type: str) -> ModuleType:
-    return _adapters()[destination_type]
-
-
-def destination_types() -> list[str]:
-    return list(_adapters())
