@@ -304,7 +304,7 @@ if not DEMO_MODE:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["payments.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["payments.api.throttling.ApiKeyRateLimit"],
+    "DEFAULT_THROTTLE_CLASSES": ["common.http.throttling.ApiKeyRateLimit"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["common.http.inputs.StrictJSONParser"],
     "EXCEPTION_HANDLER": "common.http.errors.api_exception_handler",

@@ -70,21 +70,31 @@ def payment_snapshot(payment: Payment) -> dict[str, Any]:
     return data
 
 
+# What the hosted checkout (its page, its socket, its API) may see of a payment: no merchant
+# internals, no instrument details.
+PUBLIC_PAYMENT_FIELDS = (
+    "id",
+    "order_id",
+    "amount",
+    "currency",
+    "method",
+    "status",
+    "error_code",
+    "error_description",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+def payment_public_from_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The public projection of a full payment snapshot (an event's ``data.payment``)."""
+    return {key: snapshot.get(key) for key in PUBLIC_PAYMENT_FIELDS}
+
+
 def payment_public_snapshot(payment: Payment) -> dict[str, Any]:
-    """What the hosted checkout may see: no merchant internals."""
-    return {
-        "id": payment.id,
-        "order_id": payment.order_id,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "method": payment.method,
-        "status": payment.status,
-        "error_code": payment.error_code,
-        "error_description": payment.error_description,
-        "version": payment.version,
-        "created_at": iso(payment.created_at),
-        "updated_at": iso(payment.updated_at),
-    }
+    """The public projection of ``payment``."""
+    return payment_public_from_snapshot(payment_snapshot(payment))
 
 
 def refund_snapshot(refund: Refund) -> dict[str, Any]:

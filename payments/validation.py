@@ -48,12 +48,6 @@ class CardDetails:
         return self.number[-4:]
 
 
-def require_object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("Request body must be a JSON object", reason="invalid_body")
-    return body
-
-
 def validate_amount(value: Any, *, field_name: str = "amount", minimum: int = MIN_ORDER_AMOUNT) -> int:
     if value is None:
         raise InvalidInput(f"{field_name} is required", field=field_name, reason="required")

@@ -29,8 +29,9 @@ from django.conf import settings
 
 from common.errors import DomainError
 from common.http.inputs import json_loads, query_check
+from payments.snapshots import payment_public_from_snapshot
 from realtime import selectors, services
-from realtime.push import merchant_group, payment_group, public_payment
+from realtime.push import merchant_group, payment_group
 
 logger = logging.getLogger("tender.realtime")
 
@@ -166,7 +167,7 @@ class PaymentConsumer(JsonConsumer):
 
     async def _send_payment(self, event: str, snapshot: dict[str, Any]) -> None:
         self.version = max(self.version, snapshot["version"])
-        payment = snapshot if self.merchant_mode else public_payment(snapshot)
+        payment = snapshot if self.merchant_mode else payment_public_from_snapshot(snapshot)
         await self.send_json({"type": "payment", "event": event, "version": snapshot["version"], "payment": payment})
 
 

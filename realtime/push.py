@@ -28,35 +28,17 @@ from channels.layers import channel_layers
 
 from payments.changes import payment_group
 from payments.models import Event
+from payments.snapshots import payment_public_from_snapshot
 
 logger = logging.getLogger("tender.realtime")
 
 # Messages waiting for the sender thread; beyond this pushes are dropped (clients catch up).
 MAX_PENDING = 20_000
-PUBLIC_PAYMENT_FIELDS = (
-    "id",
-    "order_id",
-    "amount",
-    "currency",
-    "method",
-    "status",
-    "error_code",
-    "error_description",
-    "version",
-    "created_at",
-    "updated_at",
-)
-
 Message = tuple[str, dict[str, Any]]
 
 
 def merchant_group(merchant_id: object) -> str:
     return f"merchant.{merchant_id}"
-
-
-def public_payment(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """Strip a full payment snapshot down to what the hosted checkout may see."""
-    return {key: snapshot.get(key) for key in PUBLIC_PAYMENT_FIELDS}
 
 
 def merchant_event_message(event: Event) -> dict[str, Any]:
@@ -90,7 +72,7 @@ def event_messages(event: Event) -> list[Message]:
                     "type": "payment.update",
                     "event": event.type,
                     "version": event.version,
-                    "payment": public_payment(snapshot),
+                    "payment": payment_public_from_snapshot(snapshot),
                     "full": snapshot,
                 },
             )

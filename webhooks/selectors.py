@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Count, QuerySet
 
 from common.errors import NotFound
+from payments.event_patterns import event_types_q
 from payments.models import Merchant, creation_mode, merchant_scope
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -47,7 +48,7 @@ def delivery_list_for_merchant(
     if status:
         qs = qs.filter(status=status)
     if event:
-        qs = qs.filter(event_type__startswith=event[:-1]) if event.endswith(".*") else qs.filter(event_type=event)
+        qs = qs.filter(event_types_q([event], field="event_type"))
     if endpoint_id:
         qs = qs.filter(endpoint_id=endpoint_id)
     if created_after:

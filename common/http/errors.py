@@ -145,21 +145,24 @@ def _first_validation_error(detail: Any, prefix: str = "") -> tuple[str | None, 
     return (prefix or None), str(detail), code
 
 
+def invalid_input(exc: drf_exceptions.ValidationError) -> InvalidInput:
+    """A serializer's refusal as the domain's: its first error, the field dotted
+    (``card.cvv``) and DRF's error code as the reason (``required``, ``max_length``)."""
+    field, message, error_code = _first_validation_error(exc.detail)
+    if field and message.startswith("This field"):
+        message = f"{field}: {message[0].lower()}{message[1:]}"
+    return InvalidInput(message, field=field, reason=error_code)
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: maps every exception to the envelope."""
+    if isinstance(exc, drf_exceptions.ValidationError):
+        exc = invalid_input(exc)
     if isinstance(exc, DomainError):
         return Response(
             envelope(exc.code, exc.description, field=exc.field, reason=exc.reason),
             status=http_status(exc),
             headers=http_headers(exc),
-        )
-    if isinstance(exc, drf_exceptions.ValidationError):
-        field, message, error_code = _first_validation_error(exc.detail)
-        if field and message.startswith("This field"):
-            message = f"{field}: {message[0].lower()}{message[1:]}"
-        return Response(
-            envelope(BAD_REQUEST_ERROR, message, field=field, reason=error_code),
-            status=400,
         )
     if isinstance(exc, drf_exceptions.ParseError):
         return Response(envelope(BAD_REQUEST_ERROR, str(exc.detail), reason="malformed_body"), status=400)

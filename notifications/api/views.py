@@ -9,14 +9,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.http.pagination import page_of, page_render
 from common.http.query import query_parse
+from common.http.responses import json_response
+from common.http.shapes import parse_json_body, validated
 from notifications.api import serializers as shapes
 from notifications.models import Notification, NotificationPreference
 from notifications.selectors import notification_list_for_merchant, notification_preference_get
 from notifications.services.preferences import notification_preference_update
 from payments.api import schema
-from payments.api.http import json_response, parse_json_body, validated
-from payments.api.lists import page_render
 from payments.snapshots import iso
 
 
@@ -46,7 +47,7 @@ class NotificationsApi(APIView):
         tags=["notifications"],
         operation_id="notifications_list",
         parameters=[shapes.NotificationsQuery],
-        responses={200: schema.page_of("NotificationPage", shapes.Notification), **schema.LIST_ERRORS},
+        responses={200: page_of("NotificationPage", shapes.Notification), **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         query = query_parse(request, shapes.NotificationsQuery)

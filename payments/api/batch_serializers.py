@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.http.pagination import page_of
 from common.http.query import PageQuery, StrictIntegerField
 from payments.api import schema
 from payments.api.customer_serializers import VpaField
@@ -110,7 +111,7 @@ class Batch(serializers.Serializer):
     version = serializers.IntegerField(help_text="1 while processing, 2 once completed")
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
-    payments = schema.page_of("BatchPaymentPage", schema.Payment)
+    payments = page_of("BatchPaymentPage", schema.Payment)
 
 
 class BatchQuery(PageQuery):

@@ -13,25 +13,19 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from common.errors import BAD_REQUEST_ERROR, DomainError
-from common.http.errors import _first_validation_error
+from common.http.errors import invalid_input
+from common.http.pagination import page_render
 from common.http.query import query_parse
+from common.http.responses import json_response
+from common.http.shapes import parse_json_body, validated
+from common.http.throttling import ApiKeyRateLimit, BatchRateLimit
 from payments.api import schema
 from payments.api.batch_serializers import Batch, BatchAccepted, BatchCreate, BatchQuery
 from payments.api.batch_serializers import BatchItem as BatchItemShape
-from payments.api.http import json_response, parse_json_body, validated
-from payments.api.lists import page_render
-from payments.api.throttling import ApiKeyRateLimit, BatchRateLimit
 from payments.models import PaymentBatch
 from payments.selectors.batches import batch_counts, batch_get_for_merchant, batch_payments
 from payments.services.batches import BatchItem, item_error, payment_batch_create, rejection
 from payments.snapshots import batch_snapshot, iso, payment_snapshot
-
-
-def _shape_error(errors: Any) -> dict[str, Any]:
-    field, message, code = _first_validation_error(errors)
-    if field and message.startswith("This field"):
-        message = f"{field}: {message[0].lower()}{message[1:]}"
-    return {"code": BAD_REQUEST_ERROR, "description": message, "field": field, "reason": code}
 
 
 def batch_items_parse(raw_items: list[Any]) -> tuple[list[BatchItem], list[dict[str, Any]]]:
@@ -50,7 +44,7 @@ def batch_items_parse(raw_items: list[Any]) -> tuple[list[BatchItem], list[dict[
         try:
             data = shape.run_validation(raw)
         except ValidationError as exc:
-            rejected.append(rejection(index, raw.get("reference"), _shape_error(exc.detail)))
+            rejected.append(rejection(index, raw.get("reference"), item_error(invalid_input(exc))))
             continue
         except DomainError as exc:  # a VPA check with its own code (INVALID_VPA)
             rejected.append(rejection(index, raw.get("reference"), item_error(exc)))

@@ -11,6 +11,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.http.pagination import page_of, paginated
+from common.http.responses import json_response
+from common.http.shapes import parse_json_body, validated
 from payments.api import schema
 from payments.api.customer_serializers import (
     Customer,
@@ -19,8 +22,7 @@ from payments.api.customer_serializers import (
     PaymentMethod,
     PaymentMethodCreate,
 )
-from payments.api.http import json_response, mutate, parse_json_body, validated
-from payments.api.lists import paginated
+from payments.api.http import mutate
 from payments.selectors.customers import (
     customer_get_for_merchant,
     customer_list_for_merchant,
@@ -52,7 +54,7 @@ class CustomersApi(APIView):
         tags=["customers"],
         operation_id="customers_list",
         parameters=schema.PAGE_PARAMETERS,
-        responses={200: schema.page_of("CustomerPage", Customer), **schema.LIST_ERRORS},
+        responses={200: page_of("CustomerPage", Customer), **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         return paginated(request, customer_list_for_merchant(merchant=request.user), customer_snapshot)
@@ -104,7 +106,7 @@ class CustomerPaymentMethodsApi(APIView):
         tags=["customers"],
         operation_id="customers_payment_methods_list",
         parameters=schema.PAGE_PARAMETERS,
-        responses={200: schema.page_of("PaymentMethodPage", PaymentMethod), **schema.errors(400, 401, 404, 429)},
+        responses={200: page_of("PaymentMethodPage", PaymentMethod), **schema.errors(400, 401, 404, 429)},
     )
     def get(self, request: Request, customer_id: str) -> HttpResponse:
         methods = payment_method_list_for_customer(merchant=request.user, customer_id=customer_id)

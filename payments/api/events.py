@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from common.http.query import QueryText, StrictIntegerField, query_parse
+from common.http.responses import json_response
 from payments.api import schema
-from payments.api.http import json_response
 from payments.models import Event
 from payments.selectors.events import MAX_LIMIT, event_get_for_merchant, event_list_for_merchant
 from payments.snapshots import iso

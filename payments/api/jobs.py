@@ -14,9 +14,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from common.health import redis_and_worker_status  # the same worker check as /health
+from common.http.responses import json_response
 from payments.api import schema
 from payments.api.demo import DemoModeOnly
-from payments.api.http import json_response
 from payments.models import Payment
 
 

@@ -1,14 +1,14 @@
 """drf-spectacular post-processing: what holds for every operation is stated once here
 rather than on each view, so an endpoint added tomorrow is documented truthfully too.
 
-- Every operation can answer 400: the input layer (payments/api/inputs.py) refuses bad
+- Every operation can answer 400: the input layer (common/http/inputs.py) refuses bad
   bytes in any path, query string or header before the view runs; and 503 with
-  Retry-After when the gateway is overloaded (config/overload.py). Operations with a body
+  Retry-After when the gateway is overloaded (common/http/overload.py). Operations with a body
   can also answer 413 (too large) and 415 (not JSON); authenticated ones 401 and 429.
 - Strings the client sends carry no NUL byte: every request string without a pattern,
   enum or format gets ``^[^\\u0000]*$``.
 - Request bodies are closed objects: ``additionalProperties: false``, as
-  :func:`payments.api.http.validated` refuses an unknown field.
+  :func:`common.http.shapes.validated` refuses an unknown field.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _ALWAYS = {
     400: "BAD_REQUEST_ERROR: invalid input (the input layer: NUL, lone surrogate or invalid UTF-8 in the path, "
     "query or headers; or this operation's own rules)",
-    503: "SERVER_ERROR `overloaded` with Retry-After: no database connection was free in time (config/overload.py)",
+    503: "SERVER_ERROR `overloaded` with Retry-After: no database connection was free in time (common/http/overload.py)",
 }
 _WITH_BODY = {
     413: "BAD_REQUEST_ERROR `body_too_large`: the body exceeds API_MAX_BODY_BYTES (64 KiB)",

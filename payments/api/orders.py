@@ -8,9 +8,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.http.pagination import page_of, paginated
+from common.http.responses import json_response
+from common.http.shapes import parse_json_body, validated
 from payments.api import schema
-from payments.api.http import json_response, mutate, parse_json_body, validated
-from payments.api.lists import paginated
+from payments.api.http import mutate
 from payments.selectors.payments import order_get_for_merchant, order_get_public, order_list_for_merchant
 from payments.services.orders import order_create
 from payments.snapshots import order_public_snapshot, order_snapshot
@@ -48,7 +50,7 @@ class OrdersApi(APIView):
         tags=["orders"],
         operation_id="orders_list",
         parameters=schema.PAGE_PARAMETERS,
-        responses={200: schema.page_of("OrderPage", schema.Order), **schema.LIST_ERRORS},
+        responses={200: page_of("OrderPage", schema.Order), **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         return paginated(request, order_list_for_merchant(merchant=request.user), order_snapshot)

@@ -18,11 +18,13 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from common.errors import InvalidInput
+from common.http.pagination import page_of, page_render
 from common.http.query import StrictIntegerField, query_parse
+from common.http.responses import json_response
+from common.http.shapes import parse_json_body, validated
+from common.http.throttling import CheckoutIpRateLimit, checkout_attempt_register
 from payments.api import schema
-from payments.api.http import json_response, mutate, parse_json_body, validated
-from payments.api.lists import page_render
-from payments.api.throttling import CheckoutIpRateLimit, checkout_attempt_register
+from payments.api.http import mutate
 from payments.changes import payment_change_wait
 from payments.models import Merchant, Payment
 from payments.selectors.payments import (
@@ -138,7 +140,7 @@ class PaymentsApi(APIView):
         tags=["payments"],
         operation_id="payments_list",
         parameters=[schema.PaymentListQuery],
-        responses={200: schema.page_of("PaymentPage", schema.Payment), **schema.LIST_ERRORS},
+        responses={200: page_of("PaymentPage", schema.Payment), **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         query = query_parse(request, schema.PaymentListQuery)

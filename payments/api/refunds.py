@@ -8,10 +8,11 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.http.pagination import page_of, page_render
 from common.http.query import PageQuery, QueryText, query_parse
+from common.http.responses import json_response
+from common.http.shapes import parse_json_body
 from payments.api import schema
-from payments.api.http import json_response, parse_json_body
-from payments.api.lists import page_render
 from payments.api.payments import create_refund_response
 from payments.selectors.payments import refund_get_for_merchant, refund_list_for_merchant
 from payments.snapshots import refund_snapshot
@@ -30,7 +31,7 @@ class RefundsApi(APIView):
         tags=["refunds"],
         operation_id="refunds_list",
         parameters=[RefundListQuery],
-        responses={200: schema.page_of("RefundPage", schema.Refund), **schema.LIST_ERRORS},
+        responses={200: page_of("RefundPage", schema.Refund), **schema.LIST_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         """Newest first, paginated like payments (``{data, total, limit, offset}``)."""

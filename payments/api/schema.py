@@ -1,5 +1,5 @@
 """The serializers of the payments API. Request serializers are the validation of their
-endpoint and its OpenAPI schema at once (views call :func:`payments.api.http.validated`).
+endpoint and its OpenAPI schema at once (views call :func:`common.http.shapes.validated`).
 Response serializers describe the plain dicts of :mod:`payments.snapshots` (rendered
 without DRF on the hot path); ``tests/payments/test_contract.py`` checks every real
 response against them (exact field sets, declared status codes) and the schemathesis run
@@ -102,7 +102,7 @@ PUBLIC_WRITE_ERRORS = errors(400, 404, 409, 413, 415, 429)  # 429: per client IP
 
 
 # Request serializers validate AND document their endpoint (views call
-# payments.api.http.validated); their fields run payments.validation's rules and declare
+# common.http.shapes.validated); their fields run payments.validation's rules and declare
 # the schema of exactly what those rules accept (payments/api/fields.py). Request shapes are
 # named without a suffix: COMPONENT_SPLIT_REQUEST names their components "<name>Request".
 class OrderCreate(serializers.Serializer):
@@ -279,18 +279,6 @@ class EventPage(serializers.Serializer):
     data = Event(many=True)
     has_more = serializers.BooleanField()
     next_cursor = serializers.CharField(allow_null=True, help_text="pass as ?after= for the next page")
-
-
-def page_of(name: str, item: type[serializers.Serializer]) -> serializers.Serializer:
-    return inline_serializer(
-        name,
-        {
-            "data": item(many=True),
-            "total": serializers.IntegerField(),
-            "limit": serializers.IntegerField(),
-            "offset": serializers.IntegerField(),
-        },
-    )
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -24,6 +24,7 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from common.errors import InvalidInput, NotFound
+from payments.event_patterns import event_types_q
 from payments.models import Event, Merchant, merchant_scope
 
 HORIZON_SQL = """(SELECT LEAST(
@@ -66,7 +67,7 @@ def event_list_for_merchant(
     ``before`` (exclusive) pages back in time and ``next_cursor`` is the id to pass as the
     next ``before``. ``after`` and ``before`` may bound either direction. Both directions
     page over the visible prefix, so neither skips nor repeats an event. ``type`` may be
-    exact (``payment.success``) or a family (``payment.*``)."""
+    exact (``payment.success``), a family (``payment.*``) or ``*`` (payments.event_patterns)."""
     qs = Event.objects.filter(**merchant_scope(merchant), txid__lt=_VISIBLE_XMIN)
     if after:
         txid, seq = _position(merchant=merchant, event_id=after, field="after")
@@ -75,7 +76,7 @@ def event_list_for_merchant(
         txid, seq = _position(merchant=merchant, event_id=before, field="before")
         qs = qs.filter(Q(txid__lt=txid) | Q(txid=txid, seq__lt=seq))
     if type:
-        qs = qs.filter(type__startswith=type[:-1]) if type.endswith("*") else qs.filter(type=type)
+        qs = qs.filter(event_types_q([type]))
     if object_id:
         qs = qs.filter(object_id=object_id)
     rows = list(qs.order_by(*(("-txid", "-seq") if newest_first else ("txid", "seq")))[: limit + 1])

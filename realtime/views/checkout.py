@@ -17,9 +17,8 @@ from payments.ids import is_public_id
 from payments.models import ApiKey, Payment
 from payments.money import format_amount
 from payments.selectors.customers import payment_methods_for_checkout
-from payments.snapshots import order_public_snapshot, payment_snapshot
+from payments.snapshots import order_public_snapshot, payment_public_snapshot
 from realtime.checkout import checkout_redirect_url, parent_origin_clean
-from realtime.push import public_payment
 from realtime.selectors import order_for_checkout
 
 # Next to the code, not under settings.BASE_DIR (tests point BASE_DIR at a scratch directory).
@@ -82,7 +81,7 @@ def checkout_payment_status(request: HttpRequest, payment_id: str) -> JsonRespon
     if payment is None:
         return JsonResponse(envelope("NOT_FOUND_ERROR", "The requested resource does not exist"), status=404)
     return JsonResponse(
-        {"payment": public_payment(payment_snapshot(payment)), "redirect_url": checkout_redirect_url(payment=payment)}
+        {"payment": payment_public_snapshot(payment), "redirect_url": checkout_redirect_url(payment=payment)}
     )
 
 

@@ -20,7 +20,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.errors import PERMISSION_ERROR, DomainError
-from common.http.errors import envelope, http_status
+from common.http.errors import envelope
+from common.http.views import json_view
 from payments.demo import TEST_API_SECRET
 from payments.models import PaymentMethod
 from payments.models.merchants import Mode
@@ -190,18 +191,14 @@ def api_ticket(request: HttpRequest) -> JsonResponse:
 
 
 def _payment_page(request: HttpRequest, *, before: str | None) -> JsonResponse:
-    try:
-        status = selectors.payment_status_filter(request.GET.get("status"))
-        page = selectors.payment_page_for_merchant(merchant=request.merchant, status=status, before=before)
-    except DomainError as exc:
-        return JsonResponse(
-            envelope(exc.code, exc.description, field=exc.field, reason=exc.reason), status=http_status(exc)
-        )
+    status = selectors.payment_status_filter(request.GET.get("status"))
+    page = selectors.payment_page_for_merchant(merchant=request.merchant, status=status, before=before)
     return JsonResponse(page.as_json())
 
 
 @require_GET
 @merchant_required
+@json_view
 def api_payments(request: HttpRequest) -> JsonResponse:
     """The newest page of the transactions table (``?status=`` filters): for a re-sync after
     a reconnect or a version gap, and when the filter changes.
@@ -211,6 +208,7 @@ def api_payments(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 @merchant_required
+@json_view
 def api_payments_older(request: HttpRequest) -> JsonResponse:
     """The "Load older" page: the payments after cursor ``?before=`` (required; opaque, from
     ``next_cursor``), same ``?status=`` and shape as ``api_payments``. Bad cursor → 400."""

@@ -17,7 +17,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from common.errors import DomainError, InvalidInput, NotFound
-from common.http.errors import envelope, http_status
+from common.http.errors import http_status
+from common.http.views import json_view
 from payments.models import Payment
 from payments.money import format_amount
 from payments.selectors.payments import payment_get_for_merchant
@@ -63,13 +64,11 @@ def payment_page(request: HttpRequest, payment_id: str) -> HttpResponse:
 
 @require_GET
 @role_required("payments_view")
+@json_view
 def api_payment_detail(request: HttpRequest, payment_id: str) -> JsonResponse:
     """The page's live part re-rendered (the page swaps it in when an event of this payment
     or its refunds arrives): ``{version, html}``; the same template as the first render."""
-    try:
-        detail = payment_detail_for_merchant(merchant=request.merchant, payment_id=payment_id)
-    except NotFound as exc:
-        return JsonResponse(envelope(exc.code, exc.description), status=404)
+    detail = payment_detail_for_merchant(merchant=request.merchant, payment_id=payment_id)
     html = render_to_string("realtime/dashboard/payment_live.html", {"d": detail, "p": detail.payment}, request)
     return JsonResponse({"version": detail.payment.version, "refunds": len(detail.refunds), "html": html})
 

@@ -1,6 +1,6 @@
 """Dashboard webhooks page: the merchant-level (default) endpoint's URL and secret, a test
 event, and the delivery logs with retry. Every write calls the webhooks app's services;
-this module only parses input and renders."""
+this module only parses input (common.http.shapes, errors rendered by ``json_view``) and renders."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
+from rest_framework import serializers
 
-from common.errors import DomainError
-from common.http.errors import domain_error_response
-from common.http.inputs import json_body
-from payments.validation import require_object
+from common.http.shapes import parse_json_body, validated
+from common.http.views import json_view
 from realtime import selectors
 from realtime.team import dashboard_audit_record
 from realtime.views.dashboard import role_required
@@ -28,13 +27,8 @@ def _actor(request: HttpRequest) -> str:
     return f"dashboard:{request.user.get_username()}"
 
 
-def _error(exc: DomainError) -> JsonResponse:
-    return domain_error_response(exc)
-
-
-def _body(request: HttpRequest) -> dict[str, Any]:
-    """The JSON object sent, under the API's input layer (raises ``ApiError``)."""
-    return require_object(json_body(request, empty={}))
+class WebhookConfigUpdate(serializers.Serializer):
+    url = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
 
 
 def _config(endpoint: Any) -> dict[str, Any]:
@@ -56,45 +50,37 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required("webhooks_manage")
+@json_view
 def api_webhook_config(request: HttpRequest) -> JsonResponse:
     """Save the merchant-level webhook URL ("" clears it); SSRF-checked by the service."""
-    try:
-        url = _body(request).get("url", "")
-        with transaction.atomic():
-            endpoint = endpoints.endpoint_default_set_url(merchant=request.merchant, url=url, actor=_actor(request))
-            dashboard_audit_record(
-                membership=request.membership, action="endpoint.url_set", object_id=endpoint.pk, detail={"url": url}
-            )
-    except DomainError as exc:
-        return _error(exc)
+    url = validated(WebhookConfigUpdate, parse_json_body(request))["url"]
+    with transaction.atomic():
+        endpoint = endpoints.endpoint_default_set_url(merchant=request.merchant, url=url, actor=_actor(request))
+        dashboard_audit_record(
+            membership=request.membership, action="endpoint.url_set", object_id=endpoint.pk, detail={"url": url}
+        )
     return JsonResponse(_config(endpoint))
 
 
 @require_POST
 @role_required("webhooks_manage")
+@json_view
 def api_webhook_regenerate_secret(request: HttpRequest) -> JsonResponse:
     """New secret at once (no grace period): the merchant asked for a new one from here."""
-    try:
-        with transaction.atomic():
-            endpoint, _secret = endpoints.endpoint_default_regenerate_secret(
-                merchant=request.merchant, actor=_actor(request), grace_seconds=0
-            )
-            dashboard_audit_record(
-                membership=request.membership, action="endpoint.secret_rotated", object_id=endpoint.pk
-            )
-    except DomainError as exc:
-        return _error(exc)
+    with transaction.atomic():
+        endpoint, _secret = endpoints.endpoint_default_regenerate_secret(
+            merchant=request.merchant, actor=_actor(request), grace_seconds=0
+        )
+        dashboard_audit_record(membership=request.membership, action="endpoint.secret_rotated", object_id=endpoint.pk)
     return JsonResponse(_config(endpoint))
 
 
 @require_POST
 @role_required("webhooks_manage")
+@json_view
 def api_webhook_test(request: HttpRequest) -> JsonResponse:
-    try:
-        endpoint = endpoints.endpoint_default_get_or_create(merchant=request.merchant)
-        event_id = endpoints.endpoint_test(endpoint=endpoint, actor=_actor(request))
-    except DomainError as exc:
-        return _error(exc)
+    endpoint = endpoints.endpoint_default_get_or_create(merchant=request.merchant)
+    event_id = endpoints.endpoint_test(endpoint=endpoint, actor=_actor(request))
     return JsonResponse({"event_id": event_id, "message": "Test webhook scheduled"}, status=202)
 
 
@@ -106,12 +92,10 @@ def api_webhook_logs(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 @role_required("webhooks_manage")
+@json_view
 def api_webhook_retry(request: HttpRequest, delivery_id: str) -> JsonResponse:
-    try:
-        delivery = webhook_selectors.delivery_get(merchant=request.merchant, delivery_id=delivery_id)
-        with transaction.atomic():
-            delivery = delivery_retry(delivery=delivery, actor=_actor(request))
-            dashboard_audit_record(membership=request.membership, action="delivery.retried", object_id=delivery.pk)
-    except DomainError as exc:
-        return _error(exc)
+    delivery = webhook_selectors.delivery_get(merchant=request.merchant, delivery_id=delivery_id)
+    with transaction.atomic():
+        delivery = delivery_retry(delivery=delivery, actor=_actor(request))
+        dashboard_audit_record(membership=request.membership, action="delivery.retried", object_id=delivery.pk)
     return JsonResponse({"id": delivery.pk, "status": "pending", "message": "Webhook retry scheduled"})

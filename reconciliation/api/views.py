@@ -3,16 +3,20 @@ parameters, call a selector, render the snapshot."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.http.pagination import page_of, page_params, page_render
 from common.http.query import PageQuery, QueryText, query_parse
-from payments.api.lists import page_params
+from common.http.responses import json_response
 from payments.api.schema import errors
-from reconciliation.models import Discrepancy, Klass
+from reconciliation.models import Discrepancy, Klass, Run
 from reconciliation.selectors import (
     discrepancy_get_for_merchant,
     discrepancy_list_for_merchant,
@@ -23,15 +27,7 @@ from reconciliation.selectors import (
 from reconciliation.snapshots import discrepancy_snapshot, run_snapshot
 
 RUN_DETAIL_DISCREPANCIES = 500
-_Page = inline_serializer(
-    "ReconciliationPage",
-    {
-        "data": serializers.ListField(child=serializers.DictField()),
-        "total": serializers.IntegerField(),
-        "limit": serializers.IntegerField(),
-        "offset": serializers.IntegerField(),
-    },
-)
+_Page = page_of("ReconciliationPage", serializers.DictField())
 _PAGE_PARAMS = [PageQuery]
 # "class" is a Python keyword: the query serializer is built with type() to declare it.
 DiscrepancyQuery = type(
@@ -96,19 +92,15 @@ class RunListApi(APIView):
         parameters=_PAGE_PARAMS,
         responses={200: _Page, **errors(400, 401, 429)},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         limit, offset = page_params(request)
+
+        def render_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
+            counts = run_counts_for_merchant(merchant=request.user, run_ids=[run.id for run in runs])
+            return [run_snapshot(run, counts=counts[run.id]) for run in runs]
+
         runs = run_list_for_merchant(merchant=request.user)
-        page = list(runs[offset : offset + limit])
-        counts = run_counts_for_merchant(merchant=request.user, run_ids=[r.id for r in page])
-        return Response(
-            {
-                "data": [run_snapshot(run, counts=counts[run.id]) for run in page],
-                "total": runs.count(),
-                "limit": limit,
-                "offset": offset,
-            }
-        )
+        return json_response(page_render(runs, limit=limit, offset=offset, render_rows=render_rows))
 
 
 class RunDetailApi(APIView):
@@ -119,14 +111,14 @@ class RunDetailApi(APIView):
     @extend_schema(
         tags=_TAGS, operation_id="reconciliation_runs_get", responses={200: _RunDetail, **errors(400, 401, 404, 429)}
     )
-    def get(self, request: Request, run_id: str) -> Response:
+    def get(self, request: Request, run_id: str) -> HttpResponse:
         run = run_get_for_merchant(merchant=request.user, run_id=run_id)
         counts = run_counts_for_merchant(merchant=request.user, run_ids=[run.id])[run.id]
         discrepancies = discrepancy_list_for_merchant(merchant=request.user, run_id=run.id)
         body = run_snapshot(run, counts=counts)
         body["discrepancies"] = [discrepancy_snapshot(d) for d in discrepancies[:RUN_DETAIL_DISCREPANCIES]]
         body["discrepancies_total"] = discrepancies.count()
-        return Response(body)
+        return json_response(body)
 
 
 class DiscrepancyListApi(APIView):
@@ -138,19 +130,13 @@ class DiscrepancyListApi(APIView):
         parameters=[DiscrepancyQuery],
         responses={200: _Page, **errors(400, 401, 429)},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         query = query_parse(request, DiscrepancyQuery)
-        limit, offset = query["limit"], query["offset"]
         queryset = discrepancy_list_for_merchant(
             merchant=request.user, run_id=query.get("run_id"), status=query.get("status"), klass=query.get("class")
         )
-        return Response(
-            {
-                "data": [discrepancy_snapshot(d) for d in queryset[offset : offset + limit]],
-                "total": queryset.count(),
-                "limit": limit,
-                "offset": offset,
-            }
+        return json_response(
+            page_render(queryset, limit=query["limit"], offset=query["offset"], render=discrepancy_snapshot)
         )
 
 
@@ -162,7 +148,7 @@ class DiscrepancyDetailApi(APIView):
         operation_id="reconciliation_discrepancies_get",
         responses={200: _Discrepancy, **errors(400, 401, 404, 429)},
     )
-    def get(self, request: Request, discrepancy_id: str) -> Response:
-        return Response(
+    def get(self, request: Request, discrepancy_id: str) -> HttpResponse:
+        return json_response(
             discrepancy_snapshot(discrepancy_get_for_merchant(merchant=request.user, discrepancy_id=discrepancy_id))
         )

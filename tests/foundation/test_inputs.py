@@ -1,4 +1,4 @@
-"""The input layer (payments/api/inputs.py, issue 12 §1): every bad byte a client can send
+"""The input layer (common/http/inputs.py, issue 12 §1): every bad byte a client can send
 gets a 400 (413/415) in the envelope naming the field and the reason, never a 500, and
 nothing is written. The first tests reproduce the 500s measured on ``make run``."""
 

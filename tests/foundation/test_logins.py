@@ -126,7 +126,7 @@ DECLINED = {"number": "4000 0000 0000 0002", "expiry_month": 12, "expiry_year": 
 def test_checkout_ip_limit_is_not_bypassed_by_rotating_x_forwarded_for(alice, anon, redis_client, monkeypatch):
     """The card-testing limit of the issue: a new X-Forwarded-For per attempt used to be a
     new identity (DRF's NUM_PROXIES=None took the whole header)."""
-    from payments.api import throttling
+    from common.http import throttling
     from tests.payments.factories import OrderFactory
 
     monkeypatch.setattr(throttling.time, "time", lambda: 1_800_000_000.25)

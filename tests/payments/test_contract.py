@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -472,7 +473,7 @@ def test_trailing_slash_is_an_enveloped_404_not_a_redirect(alice):
 
 
 def test_rate_limited_create_is_429_with_retry_after_and_writes_nothing(alice, redis_client, monkeypatch, settings):
-    from payments.api import throttling
+    from common.http import throttling
 
     monkeypatch.setattr(throttling.time, "time", lambda: 1_800_000_000.5)  # one fixed window
     settings.API_RATE_LIMIT_PER_SECOND = 1
@@ -747,27 +748,100 @@ def test_ids_have_their_documented_formats(alice, paid):
     assert event_ids and all(re.fullmatch(r"evt_[A-Za-z0-9]{24}", event_id) for event_id in event_ids)
 
 
-def test_documented_event_types_are_the_ones_emitted():
-    documented = {
-        "payment.created",
-        "payment.pending",
-        "payment.success",
-        "payment.failed",
-        "payment.cancelled",
-        "payment.duplicate",
-        "payment.captured",
-        "refund.created",
-        "refund.processed",
-        "refund.failed",
-        "batch.completed",
-        "reconciliation.discrepancy",
-        "reconciliation.completed",
-        "webhook.test",
-    }
-    # PRODUCT.md §4's list with payment.duplicate (§7: a second charge on a paid order "says so",
-    # docs/payments.md), plus the notices sent when an endpoint is disabled (§4: "the merchant is told")
-    # and when an event destination has been failing for a while (§10, docs/streams.md)
-    assert set(EVENT_TYPES) == documented | {"webhook_endpoint.disabled", "event_destination.failing"}
+def _documented_event_types() -> set[str]:
+    """The event types docs/payments.md lists as every type a merchant can receive."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "payments.md").read_text()
+    paragraph = text[text.index("Every event type a merchant can receive") :]
+    paragraph = paragraph[: paragraph.index("\n\n")]
+    return set(re.findall(r"`([a-z_]+\.[a-z_]+)`", paragraph))
+
+
+def _drive_every_lifecycle(tenant, settings) -> None:
+    """Each lifecycle through the code a real request, worker or provider runs: payments to
+    every outcome, refunds, a batch, a reconciliation run, webhook endpoints and an event
+    destination whose broker is down."""
+    from payments.outbox import outbox_dispatch_all
+    from payments.services.payments import payment_process
+    from payments.services.provider_events import provider_outcome_apply
+    from payments.services.refunds import refund_process
+    from reconciliation.services.runs import reconciliation_run
+    from tests.reconciliation.helpers import PERIOD_END, PERIOD_START, line_for, payment_make, settlement_csv
+    from tests.support.processes import free_port
+    from webhooks.destinations.publishing import broker_connections_close, destination_publish
+    from webhooks.services.endpoints import endpoint_create, endpoint_disable
+
+    client = tenant.client
+    settings.EVENT_DESTINATION_NOTIFY_AFTER_SECONDS = 0
+    destination = client.post(  # its broker is down: it publishes nothing, and says so with an event
+        "/api/v1/event-destinations",
+        {"type": "redis_stream", "target": {"url": f"redis://127.0.0.1:{free_port()}/0", "stream": "x"}},
+        format="json",
+    )
+    assert destination.status_code == 201, destination.json()
+
+    def paid(**body) -> dict:
+        created = client.post(
+            "/api/v1/payments", {"amount": 5000, "method": "upi", "vpa": "a@b", **body}, format="json"
+        )
+        assert created.status_code == 201, created.json()
+        payment_process(payment_id=created.json()["id"])
+        return created.json()
+
+    def outcome(object_type: str, object_id: str, status: str, expect: str = "applied") -> None:
+        result, detail = provider_outcome_apply(object_type=object_type, object_id=object_id, status=status, source="t")
+        assert result == expect, (object_type, status, result, detail)
+
+    succeeded = paid()  # payment.created, payment.pending
+    outcome("payment", succeeded["id"], "success")
+    assert client.post(f"/api/v1/payments/{succeeded['id']}/capture").status_code == 200
+    outcome("payment", paid()["id"], "failed")
+    cancelled = client.post("/api/v1/payments", {"amount": 5000, "method": "upi", "vpa": "a@b"}, format="json")
+    assert client.post(f"/api/v1/payments/{cancelled.json()['id']}/cancel").status_code == 200
+    second = client.post(
+        "/api/v1/payments", {"order_id": cancelled.json()["order_id"], "method": "upi", "vpa": "a@b"}, format="json"
+    ).json()
+    third = client.post(
+        "/api/v1/payments", {"order_id": cancelled.json()["order_id"], "method": "upi", "vpa": "a@b"}, format="json"
+    ).json()
+    for payment in (second, third):
+        payment_process(payment_id=payment["id"])
+    outcome("payment", second["id"], "success")
+    outcome("payment", third["id"], "success", expect="conflict")  # the order's second charge: payment.duplicate
+    for status in ("processed", "failed"):
+        refund = client.post(f"/api/v1/payments/{succeeded['id']}/refunds", {"amount": 100}, format="json").json()
+        refund_process(refund_id=refund["id"])
+        outcome("refund", refund["id"], status)
+    batch = client.post(
+        "/api/v1/payments/batch",
+        {"reference": "b1", "items": [{"reference": "i1", "amount": 5000, "vpa": "a@b"}]},
+        format="json",
+    ).json()
+    [item] = Payment.objects.filter(batch_id=batch["id"])
+    payment_process(payment_id=item.id)
+    outcome("payment", item.id, "success")
+    outbox_dispatch_all()  # the batch completes when the outbox hands its last payment's event on
+    mismatch = payment_make(tenant.merchant, status="success")
+    reconciliation_run(
+        provider="simulator",
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        content=settlement_csv([line_for(mismatch, amount=1)]),
+    )
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    endpoint = endpoint_create(merchant=tenant.merchant, url="http://127.0.0.1:9/hook", actor="test")
+    assert client.post(f"/api/v1/webhook-endpoints/{endpoint.id}/test").status_code == 202
+    endpoint_disable(endpoint=endpoint, reason="failing", actor="test")
+    destination_publish(destination_id=destination.json()["id"], time_budget=2)
+    broker_connections_close()
+
+
+@pytest.mark.django_db(transaction=True)  # the destination's publisher reads committed events only
+def test_the_event_types_the_code_emits_are_the_documented_ones(alice, simulator, settings):
+    _drive_every_lifecycle(alice, settings)
+    emitted = set(Event.objects.filter(merchant=alice.merchant).values_list("type", flat=True))
+    documented = _documented_event_types()
+    assert emitted == documented, (sorted(emitted - documented), sorted(documented - emitted))
+    assert set(EVENT_TYPES) == documented  # what endpoints and destinations may subscribe to
 
 
 def test_public_endpoints_ignore_credentials_and_need_none(alice, order):

@@ -1,18 +1,21 @@
-"""Webhook endpoints and delivery logs API: parse, call one service or selector, render."""
+"""Webhook endpoints and delivery logs API: parse (common.http.shapes / query), call one
+service or selector, render (common.http.responses / pagination)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.http.pagination import page_of, page_render
 from common.http.query import PageQuery, QueryText, StrictIntegerField, query_parse
-from payments.api.http import api_key_actor, validated
-from payments.api.lists import page_render
+from common.http.responses import json_response
+from common.http.shapes import parse_json_body, validated
+from payments.api.http import api_key_actor
 from payments.api.schema import errors
 from webhooks import selectors
 from webhooks.api.serializers import (
@@ -25,9 +28,10 @@ from webhooks.api.serializers import (
     delivery_render,
     endpoint_snapshot,
 )
-from webhooks.models import DeliveryStatus
+from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.services import endpoints as endpoint_services
 from webhooks.services.delivery import delivery_retry
+from webhooks.signing import payload_build
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -67,15 +71,7 @@ ATTEMPT_SCHEMA = inline_serializer(
         "error": serializers.CharField(allow_null=True),
     },
 )
-LOG_LIST_SCHEMA = inline_serializer(
-    "WebhookLogList",
-    {
-        "data": DeliverySerializer(many=True),
-        "total": serializers.IntegerField(),
-        "limit": serializers.IntegerField(),
-        "offset": serializers.IntegerField(),
-    },
-)
+LOG_LIST_SCHEMA = page_of("WebhookLogList", DeliverySerializer)
 
 
 class DeliveryLogQuery(PageQuery):
@@ -96,9 +92,9 @@ class EndpointListApi(APIView):
         operation_id="webhook_endpoints_list",
         responses={200: ENDPOINT_LIST_SCHEMA, **errors(401, 429)},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         items = [endpoint_snapshot(e) for e in selectors.endpoint_list_for_merchant(merchant=request.user)]
-        return Response({"data": items, "total": len(items)})
+        return json_response({"data": items, "total": len(items)})
 
     @extend_schema(
         tags=["webhooks"],
@@ -106,10 +102,10 @@ class EndpointListApi(APIView):
         request=EndpointCreateSerializer,
         responses={201: ENDPOINT_SCHEMA, **errors(400, 401, 415, 429)},
     )
-    def post(self, request: Request) -> Response:
-        data = validated(EndpointCreateSerializer, request.data)
+    def post(self, request: Request) -> HttpResponse:
+        data = validated(EndpointCreateSerializer, parse_json_body(request))
         endpoint = endpoint_services.endpoint_create(merchant=request.user, actor=api_key_actor(request), **data)
-        return Response({**endpoint_snapshot(endpoint), "secret": endpoint.secret}, status=201)
+        return json_response({**endpoint_snapshot(endpoint), "secret": endpoint.secret}, status=201)
 
 
 class EndpointDetailApi(APIView):
@@ -118,8 +114,8 @@ class EndpointDetailApi(APIView):
         operation_id="webhook_endpoints_get",
         responses={200: ENDPOINT_SCHEMA, **errors(401, 404, 429)},
     )
-    def get(self, request: Request, endpoint_id: str) -> Response:
-        return Response(endpoint_snapshot(selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)))
+    def get(self, request: Request, endpoint_id: str) -> HttpResponse:
+        return json_response(endpoint_snapshot(selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)))
 
     @extend_schema(
         tags=["webhooks"],
@@ -127,21 +123,21 @@ class EndpointDetailApi(APIView):
         request=EndpointUpdateSerializer,
         responses={200: ENDPOINT_SCHEMA, **errors(400, 401, 404, 415, 429)},
     )
-    def patch(self, request: Request, endpoint_id: str) -> Response:
+    def patch(self, request: Request, endpoint_id: str) -> HttpResponse:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
-        data = validated(EndpointUpdateSerializer, request.data)
+        data = validated(EndpointUpdateSerializer, parse_json_body(request))
         endpoint = endpoint_services.endpoint_update(endpoint=endpoint, actor=api_key_actor(request), **data)
-        return Response(endpoint_snapshot(endpoint))
+        return json_response(endpoint_snapshot(endpoint))
 
     @extend_schema(
         tags=["webhooks"],
         operation_id="webhook_endpoints_delete",
         responses={204: None, **errors(400, 401, 404, 429)},
     )
-    def delete(self, request: Request, endpoint_id: str) -> Response:
+    def delete(self, request: Request, endpoint_id: str) -> HttpResponse:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
         endpoint_services.endpoint_delete(endpoint=endpoint, actor=api_key_actor(request))
-        return Response(status=204)
+        return HttpResponse(status=204)
 
 
 class EndpointRotateSecretApi(APIView):
@@ -151,13 +147,13 @@ class EndpointRotateSecretApi(APIView):
         request=RotateSecretSerializer,
         responses={200: ENDPOINT_SCHEMA, **errors(400, 401, 404, 415, 429)},
     )
-    def post(self, request: Request, endpoint_id: str) -> Response:
+    def post(self, request: Request, endpoint_id: str) -> HttpResponse:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
-        data = validated(RotateSecretSerializer, request.data)
+        data = validated(RotateSecretSerializer, parse_json_body(request))
         endpoint, secret = endpoint_services.endpoint_rotate_secret(
             endpoint=endpoint, actor=api_key_actor(request), grace_seconds=data.get("grace_period_seconds")
         )
-        return Response({**endpoint_snapshot(endpoint), "secret": secret})
+        return json_response({**endpoint_snapshot(endpoint), "secret": secret})
 
 
 class EndpointTestApi(APIView):
@@ -177,10 +173,10 @@ class EndpointTestApi(APIView):
             **errors(401, 404, 409, 429),
         },
     )
-    def post(self, request: Request, endpoint_id: str) -> Response:
+    def post(self, request: Request, endpoint_id: str) -> HttpResponse:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
         event_id = endpoint_services.endpoint_test(endpoint=endpoint, actor=api_key_actor(request))
-        return Response(
+        return json_response(
             {"endpoint_id": endpoint.id, "event_id": event_id, "message": "Test webhook scheduled"}, status=202
         )
 
@@ -202,11 +198,11 @@ class EndpointRecoverApi(APIView):
             **errors(400, 401, 404, 409, 415, 429),
         },
     )
-    def post(self, request: Request, endpoint_id: str) -> Response:
+    def post(self, request: Request, endpoint_id: str) -> HttpResponse:
         endpoint = selectors.endpoint_get(merchant=request.user, endpoint_id=endpoint_id)
-        data = validated(RecoverSerializer, request.data)
+        data = validated(RecoverSerializer, parse_json_body(request))
         count = endpoint_services.endpoint_recover(endpoint=endpoint, since=data["since"], actor=api_key_actor(request))
-        return Response({"endpoint_id": endpoint.id, "recovered": count, "message": "Failed deliveries re-queued"})
+        return json_response({"endpoint_id": endpoint.id, "recovered": count, "message": "Failed deliveries re-queued"})
 
 
 class DeliveryListApi(APIView):
@@ -216,7 +212,7 @@ class DeliveryListApi(APIView):
         parameters=LOG_PARAMETERS,
         responses={200: LOG_LIST_SCHEMA, **errors(400, 401, 429)},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         query = query_parse(request, DeliveryLogQuery)
         qs = selectors.delivery_list_for_merchant(
             merchant=request.user,
@@ -226,7 +222,7 @@ class DeliveryListApi(APIView):
             created_after=query.get("created_after"),
             created_before=query.get("created_before"),
         )
-        return Response(page_render(qs, limit=query["limit"], offset=query["offset"], render=delivery_render))
+        return json_response(page_render(qs, limit=query["limit"], offset=query["offset"], render=delivery_render))
 
 
 class DeliveryLogsAliasApi(DeliveryListApi):
@@ -236,7 +232,7 @@ class DeliveryLogsAliasApi(DeliveryListApi):
         parameters=LOG_PARAMETERS,
         responses={200: LOG_LIST_SCHEMA, **errors(400, 401, 429)},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         return super().get(request)
 
 
@@ -256,15 +252,13 @@ class DeliveryDetailApi(APIView):
             **errors(401, 404, 429),
         },
     )
-    def get(self, request: Request, delivery_id: str) -> Response:
+    def get(self, request: Request, delivery_id: str) -> HttpResponse:
         delivery = selectors.delivery_get(merchant=request.user, delivery_id=delivery_id)
         attempts = [attempt_render(a) for a in selectors.attempts_for_delivery(delivery=delivery)]
-        return Response({**delivery_render(delivery), "payload": _payload(delivery), "attempt_log": attempts})
+        return json_response({**delivery_render(delivery), "payload": _payload(delivery), "attempt_log": attempts})
 
 
-def _payload(delivery) -> dict[str, Any]:
-    from webhooks.signing import payload_build
-
+def _payload(delivery: WebhookDelivery) -> dict[str, Any]:
     event = delivery.event
     return payload_build(event_id=event.id, event_type=event.type, created_at=event.created_at, data=event.data)
 
@@ -285,10 +279,10 @@ class DeliveryAttemptsApi(APIView):
             **errors(401, 404, 429),
         },
     )
-    def get(self, request: Request, delivery_id: str) -> Response:
+    def get(self, request: Request, delivery_id: str) -> HttpResponse:
         delivery = selectors.delivery_get(merchant=request.user, delivery_id=delivery_id)
         attempts = [attempt_render(a) for a in selectors.attempts_for_delivery(delivery=delivery)]
-        return Response({"id": delivery.id, "data": attempts, "total": len(attempts)})
+        return json_response({"id": delivery.id, "data": attempts, "total": len(attempts)})
 
 
 class DeliveryRetryApi(APIView):
@@ -304,7 +298,7 @@ class DeliveryRetryApi(APIView):
             **errors(401, 404, 409, 429),
         },
     )
-    def post(self, request: Request, delivery_id: str) -> Response:
+    def post(self, request: Request, delivery_id: str) -> HttpResponse:
         delivery = selectors.delivery_get(merchant=request.user, delivery_id=delivery_id)
         delivery = delivery_retry(delivery=delivery, actor=api_key_actor(request))
-        return Response({"id": delivery.id, "status": "pending", "message": "Webhook retry scheduled"})
+        return json_response({"id": delivery.id, "status": "pending", "message": "Webhook retry scheduled"})

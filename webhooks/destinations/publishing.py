@@ -44,6 +44,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from payments.event_patterns import event_type_matches
 from payments.models import Event
 from payments.outbox import event_record
 from payments.selectors.events import event_log_horizon
@@ -51,7 +52,6 @@ from webhooks.destinations.brokers import Message, Publisher, PublishError, brok
 from webhooks.destinations.brokers.registry import adapter_for
 from webhooks.destinations.models import SEQ_END, EventDestination
 from webhooks.destinations.selectors import NOT_STREAMED, destination_events_after_cursor, destination_snapshot
-from webhooks.services.filters import event_type_matches
 from webhooks.signing import body_encode, payload_build
 
 logger = logging.getLogger("tender.event_destinations")

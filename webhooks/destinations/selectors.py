@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from common.errors import NotFound
+from payments.event_patterns import ALL, event_types_q
 from payments.models import Event, Merchant, merchant_scope
 from payments.selectors.events import event_log_after
 from payments.snapshots import iso
 from webhooks.destinations.brokers import broker_url_with_credentials
 from webhooks.destinations.models import EventDestination
-from webhooks.services.filters import ALL
 
 # Events addressed to one webhook endpoint (its test button); never streamed.
 NOT_STREAMED = ("webhook.test",)
@@ -32,15 +32,6 @@ def destination_get(*, merchant: Merchant, destination_id: str) -> EventDestinat
     return destination
 
 
-def _types_q(patterns: list[str]) -> Q:
-    if not patterns or ALL in patterns:
-        return Q()
-    q = Q(pk__in=[])
-    for pattern in patterns:
-        q |= Q(type__startswith=pattern[:-1]) if pattern.endswith(".*") else Q(type=pattern)
-    return q
-
-
 def destination_events_after_cursor(
     *, destination: EventDestination, visible_only: bool = True, after: tuple[int, int] | None = None
 ) -> QuerySet[Event]:
@@ -50,7 +41,7 @@ def destination_events_after_cursor(
     return (
         event_log_after(merchant_id=destination.merchant_id, txid=txid, seq=seq, visible_only=visible_only)
         .filter(mode=destination.mode)  # test and live are separate worlds
-        .filter(_types_q(destination.event_types))
+        .filter(event_types_q(destination.event_types))
         .exclude(type__in=NOT_STREAMED)
     )
 

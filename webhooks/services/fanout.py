@@ -15,10 +15,10 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from common.redis import redis_client
+from payments.event_patterns import event_type_matches
 from payments.models import Event
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services.claims import endpoints_held
-from webhooks.services.filters import event_type_matches
 
 logger = logging.getLogger("tender.webhooks")
 

@@ -1,11 +1,12 @@
-"""Event-type filters of endpoints: ``*``, ``payment.*`` or exact types."""
+"""Event-type filters of endpoints: ``*``, ``payment.*`` or exact types, validated here and
+matched by the one rule of :mod:`payments.event_patterns`."""
 
 from __future__ import annotations
 
 from common.errors import InvalidInput
+from payments.event_patterns import ALL, FAMILY_SUFFIX
 from payments.states import EVENT_TYPES
 
-ALL = "*"
 _FAMILIES = frozenset(t.split(".", 1)[0] for t in EVENT_TYPES)
 
 
@@ -20,7 +21,9 @@ def event_types_validate(value: object) -> list[str]:
     patterns: list[str] = []
     for raw in value:
         pattern = raw.strip()
-        valid = pattern == ALL or pattern in EVENT_TYPES or (pattern.endswith(".*") and pattern[:-2] in _FAMILIES)
+        valid = (
+            pattern == ALL or pattern in EVENT_TYPES or (pattern.endswith(FAMILY_SUFFIX) and pattern[:-2] in _FAMILIES)
+        )
         if not valid:
             raise InvalidInput(
                 f"unknown event type {raw!r}; use '*', a family such as 'payment.*', or one of: "
@@ -31,12 +34,3 @@ def event_types_validate(value: object) -> list[str]:
         if pattern not in patterns:
             patterns.append(pattern)
     return patterns
-
-
-def event_type_matches(patterns: list[str], event_type: str) -> bool:
-    for pattern in patterns or [ALL]:
-        if pattern in (ALL, event_type):
-            return True
-        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
-            return True
-    return False

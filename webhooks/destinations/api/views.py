@@ -7,7 +7,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments.api.http import api_key_actor, validated
+from common.http.shapes import validated
+from payments.api.http import api_key_actor
 from payments.api.schema import errors
 from webhooks.destinations import selectors, services
 from webhooks.destinations.api.serializers import (

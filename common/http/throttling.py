@@ -5,6 +5,7 @@
   hour (``checkout_attempt_register``), so the hosted checkout is no card-testing oracle.
 
 DRF's built-in throttles read-modify-write a cache entry and are not a hard limit; these are.
+The counters live in the application's one Redis client (common.redis, ``REDIS_URL``).
 A Redis outage fails open: PostgreSQL, not Redis, protects money, and the API stays up.
 """
 
@@ -15,12 +16,12 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from common.errors import RATE_LIMIT_ERROR
 from common.http.errors import ApiError
+from common.redis import redis_client
 
 logger = logging.getLogger("tender.ratelimit")
 
@@ -34,8 +35,7 @@ def _over_limit(name: str, *, limit: int, window_seconds: int) -> float | None:
     window = int(now // window_seconds)
     key = f"tender:ratelimit:{name}:{window}"
     try:
-        client = cache._cache.get_client(key, write=True)  # the raw redis-py client
-        pipe = client.pipeline()
+        pipe = redis_client().pipeline()
         pipe.incr(key)
         pipe.expire(key, window_seconds + 1)
         count, _ = pipe.execute()
