@@ -21,7 +21,8 @@ _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _ALWAYS = {
     400: "BAD_REQUEST_ERROR: invalid input (the input layer: NUL, lone surrogate or invalid UTF-8 in the path, "
     "query or headers; or this operation's own rules)",
-    503: "SERVER_ERROR `overloaded` with Retry-After: no database connection was free in time (common/http/overload.py)",
+    503: "SERVER_ERROR `overloaded` with Retry-After: no database connection was free in time "
+    "(common/http/overload.py)",
 }
 _WITH_BODY = {
     413: "BAD_REQUEST_ERROR `body_too_large`: the body exceeds API_MAX_BODY_BYTES (64 KiB)",
