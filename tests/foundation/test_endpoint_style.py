@@ -189,3 +189,117 @@ def test_notifications_are_merchant_scoped(alice, bob):
     )
     assert changed.status_code == 200
     assert alice.client.get("/api/v1/notification-settings").json() == before
+
+
+# --- tenancy: every API URL that names an object --------------------------------------------
+
+# What another merchant's call sends to each operation that names an object (a body the
+# operation would accept, so the 404 is the object's, not a 400 of the input).
+OBJECT_OPERATIONS: dict[str, dict[str, Any] | None] = {
+    "customers_get": None,
+    "customers_update": {"name": "Intruder"},
+    "customers_payment_methods_list": None,
+    "customers_payment_methods_create": {"type": "upi", "vpa": "intruder@upi"},
+    "customers_payment_methods_get": None,
+    "customers_payment_methods_delete": None,
+    "event_destinations_get": None,
+    "event_destinations_update": {"enabled": False},
+    "event_destinations_delete": None,
+    "event_destinations_replay": {"since": "2020-01-01T00:00:00Z"},
+    "events_get": None,
+    "orders_get": None,
+    "payments_get": None,
+    "payments_cancel": None,
+    "payments_capture": None,
+    "payments_refunds_create": {"amount": 100},
+    "payments_status": None,
+    "payments_batch_get": None,
+    "reconciliation_discrepancies_get": None,
+    "reconciliation_runs_get": None,
+    "refunds_get": None,
+    "webhook_endpoints_get": None,
+    "webhook_endpoints_update": {"enabled": False},
+    "webhook_endpoints_delete": None,
+    "webhook_endpoints_recover": {"since": "2020-01-01T00:00:00Z"},
+    "webhook_endpoints_rotate_secret": {},
+    "webhook_endpoints_test": None,
+    "webhooks_get": None,
+    "webhooks_attempts": None,
+    "webhooks_retry": None,
+}
+# The order and payment ids are the hosted checkout's capability, shown to anyone who has them;
+# a provider's notifications are signed by the provider, not by a merchant.
+NOT_MERCHANT_SCOPED = {"orders_public_get", "payments_public_get", "provider_webhooks_receive"}
+
+
+def _object_operations() -> dict[str, tuple[str, str]]:
+    return {
+        operation["operationId"]: (method, path)
+        for path, item in _openapi()["paths"].items()
+        if "{" in path
+        for method, operation in item.items()
+        if isinstance(operation, dict)
+    }
+
+
+def _alice_objects(alice, settings) -> dict[str, str]:
+    from reconciliation.models import Discrepancy
+    from reconciliation.services.runs import reconciliation_run
+    from tests.reconciliation.helpers import PERIOD_END, PERIOD_START, line_for, payment_make, settlement_csv
+    from webhooks.models import WebhookDelivery
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    endpoint = endpoint_create(merchant=alice.merchant, url="http://127.0.0.1:9/a", actor="test")
+    payment = settle(make_payment(merchant=alice.merchant), "success")
+    refund = alice.client.post(f"/api/v1/payments/{payment.id}/refunds", {"amount": 100}, format="json").json()
+    customer = alice.client.post("/api/v1/customers", {"email": "c@example.com"}, format="json").json()
+    method = alice.client.post(
+        f"/api/v1/customers/{customer['id']}/payment-methods", {"type": "upi", "vpa": "c@upi"}, format="json"
+    ).json()
+    destination = alice.client.post(
+        "/api/v1/event-destinations",
+        {"type": "redis_stream", "target": {"url": settings.REDIS_URL, "stream": "tender-test-tenancy"}},
+        format="json",
+    ).json()
+    run = reconciliation_run(
+        provider="simulator",
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        content=settlement_csv([line_for(payment_make(alice.merchant, status="success"), amount=1)]),
+    ).run
+    batch = PaymentBatch.objects.create(merchant=alice.merchant, reference="b1", total=1, accepted=1)
+    return {
+        "customer_id": customer["id"],
+        "payment_method_id": method["id"],
+        "destination_id": destination["id"],
+        "event_id": Event.objects.filter(merchant=alice.merchant).first().id,
+        "order_id": payment.order_id,
+        "payment_id": payment.id,
+        "batch_id": batch.id,
+        "discrepancy_id": Discrepancy.objects.get(merchant=alice.merchant).id,
+        "run_id": run.id,
+        "refund_id": refund["id"],
+        "endpoint_id": endpoint.id,
+        "delivery_id": WebhookDelivery.objects.filter(merchant=alice.merchant).first().id,
+    }
+
+
+def test_every_api_url_naming_an_object_is_404_for_another_merchant_and_changes_nothing(alice, bob, settings):
+    operations = _object_operations()
+    assert set(operations) == set(OBJECT_OPERATIONS) | NOT_MERCHANT_SCOPED, "an object URL has no tenancy case"
+    ids = _alice_objects(alice, settings)
+    urls = {}
+    for operation_id, (method, path) in operations.items():
+        url = path
+        for name, value in ids.items():
+            url = url.replace("{" + name + "}", value)
+        urls[operation_id] = (method, url)
+    reads = {op: url for op, (method, url) in urls.items() if method == "get" and op in OBJECT_OPERATIONS}
+    before = {op: alice.client.get(url).json() for op, url in reads.items()}
+    assert all("error" not in body for body in before.values()), before
+    for operation_id, body in OBJECT_OPERATIONS.items():
+        method, url = urls[operation_id]
+        response = getattr(bob.client, method)(url, body, format="json")
+        assert response.status_code == 404, (operation_id, response.status_code, response.content[:200])
+        assert response.json()["error"]["code"] == "NOT_FOUND_ERROR", operation_id
+    assert {op: alice.client.get(url).json() for op, url in reads.items()} == before
