@@ -65,6 +65,18 @@ def _listen_conninfo() -> str:
     )
 
 
+def _relaxed_commits() -> None:
+    """This thread's connection commits without waiting for the WAL flush (when
+    ``EVENT_DESTINATION_RELAXED_COMMIT``): the lease and cursor writes of every wake would
+    otherwise each wait for an fsync, which was most of commit -> visible under load. A
+    PostgreSQL crash can lose only the last of them: a cursor a batch behind (that batch is
+    sent again, deduplicated by event id) or a lease that then simply expires. Every
+    connection of this process is a publisher's, so the session setting stays with it."""
+    if settings.EVENT_DESTINATION_RELAXED_COMMIT:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO off")
+
+
 class Publisher:
     """The scheduler of one publisher process: wakes in, drains out to the threads."""
 
@@ -92,6 +104,7 @@ class Publisher:
 
     def _drain(self, destination_id: str) -> None:
         try:
+            _relaxed_commits()
             result = destination_publish(destination_id=destination_id)
         except Exception:  # a drain must never kill its thread; the retry below tries again
             logger.exception("event destination drain failed", extra={"destination_id": destination_id})
