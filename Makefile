@@ -34,6 +34,7 @@ run: install services
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the import contracts in pyproject.toml (layers, no circles)
 
 test: install services
 	./scripts/browser-deps.sh
@@ -41,6 +42,7 @@ test: install services
 	./scripts/examples-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py collectstatic --noinput > /dev/null  # the front serves /static/ from it, as in make run

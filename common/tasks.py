@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import current_app
+from celery import Task, current_app
+from celery.exceptions import NotRegistered
+
+
+def registered_task(name: str) -> Task:
+    """The task registered as ``name``. A worker imports every tasks module when it starts; any
+    other process (an API process, a test) first does so on its first miss, since the module
+    publishing the task by name has, by design, not imported it."""
+    try:
+        return current_app.tasks[name]
+    except NotRegistered:
+        current_app.loader.import_default_modules()  # the apps' tasks modules (autodiscovery)
+        return current_app.tasks[name]
 
 
 def task_send(name: str, *args: Any, **options: Any) -> None:
     """Queue the registered task ``name`` with positional ``args``; ``options`` go to ``apply_async``.
     Raises what the broker raises: callers decide whether a sweeper covers a lost message."""
-    current_app.tasks[name].apply_async(args, **options)
+    registered_task(name).apply_async(args, **options)

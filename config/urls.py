@@ -22,6 +22,5 @@ urlpatterns = [
     path("api/v1/", include("realtime.api.urls")),
     path("api/v1/", include("notifications.api.urls")),
     re_path(r"^api/", api_not_found),
-    path("", include("notifications.urls")),
     path("", include("realtime.urls")),
 ]

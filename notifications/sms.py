@@ -20,6 +20,9 @@ from typing import Protocol
 
 from django.conf import settings
 
+from webhooks import transport
+from webhooks.signing import signature_headers
+
 
 class SmsError(Exception):
     """The SMS could not be handed over; the notification is retried."""
@@ -49,9 +52,6 @@ class HttpGatewaySmsBackend:
         self.secret = secret
 
     def send(self, message: SmsMessage) -> None:
-        from webhooks import transport
-        from webhooks.signing import signature_headers
-
         body = json.dumps(
             {"to": message.to, "body": message.body, "message_id": message.message_id},
             separators=(",", ":"),

@@ -10,8 +10,11 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from payments.outbox import register_consumer
+        from payments.providers import register_provider
+        from payments.providers.simulator.provider import SimulatorProvider
         from payments.services.batches import batches_complete
         from payments.services.submission import provider_submissions_enqueue
 
+        register_provider("simulator", SimulatorProvider())
         register_consumer("provider-submission", provider_submissions_enqueue)
         register_consumer("batches", batches_complete)

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from common.registry import Registry
 from payments.models import ApiKey, Merchant
 from payments.services.api_keys import secret_hash
 
@@ -36,20 +37,21 @@ class DemoModeOff(Exception):
 
 
 DemoSeeder = Callable[[Merchant, dict[str, Any]], None]
-_seeders: list[DemoSeeder] = []
+demo_seeders: Registry[DemoSeeder] = Registry("demo seeder")
 
 
-def register_demo_seeder(seeder: DemoSeeder) -> None:
+def register_demo_seeder(name: str, seeder: DemoSeeder) -> None:
     """Register an idempotent ``seeder(merchant, credentials)``; it may add to credentials."""
-    if seeder not in _seeders:
-        _seeders.append(seeder)
+    demo_seeders.register(name, seeder)
 
 
 def _credentials_file() -> Path:
     return Path(settings.BASE_DIR) / ".demo" / "credentials.json"
 
 
-def _stored_credentials() -> dict[str, Any]:
+def demo_credentials_stored() -> dict[str, Any]:
+    """The credentials the last seeding wrote (``.demo/credentials.json``), or {}: seeders
+    keep their generated passwords across reseeds with it."""
     path = _credentials_file()
     if path.exists():
         return json.loads(path.read_text())
@@ -63,7 +65,7 @@ def demo_seed() -> dict[str, Any]:
     a superuser and an API key whose credentials are public."""
     if not settings.DEMO_MODE:
         raise DemoModeOff("seed_demo only runs in demo mode (DEMO_MODE=true): its credentials are public")
-    stored = _stored_credentials()
+    stored = demo_credentials_stored()
     admin_password = stored.get("admin_password") or secrets.token_urlsafe(12)
     with transaction.atomic():
         merchant, _ = Merchant.objects.update_or_create(
@@ -97,7 +99,7 @@ def demo_seed() -> dict[str, Any]:
             "admin_username": ADMIN_USERNAME,
             "admin_password": admin_password,
         }
-        for seeder in _seeders:
+        for seeder in demo_seeders.entries():
             seeder(merchant, credentials)
     path = _credentials_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,11 +14,9 @@ Consumers register themselves (``AppConfig.ready``); this module imports none of
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -26,6 +24,9 @@ from django.utils import timezone
 
 from common.correlation import get_correlation_id
 from common.redis import redis_client
+from common.registry import Registry
+from common.tasks import task_send
+from common.threads import ProcessThread
 from payments.models import Event, Mode
 
 logger = logging.getLogger("tender.outbox")
@@ -33,23 +34,13 @@ logger = logging.getLogger("tender.outbox")
 EventHandler = Callable[[Sequence[Event]], None]
 
 
-@dataclass(frozen=True)
-class Consumer:
-    name: str
-    handler: EventHandler
-
-
-_consumers: dict[str, Consumer] = {}
+outbox_consumers: Registry[EventHandler] = Registry("outbox consumer")
 
 
 def register_consumer(name: str, handler: EventHandler) -> None:
     """Register an outbox consumer. Handlers run inside the dispatcher's transaction and
     must be idempotent: they may see an event again after a crash."""
-    _consumers[name] = Consumer(name=name, handler=handler)
-
-
-def consumers() -> list[Consumer]:
-    return list(_consumers.values())
+    outbox_consumers.register(name, handler)
 
 
 def event_record(
@@ -101,6 +92,8 @@ def outbox_nudge() -> None:
     _nudger.request()
 
 
+# The dispatch task (payments.outbox_tasks), published by name: that module runs this one.
+DISPATCH_TASK = "payments.outbox_tasks.outbox_dispatch"
 # Set (NX) by a nudge that publishes a dispatch; deleted when a dispatch starts draining.
 DISPATCH_QUEUED_KEY = "tender:outbox:dispatch-queued"
 # A lost dispatch message holds nudges back for at most this long; a held-back nudge is
@@ -110,15 +103,13 @@ DISPATCH_QUEUED_TTL_SECONDS = 2
 
 def _publish_nudge() -> bool:
     """Publish a dispatch unless one is queued; False when held back by the flag."""
-    from payments.outbox_tasks import outbox_dispatch
-
     try:
         if not redis_client().set(DISPATCH_QUEUED_KEY, "1", nx=True, ex=DISPATCH_QUEUED_TTL_SECONDS):
             return False  # a queued dispatch starts draining after this point: it sees our events
     except Exception:  # noqa: BLE001 - Redis unreachable: publish regardless
         logger.warning("could not check for a queued outbox dispatch; publishing one")
     try:
-        outbox_dispatch.delay()
+        task_send(DISPATCH_TASK)
     except Exception:  # noqa: BLE001 - broker down: the Beat sweeper will pick it up
         logger.warning("could not enqueue outbox dispatch; the sweeper will retry")
     return True
@@ -136,25 +127,23 @@ NUDGE_MIN_INTERVAL = 0.005  # seconds; bounds nudges (mostly a Redis SET NX) to 
 
 
 class _Nudger:
+    """The nudge thread of this process (a :class:`ProcessThread`) and the request flag it waits on."""
+
     def __init__(self) -> None:
         self._wanted = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
         self._recheck_at: float | None = None
+        self._thread = ProcessThread(name="outbox-nudger", target=self._run, prepare=self._fresh_flag)
+
+    def _fresh_flag(self) -> None:
+        # A new thread (first use, after a fork) waits on an event no other process shares.
+        self._wanted = threading.Event()
 
     def pending(self) -> bool:
         """Whether a nudge is still to go out (requested, or held back for a retry)."""
         return self._wanted.is_set() or self._recheck_at is not None
 
     def request(self) -> None:
-        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-            with self._lock:  # (re)start lazily: after fork (prefork workers) the thread is gone
-                if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                    self._wanted = threading.Event()
-                    self._pid = os.getpid()
-                    self._thread = threading.Thread(target=self._run, name="outbox-nudger", daemon=True)
-                    self._thread.start()
+        self._thread.ensure_running()
         self._wanted.set()
 
     def _run(self) -> None:
@@ -192,8 +181,8 @@ def outbox_dispatch_batch(*, limit: int = DISPATCH_BATCH_SIZE) -> int:
         )
         if not events:
             return 0
-        for consumer in consumers():
-            consumer.handler(events)
+        for handler in outbox_consumers.entries():
+            handler(events)
         Event.objects.filter(seq__in=[e.seq for e in events]).update(dispatched_at=timezone.now())
     return len(events)
 

@@ -19,4 +19,4 @@ class RealtimeConfig(AppConfig):
         # committed. Measured: pushing from API processes cost ~30 % of payment-create
         # throughput on 2 cores; from the dispatcher a push still lands in ~5 ms (p99 ~13 ms).
         register_consumer("realtime", outbox_live_handler)
-        register_demo_seeder(demo_dashboard_seed)
+        register_demo_seeder("realtime", demo_dashboard_seed)

@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from payments.models import Payment
 from payments.states import PAYMENT_FINAL
+from webhooks.models import WebhookEndpoint
 
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
@@ -39,10 +40,6 @@ def callback_signature(*, secret: str, order_id: str, payment_id: str, status: s
 
 
 def _merchant_callback_secret(merchant_id: object, mode: str) -> str | None:
-    try:
-        from webhooks.models import WebhookEndpoint
-    except ImportError:  # the webhooks app is optional for the checkout
-        return None
     endpoint = (
         WebhookEndpoint.objects.filter(merchant_id=merchant_id, mode=mode, is_default=True, deleted_at__isnull=True)
         .only("secret")

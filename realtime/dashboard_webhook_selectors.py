@@ -18,7 +18,7 @@ from django.db.models import Count, Q, QuerySet
 
 from payments.models import Merchant
 from webhooks.models import WebhookAttempt, WebhookAudit, WebhookDelivery, WebhookEndpoint
-from webhooks.selectors import attempts_for_delivery, delivery_list_for_merchant
+from webhooks.selectors import attempts_for_delivery, delivery_list_for_merchant, endpoint_list_for_merchant
 from webhooks.services.delivery import delivery_request_build
 from webhooks.services.endpoints import endpoint_active_secrets
 from webhooks.transport import USER_AGENT
@@ -77,8 +77,6 @@ def delivery_inspect(*, merchant: Merchant, delivery: WebhookDelivery) -> Delive
 
 def endpoint_rows_for_merchant(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
     """Every live endpoint with its delivery counts (one grouped query)."""
-    from webhooks.selectors import endpoint_list_for_merchant
-
     return endpoint_list_for_merchant(merchant=merchant).annotate(
         delivered=Count("deliveries", filter=Q(deliveries__status="success")),
         failed=Count("deliveries", filter=Q(deliveries__status="failed")),

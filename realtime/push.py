@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from channels.layers import channel_layers
 
+from common.threads import ProcessThread
 from payments.changes import payment_group
 from payments.models import Event
 from payments.snapshots import payment_public_from_snapshot
@@ -81,13 +81,14 @@ def event_messages(event: Event) -> list[Message]:
 
 
 class Pusher:
-    """One background thread per process running an asyncio loop that sends group messages."""
+    """One background thread per process (a :class:`ProcessThread`) running an asyncio loop
+    that sends group messages."""
 
     def __init__(self, alias: str = "default") -> None:
         self.alias = alias
         self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = ProcessThread(name="realtime-push", target=self._run, prepare=self._fresh_loop)
+        self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[list[Message]] | None = None
         self._pending = 0
@@ -117,34 +118,27 @@ class Pusher:
         """Wait until everything submitted so far was sent (tests and benchmarks)."""
         return self._idle.wait(timeout)
 
-    def _alive(self) -> bool:
-        return self._pid == os.getpid() and self._thread is not None and self._thread.is_alive()
+    def _fresh_loop(self) -> None:
+        # First use in this process, after a fork (the parent's thread does not exist here)
+        # or after the thread died: whatever the old loop held is gone with it.
+        self._ready = threading.Event()
+        self._loop = None
+        self._pending = 0
+        self._idle.set()
 
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
-        if self._alive() and self._loop is not None:
-            return self._loop
-        with self._lock:
-            if not self._alive() or self._loop is None:
-                # First use in this process, after a fork (the parent's thread does not exist
-                # here) or after the thread died: start a fresh one.
-                ready = threading.Event()
-                self._loop = None
-                self._pending = 0
-                self._idle.set()
-                self._thread = threading.Thread(target=self._run, args=(ready,), name="realtime-push", daemon=True)
-                self._thread.start()
-                ready.wait(5)
-                self._pid = os.getpid()
+        self._thread.ensure_running()
+        self._ready.wait(5)  # a new thread's loop; set at once for a running one
         if self._loop is None:
             raise RuntimeError("realtime push thread did not start")
         return self._loop
 
-    def _run(self, ready: threading.Event) -> None:
+    def _run(self) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._queue = asyncio.Queue()
         self._loop = loop
-        ready.set()
+        self._ready.set()
         sender = loop.create_task(self._sender())
         try:
             loop.run_until_complete(sender)

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from payments.demo import demo_credentials_stored
 from payments.models import ApiKey, Merchant
 from realtime.models import MerchantUser, RealtimeTicket
 
@@ -167,9 +168,7 @@ def demo_dashboard_seed(merchant: Merchant, credentials: dict[str, Any]) -> None
 
     The password is random on first seeding and kept on reseeds (read back from
     ``.demo/credentials.json``) so a printed password stays valid."""
-    from payments import demo
-
-    stored = demo._stored_credentials()
+    stored = demo_credentials_stored()
     password = stored.get("dashboard_password") or secrets.token_urlsafe(12)
     user = merchant_user_link(merchant=merchant, email=DEMO_USER_EMAIL)
     if not user.check_password(password):

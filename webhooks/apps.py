@@ -15,4 +15,4 @@ class WebhooksConfig(AppConfig):
         from webhooks.services.fanout import deliveries_fan_out
 
         register_consumer("webhooks", deliveries_fan_out)
-        register_demo_seeder(demo_webhooks_seed)
+        register_demo_seeder("webhooks", demo_webhooks_seed)

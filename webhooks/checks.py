@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, register
 
+from webhooks.services.claims import LEASE_MARGIN_SECONDS
+
 
 @register()
 def webhook_settings_check(app_configs, **kwargs) -> list[Error]:
-    from webhooks.services.claims import LEASE_MARGIN_SECONDS
-
     errors: list[Error] = []
     # A claim's last attempt starts within the send window and is over by its deadline.
     claim_max = settings.WEBHOOK_CLAIM_SEND_SECONDS + settings.WEBHOOK_TOTAL_TIMEOUT + LEASE_MARGIN_SECONDS

@@ -25,11 +25,15 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils import timezone
 
+from common.tasks import task_send
 from notifications.models import Notification
 from notifications.rendering import receipt_render
 from notifications.sms import SmsMessage, sms_backend
 
 logger = logging.getLogger("tender.notifications")
+
+# The send task (notifications.tasks), published by name: the task runs notification_send.
+SEND_TASK = "notifications.tasks.notification_send_task"
 
 _CLAIM_SQL = """
 UPDATE notifications
@@ -113,10 +117,8 @@ def _failure_record(*, notification: Notification, error: str) -> Notification:
     for key, value in changes.items():
         setattr(notification, key, value)
     if delay is not None and delay <= settings.NOTIFICATION_RETRY_ETA_MAX_SECONDS:
-        from notifications.tasks import notification_send_task
-
         try:
-            notification_send_task.apply_async((notification.id,), countdown=delay, retry=False)
+            task_send(SEND_TASK, notification.id, countdown=delay, retry=False)
         except Exception:  # noqa: BLE001 - the sweeper sends it when due
             logger.warning("could not queue a notification retry; the sweeper will")
     return notification
@@ -125,8 +127,6 @@ def _failure_record(*, notification: Notification, error: str) -> Notification:
 def notifications_due_sweep(*, limit: int = 500) -> int:
     """Beat: queue a send for every pending notification that is due and not under a live
     lease (lost tasks, retries too far out for a countdown, dead workers)."""
-    from notifications.tasks import notification_send_task
-
     now = timezone.now()
     expired = now - timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
     due = list(
@@ -137,7 +137,7 @@ def notifications_due_sweep(*, limit: int = 500) -> int:
     )
     for notification_id in due:
         try:
-            notification_send_task.apply_async((notification_id,), retry=False)
+            task_send(SEND_TASK, notification_id, retry=False)
         except Exception:  # noqa: BLE001 - broker down: next sweep
             logger.warning("could not queue due notifications")
             break

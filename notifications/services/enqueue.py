@@ -15,7 +15,9 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
+from common.tasks import task_send
 from notifications.models import Notification, NotificationPreference
+from notifications.services.delivery import SEND_TASK
 from notifications.sms import sms_configured
 from payments.models import Customer, Event, Payment
 
@@ -82,10 +84,8 @@ def notifications_enqueue(events: Sequence[Event]) -> int:
 
 
 def _publish(notification_ids: list[str]) -> None:
-    from notifications.tasks import notification_send_task
-
     for notification_id in notification_ids:
         try:
-            notification_send_task.apply_async((notification_id,), retry=False)
+            task_send(SEND_TASK, notification_id, retry=False)
         except Exception:  # noqa: BLE001 - broker down: the sweeper sends due rows
             return

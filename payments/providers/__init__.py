@@ -1,31 +1,30 @@
 """Payment providers: the interface (:mod:`payments.providers.base`) and a registry.
 
 ``get_provider(name)`` returns the provider a payment was made with; the built-in
-``simulator`` behaves like an acquirer for development, tests and demos.
+``simulator`` behaves like an acquirer for development, tests and demos. Providers are
+registered (``register_provider``) in ``PaymentsConfig.ready``, like every other registry
+(:mod:`common.registry`); a new provider is one more line there.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
+from common.errors import NotFound
+from common.registry import Registry
 from payments.providers.base import PaymentProvider
 
+payment_providers: Registry[PaymentProvider] = Registry("payment provider")
 
-@cache
-def _registry() -> dict[str, PaymentProvider]:
-    from payments.providers.simulator.provider import SimulatorProvider
 
-    return {"simulator": SimulatorProvider()}
+def register_provider(name: str, provider: PaymentProvider) -> None:
+    payment_providers.register(name, provider)
 
 
 def get_provider(name: str) -> PaymentProvider:
-    from common.errors import NotFound
-
     try:
-        return _registry()[name]
-    except KeyError:
+        return payment_providers.get(name)
+    except LookupError:
         raise NotFound(f"Unknown payment provider {name!r}", reason="unknown_provider") from None
 
 
 def provider_names() -> list[str]:
-    return sorted(_registry())
+    return payment_providers.names()

@@ -43,6 +43,7 @@ from payments.models import (
     merchant_scope,
 )
 from payments.outbox import event_record, outbox_nudge_after_commit
+from payments.selectors.batches import batch_counts, batch_failed_items
 from payments.selectors.customers import payment_method_usable
 from payments.snapshots import batch_snapshot, payment_snapshot
 from payments.states import PAYMENT_EVENT_FOR_STATUS, OrderStatus, PaymentStatus
@@ -458,8 +459,6 @@ def batch_complete_if_done(*, batch_id: str) -> PaymentBatch | None:
 
 
 def _completed_event(*, batch: PaymentBatch) -> Event:
-    from payments.selectors.batches import batch_counts, batch_failed_items
-
     data = batch_snapshot(batch, counts=batch_counts(batch=batch))
     data["failed"] = batch_failed_items(batch=batch)
     data["rejected"] = batch.rejected

@@ -40,6 +40,7 @@ from payments.models import Payment, Refund
 from payments.providers import get_provider
 from payments.providers.base import ProviderError
 from payments.services.charges import DUPLICATE_PAYMENT, payment_charge_record
+from payments.services.refunds import payment_refundable_amount, refund_create
 from payments.services.transitions import payment_transition
 from payments.states import PAYMENT_CHARGED, PaymentStatus
 from reconciliation.events import discrepancy_event_record
@@ -235,8 +236,6 @@ def _move(*, discrepancy: Discrepancy, action: Action, kind: str, source: str, d
 
 def _refund_full(*, discrepancy: Discrepancy, action: Action, source: str) -> bool:
     """Refund what is left of the payment; a duplicate's automatic refund already covers it."""
-    from payments.services.refunds import payment_refundable_amount, refund_create
-
     payment = Payment.objects.get(pk=discrepancy.payment_id)
     remaining = payment_refundable_amount(payment_id=payment.id)
     if remaining <= 0 and payment.status == PaymentStatus.DUPLICATE:

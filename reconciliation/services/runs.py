@@ -33,6 +33,7 @@ from reconciliation.classify import items_classify, items_counts, items_store, l
 from reconciliation.events import completed_event_record, discrepancy_events_record
 from reconciliation.models import Discrepancy, Run, RunCount, SettlementFile
 from reconciliation.parsing import SettlementFileError, settlement_file_check, settlement_rows
+from reconciliation.services.actions import run_actions_apply
 
 logger = logging.getLogger("tender.reconciliation")
 
@@ -187,8 +188,6 @@ def _file_claim(
 def run_finish(*, run_id: str) -> int:
     """Steps 2 and 3: apply policies to the run's open discrepancies, mark it completed and
     tell each merchant. Safe to call again; returns the number of actions applied now."""
-    from reconciliation.services.actions import run_actions_apply
-
     applied = run_actions_apply(run_id=run_id)
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run_id)

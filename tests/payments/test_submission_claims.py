@@ -10,7 +10,7 @@ idempotency and notifications are what is being checked."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from payments.models import Event, Payment, ProviderNotification, Refund, SimulatorTransaction, TimelineEntry
-from payments.providers import _registry
+from payments.providers import payment_providers, register_provider
 from payments.providers.base import ProviderError, ProviderNotReached, ProviderOutcomeUnknown, SubmitResult
 from payments.providers.simulator import outcomes, signing
 from payments.providers.simulator import provider as simulator_module
@@ -78,10 +78,11 @@ class AcquirerDouble:
 
 
 @pytest.fixture
-def acquirer(monkeypatch) -> AcquirerDouble:
+def acquirer() -> Iterator[AcquirerDouble]:
     double = AcquirerDouble()
-    monkeypatch.setitem(_registry(), double.name, double)
-    return double
+    register_provider(double.name, double)
+    yield double
+    payment_providers.unregister(double.name)
 
 
 @pytest.fixture

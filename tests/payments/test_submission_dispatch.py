@@ -97,7 +97,7 @@ def test_a_failed_dispatch_queues_nothing_and_leaves_the_events_for_the_next(ali
     finally:
         from payments import outbox
 
-        outbox._consumers.pop("broken-for-test")
+        outbox.outbox_consumers.unregister("broken-for-test")
     assert queued_tasks(broker, "payments") == []
     assert Event.objects.get(object_id=payment_id).dispatched_at is None
 

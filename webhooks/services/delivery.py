@@ -29,7 +29,6 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,14 +50,15 @@ from webhooks.services.claims import (
     endpoint_in_slow_lane,
     endpoint_lock,
 )
+from webhooks.services.endpoints import endpoint_active_secrets, endpoint_disable
 from webhooks.services.fanout import drain_queued_clear, drains_enqueue
+from webhooks.services.requeue import deliveries_requeue
 from webhooks.signing import body_encode, payload_build, signature_headers
 from webhooks.transport import TransportResult, post
 
 logger = logging.getLogger("tender.webhooks")
 
 __all__ = [
-    "deliveries_requeue",
     "deliveries_sweep",
     "delivery_claim_batch",
     "delivery_request_build",
@@ -152,16 +152,10 @@ def retry_delay_seconds(*, attempt_number: int, retry_after: int | None = None) 
     return delay
 
 
-def max_attempts() -> int:
-    return len(settings.WEBHOOK_RETRY_DELAYS) + 1
-
-
 def _record(claim: Claim, sent: list[Sent], *, claim_next: bool = False) -> tuple[list[float], Claim | None]:
     """Write attempts and outcomes, release unsent rows; return the new retry delays and,
     with ``claim_next``, the next claim taken in the same transaction under the endpoint
     lock (so a drain that found this endpoint capped meanwhile never strands its rows)."""
-    from webhooks.services.endpoints import endpoint_disable
-
     endpoint = claim.endpoint
     now = timezone.now()
     delays: list[float] = []
@@ -239,8 +233,6 @@ def _record(claim: Claim, sent: list[Sent], *, claim_next: bool = False) -> tupl
 
 def _endpoint_health(*, endpoint: WebhookEndpoint, last_ok: bool, now: datetime) -> None:
     """Track continuous failure; disable after WEBHOOK_DISABLE_AFTER_SECONDS of it."""
-    from webhooks.services.endpoints import endpoint_disable
-
     if last_ok:
         if endpoint.failing_since is not None:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
@@ -384,8 +376,6 @@ def endpoint_drain(*, endpoint_id: str, time_budget: float | None = None) -> Dra
 
 
 def _drain(*, endpoint_id: str, time_budget: float | None, slow_lane: bool) -> DrainResult:
-    from webhooks.services.endpoints import endpoint_active_secrets
-
     budget = settings.WEBHOOK_DRAIN_SECONDS if time_budget is None else time_budget
     started = time.monotonic()
     attempted = succeeded = 0
@@ -492,29 +482,6 @@ def _retries_nudge(*, endpoint_id: str, delays: list[float]) -> None:
 
 
 # --- manual retry, recover, sweep --------------------------------------------------------------
-
-
-def deliveries_requeue(*, endpoint_id: str, delivery_ids: Sequence[str]) -> int:
-    """Start a new schedule for these deliveries (pending, attempt 0, due now) unless one
-    is in flight; enqueue a drain after commit."""
-    if not delivery_ids:
-        return 0
-    now = timezone.now()
-    count = (
-        WebhookDelivery.objects.filter(pk__in=list(delivery_ids))
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-        .update(
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-            next_retry_at=now,
-            locked_until=None,
-            lease_token=None,
-            last_error="",
-            updated_at=now,
-        )
-    )
-    transaction.on_commit(lambda: drains_enqueue(endpoint_ids=[endpoint_id], first_attempt=False))
-    return count
 
 
 def delivery_retry(*, delivery: WebhookDelivery, actor: str) -> WebhookDelivery:

@@ -18,6 +18,7 @@ from payments.snapshots import iso
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from webhooks.services.audit import audit_record
 from webhooks.services.filters import ALL, event_types_validate
+from webhooks.services.requeue import deliveries_requeue
 from webhooks.signing import secret_generate
 from webhooks.transport import UnsafeUrl, url_validate
 
@@ -276,8 +277,6 @@ def endpoint_recover(*, endpoint: WebhookEndpoint, since: datetime, actor: str) 
     schedule from attempt 1); returns how many."""
     if not endpoint.enabled or not endpoint.url:
         raise Conflict("enable the endpoint (and give it a url) before recovering", reason="endpoint_disabled")
-    from webhooks.services.delivery import deliveries_requeue
-
     with transaction.atomic():
         ids = list(
             WebhookDelivery.objects.filter(

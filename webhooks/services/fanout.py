@@ -15,12 +15,17 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from common.redis import redis_client
+from common.tasks import task_send
 from payments.event_patterns import event_type_matches
 from payments.models import Event
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services.claims import endpoints_held
 
 logger = logging.getLogger("tender.webhooks")
+
+# The drain tasks (webhooks.tasks), published by name: the tasks call these services.
+FIRST_ATTEMPT_TASK = "webhooks.tasks.webhook_delivery_first_attempt"
+RETRY_TASK = "webhooks.tasks.webhook_delivery_retry"
 
 
 def deliveries_fan_out(events: Sequence[Event]) -> int:
@@ -107,9 +112,7 @@ def drains_enqueue(
 ) -> None:
     """Ask workers to drain these endpoints. Losing the message is harmless (sweeper).
     ``coalesce``: skip endpoints that already have a drain message queued."""
-    from webhooks.tasks import webhook_delivery_first_attempt, webhook_delivery_retry
-
-    task = webhook_delivery_first_attempt if first_attempt else webhook_delivery_retry
+    task = FIRST_ATTEMPT_TASK if first_attempt else RETRY_TASK
     if coalesce and endpoint_ids:
         endpoint_ids = _drain_queued_mark(endpoint_ids)
     if not endpoint_ids:
@@ -118,7 +121,7 @@ def drains_enqueue(
         try:
             # retry=False: with the broker down, fail at once (the sweeper re-derives the work)
             # instead of holding a request or a worker in publish retries.
-            task.apply_async((endpoint_id,), countdown=countdown or None, retry=False)
+            task_send(task, endpoint_id, countdown=countdown or None, retry=False)
         except Exception:  # noqa: BLE001 - broker down: the sweeper re-derives the work
             logger.warning("could not enqueue webhook drain; the sweeper will", extra={"endpoint_id": endpoint_id})
             return

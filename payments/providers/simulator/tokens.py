@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from payments.models import Payment
+from payments.models import Payment, SavedPaymentMethod
 from payments.providers.base import TokenizeResult
 from payments.providers.simulator.models import SimulatorToken
 from payments.providers.simulator.outcomes import TEST_CARD_CLASSES
@@ -42,7 +42,5 @@ def token_outcome_class(*, payment: Payment) -> str | None:
     """The outcome class of the token a card payment was made with; None without one."""
     if payment.payment_method_id is None or payment.method != "card":
         return None
-    from payments.models import SavedPaymentMethod
-
     token = SavedPaymentMethod.objects.filter(pk=payment.payment_method_id).values("provider_token")[:1]
     return SimulatorToken.objects.filter(token=token).values_list("outcome_class", flat=True).first()

@@ -1,6 +1,7 @@
 """Dashboard page of customer notifications: the merchant's two switches (a plain form,
 CSRF-checked; the owner's to change, audited like every dashboard write) and the latest
-notifications with their status (every role may look)."""
+notifications with their status (every role may look). The page lives with the rest of the
+dashboard: realtime may import notifications, never the other way round."""
 
 from __future__ import annotations
 
