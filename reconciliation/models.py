@@ -41,7 +41,6 @@ class Klass(models.TextChoices):
 
 # Classes that need nothing: counted, never stored as discrepancies.
 QUIET_CLASSES = frozenset({Klass.MATCHED, Klass.BOTH_FAILED, Klass.PENDING_UNSETTLED})
-DISCREPANCY_CLASSES = tuple(k for k in Klass if k not in QUIET_CLASSES)
 
 
 class ActionKind(models.TextChoices):
@@ -52,8 +51,9 @@ class ActionKind(models.TextChoices):
     NONE = "none", "no action"
 
 
-# Kinds that change a payment: at most one applied row per payment and kind.
-PAYMENT_CHANGING_KINDS = (ActionKind.ACCEPT, ActionKind.REFUND, ActionKind.MARK_FAILED)
+# Kinds that change a payment: at most one applied row per payment and kind (the partial
+# unique constraint of Action, which reads this list).
+PAYMENT_CHANGING_KINDS = [ActionKind.ACCEPT, ActionKind.REFUND, ActionKind.MARK_FAILED]
 
 
 class ReconciliationPolicy(models.Model):
@@ -291,7 +291,7 @@ class Action(models.Model):
             # Never applied twice, however often a run repeats.
             models.UniqueConstraint(
                 fields=["payment", "kind"],
-                condition=models.Q(status="applied", kind__in=["accept", "refund", "mark_failed"]),
+                condition=models.Q(status="applied", kind__in=PAYMENT_CHANGING_KINDS),
                 name="recon_action_once_per_payment",
             ),
         ]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from common.errors import NotFound
 from payments.event_patterns import event_types_q
-from payments.models import Merchant, creation_mode, merchant_scope
-from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from payments.models import Merchant, merchant_scope
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 def endpoint_list_for_merchant(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
@@ -22,11 +22,6 @@ def endpoint_get(*, merchant: Merchant, endpoint_id: str) -> WebhookEndpoint:
     if endpoint is None:
         raise NotFound("webhook endpoint not found")
     return endpoint
-
-
-def endpoint_default_get(*, merchant: Merchant) -> WebhookEndpoint | None:
-    """The default endpoint of the acting key's world (the test world's without a key)."""
-    return endpoint_list_for_merchant(merchant=merchant).filter(is_default=True, mode=creation_mode(merchant)).first()
 
 
 def _delivery_scope(merchant: Merchant) -> dict:
@@ -69,13 +64,3 @@ def delivery_get(*, merchant: Merchant, delivery_id: str) -> WebhookDelivery:
 
 def attempts_for_delivery(*, delivery: WebhookDelivery) -> QuerySet[WebhookAttempt]:
     return WebhookAttempt.objects.filter(delivery=delivery).order_by("started_at", "id")
-
-
-def delivery_counts_for_merchant(*, merchant: Merchant) -> dict[str, int]:
-    """Counts per status (for the dashboard)."""
-    counts = dict.fromkeys(DeliveryStatus.values, 0)
-    rows = (
-        WebhookDelivery.objects.filter(**_delivery_scope(merchant)).values("status").annotate(n=Count("id")).order_by()
-    )
-    counts.update({row["status"]: row["n"] for row in rows})
-    return counts
