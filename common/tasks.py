@@ -8,6 +8,7 @@ time, so its own ``apply_async`` (the correlation-id header, routing) applies as
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from celery import Task, current_app
@@ -16,12 +17,13 @@ from celery.exceptions import NotRegistered
 
 def registered_task(name: str) -> Task:
     """The task registered as ``name``. A worker imports every tasks module when it starts; any
-    other process (an API process, a test) first does so on its first miss, since the module
-    publishing the task by name has, by design, not imported it."""
+    other process (an API process, a test) may not have, since the module publishing the task by
+    name does not import it: task names are ``<tasks module>.<function>``, so on a miss that one
+    module is imported (once; then the registry has it)."""
     try:
         return current_app.tasks[name]
     except NotRegistered:
-        current_app.loader.import_default_modules()  # the apps' tasks modules (autodiscovery)
+        import_module(name.rpartition(".")[0])
         return current_app.tasks[name]
 
 
