@@ -28,19 +28,16 @@ from common.threads import ProcessThread
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_PARTY = ("common", "config", "payments", "webhooks", "realtime", "reconciliation", "notifications")
 
-# Function-level imports that other helpers of issue 14/11/15 are removing right now (each
+# Function-level imports that other helpers of issues 14 and 11 are removing right now (each
 # closes one of the last circles, or is a plain leftover). Delete an entry with its import.
 PENDING: dict[tuple[str, str], str] = {
     ("payments.services.submission", "payments.tasks"): "pipeline",
     ("payments.providers.simulator.provider", "payments.providers.simulator.tasks"): "pipeline",
+    ("payments.providers.simulator.tasks", "payments.providers.simulator.provider"): "pipeline",
     ("payments.services.transitions", "payments.models"): "lifecycle",
     ("payments.services.transitions", "payments.states"): "lifecycle",
     ("webhooks.api.views", "webhooks.signing"): "endpoints",
     ("realtime.selectors", "webhooks.selectors"): "endpoints",
-    ("webhooks.destinations.brokers", "webhooks.destinations.brokers"): "streams",
-    ("webhooks.destinations.publishing", "webhooks.destinations.tasks"): "streams",
-    ("webhooks.destinations.publishing", "webhooks.destinations.selectors"): "streams",
-    ("webhooks.destinations.selectors", "webhooks.destinations.publishing"): "streams",
 }
 
 

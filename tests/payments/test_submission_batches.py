@@ -7,6 +7,7 @@ in one transaction, isolating a notification that fails."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from payments.models import Event, Payment, ProviderNotification, SimulatorTransaction, TimelineEntry
-from payments.providers import _registry
+from payments.providers import payment_providers, register_provider
 from payments.providers.base import ProviderNotReached, ProviderOutcomeUnknown, SubmitResult
 from payments.providers.simulator import provider as simulator_module
 from payments.providers.simulator import signing
@@ -48,10 +49,11 @@ class BatchlessAcquirer:
 
 
 @pytest.fixture
-def acquirer(monkeypatch) -> BatchlessAcquirer:
+def acquirer() -> Iterator[BatchlessAcquirer]:
     double = BatchlessAcquirer()
-    monkeypatch.setitem(_registry(), double.name, double)
-    return double
+    register_provider(double.name, double)
+    yield double
+    payment_providers.unregister(double.name)
 
 
 @pytest.fixture
