@@ -36,7 +36,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("payments.providers.simulator.tasks", "payments.providers.simulator.provider"): "pipeline",
     ("payments.services.transitions", "payments.models"): "lifecycle",
     ("payments.services.transitions", "payments.states"): "lifecycle",
-    ("webhooks.api.views", "webhooks.signing"): "endpoints",
     ("realtime.selectors", "webhooks.selectors"): "endpoints",
 }
 
