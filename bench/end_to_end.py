@@ -465,6 +465,7 @@ def _rows(result, created, webhooks, pushes, cpu, loads, xacts) -> list[dict]:
     to_webhook = [(webhooks[pid] - sent) * 1000 for pid, sent in created.items() if pid in webhooks]
     to_push = [(pushes[pid] - sent) * 1000 for pid, sent in created.items() if pid in pushes]
     failures = sum(result["failures"].values())
+    load_seconds = max(SECONDS, result["ended"] - result["started"])
     name = "end_to_end[make run layout]"
     rows = [
         {
@@ -478,8 +479,9 @@ def _rows(result, created, webhooks, pushes, cpu, loads, xacts) -> list[dict]:
         },
         {
             "benchmark": name,
-            "metric": f"created/s over {SECONDS:.0f} s ({CLIENTS} clients), non-201",
-            "value": round(len(created) / SECONDS, 1),
+            # over the time the creates really took: a loaded machine stretches the offered window
+            "metric": f"created/s ({len(created)} in {load_seconds:.0f} s, {CLIENTS} clients), non-201",
+            "value": round(len(created) / load_seconds, 1),
             "unit": "payments/s",
             "ceiling": "",
             "target": f"non-201: {failures} {result['failures'] or ''}".strip(),

@@ -21,13 +21,14 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from common.correlation import correlation_scope, get_correlation_id
+from common.tasks import task_send
 from payments.models import Event, Payment, TimelineEntry
 from payments.outbox import outbox_nudge_after_commit
 from payments.providers import get_provider
@@ -44,15 +45,13 @@ SUBMISSIONS_PER_TASK = 25
 
 # event type -> name of the batch task that submits that object
 _SUBMITTED_BY = {
-    "payment.created": "payment_process_batch",
-    "refund.created": "refund_process_batch",
+    "payment.created": "payments.tasks.payment_process_batch",
+    "refund.created": "payments.tasks.refund_process_batch",
 }
 
 
 def provider_submissions_enqueue(events: Sequence[Event]) -> None:
     """Outbox consumer: queue provider submission for every created payment and refund."""
-    from payments import tasks
-
     batches: dict[str, list[list[str | None]]] = {}
     for event in events:
         task_name = _SUBMITTED_BY.get(event.type)
@@ -61,12 +60,12 @@ def provider_submissions_enqueue(events: Sequence[Event]) -> None:
     for task_name, items in batches.items():
         for start in range(0, len(items), SUBMISSIONS_PER_TASK):
             chunk = items[start : start + SUBMISSIONS_PER_TASK]
-            transaction.on_commit(partial(_publish, getattr(tasks, task_name), chunk))
+            transaction.on_commit(partial(_publish, task_name, chunk))
 
 
-def _publish(task: Any, items: list[list[str | None]]) -> None:
+def _publish(task_name: str, items: list[list[str | None]]) -> None:
     try:
-        task.delay(items)
+        task_send(task_name, items)
     except Exception:  # noqa: BLE001 - broker down: the stuck-payment sweeper resubmits
         logger.warning("could not queue provider submissions; the sweeper will", extra={"count": len(items)})
 

@@ -255,7 +255,7 @@ def test_the_notify_task_reschedules_what_is_not_decided_yet(alice, simulator, m
     SimulatorTransaction.objects.update(decide_at=timezone.now())
     SimulatorTransaction.objects.filter(pk=later.pk).update(decide_at=timezone.now() + timedelta(seconds=30))
     again: list[list[str]] = []
-    monkeypatch.setattr(simulator_module, "schedule_notifications", lambda due: again.append([r for r, _ in due]))
+    monkeypatch.setattr(simulator_tasks, "schedule_notifications", lambda due: again.append([r for r, _ in due]))
     sent: list[dict] = []
     monkeypatch.setattr(simulator_tasks, "_send", lambda body: sent.append(json.loads(body)) or 200)
     simulator_tasks.simulator_notify.run(list(SimulatorTransaction.objects.values_list("reference", flat=True)))

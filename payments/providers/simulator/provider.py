@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.tasks import task_send
 from payments.models import Mode, Payment, Refund
 from payments.providers.base import (
     SETTLEMENT_COLUMNS,
@@ -37,6 +38,7 @@ from payments.validation import CardDetails
 
 logger = logging.getLogger("tender.simulator")
 FEE_BASIS_POINTS = 200  # 2 %, shown in settlement files
+NOTIFY_TASK = "simulator.notify"  # payments/providers/simulator/tasks.py
 # A notification task carries at most a submission batch's (25) and their faults' extras.
 MAX_NOTIFICATIONS_PER_POST = 200
 
@@ -284,12 +286,10 @@ def schedule_notifications(due: Sequence[tuple[str, int]]) -> None:
     """One ``simulator.notify`` task for ``(reference, delay_ms)`` pairs, due after the
     shortest delay; the task reports those decided by then and schedules itself again for
     the rest (one task per batch, as long as its delays are equal, as in TEST_MODE)."""
-    from payments.providers.simulator.tasks import simulator_notify
-
     references = [reference for reference, _ in due]
     try:
         # No countdown at all for a zero delay: an ETA task waits in the worker's timer instead of running.
         delay_ms = min(delay for _, delay in due)
-        simulator_notify.apply_async(args=[references], countdown=delay_ms / 1000 if delay_ms > 0 else None)
+        task_send(NOTIFY_TASK, references, countdown=delay_ms / 1000 if delay_ms > 0 else None)
     except Exception:  # noqa: BLE001 - a lost notification is a case the gateway must survive
         logger.warning("simulator could not schedule notifications", extra={"references": references})

@@ -21,7 +21,7 @@ from django.utils import timezone
 from payments.providers import http
 from payments.providers.simulator import outcomes, signing
 from payments.providers.simulator.models import SimulatorTransaction
-from payments.providers.simulator.provider import notification_payload
+from payments.providers.simulator.provider import notification_payload, schedule_notifications
 
 logger = logging.getLogger("tender.simulator")
 CALLBACK_PATH = "/api/v1/provider-webhooks/simulator"
@@ -51,8 +51,6 @@ def simulator_notify(self, references: str | list[str]) -> str:
     now = timezone.now()
     later = [row for row in rows if row.decide_at > now]
     if later:
-        from payments.providers.simulator.provider import schedule_notifications
-
         schedule_notifications([(row.reference, (row.decide_at - now).total_seconds() * 1000) for row in later])
     config = outcomes.simulator_config()
     payloads, sent_rows, dropped = [], [], []
