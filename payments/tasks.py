@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 
 from common.correlation import correlation_scope
-from payments.providers.simulator import tasks as _simulator_tasks  # noqa: F401 - registers simulator.notify
+from payments.providers.simulator import tasks as _simulator_tasks  # noqa: F401 - registers simulator_notify
 from payments.services.idempotency import idempotency_keys_purge
 from payments.services.refunds import refund_process
 from payments.services.stuck import payments_stuck_sweep

@@ -38,7 +38,7 @@ from payments.validation import CardDetails
 
 logger = logging.getLogger("tender.simulator")
 FEE_BASIS_POINTS = 200  # 2 %, shown in settlement files
-NOTIFY_TASK = "simulator.notify"  # payments/providers/simulator/tasks.py
+NOTIFY_TASK = "payments.providers.simulator.tasks.simulator_notify"
 # A notification task carries at most a submission batch's (25) and their faults' extras.
 MAX_NOTIFICATIONS_PER_POST = 200
 
@@ -283,7 +283,7 @@ def schedule_notification(reference: str, delay_ms: int) -> None:
 
 
 def schedule_notifications(due: Sequence[tuple[str, int]]) -> None:
-    """One ``simulator.notify`` task for ``(reference, delay_ms)`` pairs, due after the
+    """One notification task (``simulator_notify``) for ``(reference, delay_ms)`` pairs, due after the
     shortest delay; the task reports those decided by then and schedules itself again for
     the rest (one task per batch, as long as its delays are equal, as in TEST_MODE)."""
     references = [reference for reference, _ in due]

@@ -35,7 +35,16 @@ def _send(body: bytes) -> int:
     return http.post_json(url=callback_url(), body=body, headers={signing.HEADER: signing.sign(body)})
 
 
-@shared_task(name="simulator.notify", bind=True, ignore_result=True, max_retries=5, default_retry_delay=2)
+# Named <module>.<function> like every task published by name (common.tasks imports the module on a
+# miss); its queue is the layout's SIMULATOR_NOTIFY_QUEUE (the `simulator` role, else "default").
+@shared_task(
+    name="payments.providers.simulator.tasks.simulator_notify",
+    queue=settings.SIMULATOR_NOTIFY_QUEUE,
+    bind=True,
+    ignore_result=True,
+    max_retries=5,
+    default_retry_delay=2,
+)
 def simulator_notify(self, references: str | list[str]) -> str:
     """Report the decided outcomes of ``references`` (one, or a batch), applying the
     configured faults per transaction (drop, duplicate, stale 'pending' after the final
