@@ -39,9 +39,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, TextField
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from payments.event_patterns import event_type_matches
@@ -52,7 +52,7 @@ from webhooks.destinations.brokers import Message, Publisher, PublishError, brok
 from webhooks.destinations.brokers.registry import adapter_for
 from webhooks.destinations.models import SEQ_END, EventDestination
 from webhooks.destinations.selectors import NOT_STREAMED, destination_events_after_cursor, destination_snapshot
-from webhooks.signing import body_encode, payload_build
+from webhooks.signing import body_encode, data_decode, payload_build
 
 logger = logging.getLogger("tender.event_destinations")
 
@@ -64,7 +64,10 @@ HELD_BACK_WAIT_MAX = 0.05
 # What a message is built from: plain rows, not model instances or named rows, and the time
 # as epoch seconds (the body's "timestamp"), not a datetime parsed per event.
 _EPOCH = RawSQL('floor(extract(epoch from "events"."created_at"))::bigint', ())
-_ROW = ("id", "type", "object_id", "version", "data", "epoch", "correlation_id", "txid", "seq")
+# The data as its JSON text: decoded once here, floats refused in the same pass (psycopg's
+# jsonb loader would decode it, and body_encode decode the body again to look for floats).
+_DATA_JSON = Cast("data", TextField())
+_ROW = ("id", "type", "object_id", "version", "data_json", "epoch", "correlation_id", "txid", "seq")
 _TXID, _SEQ = _ROW.index("txid"), _ROW.index("seq")
 
 
@@ -91,10 +94,13 @@ def _messages_build(rows: list[tuple]) -> list[Message]:
             type=type_,
             object_id=object_id,
             version=version,
-            body=body_encode(payload_build(event_id=event_id, event_type=type_, timestamp=epoch, data=data)),
+            body=body_encode(
+                payload_build(event_id=event_id, event_type=type_, timestamp=epoch, data=data_decode(data_json)),
+                floats_checked=True,
+            ),
             correlation_id=correlation_id,
         )
-        for event_id, type_, object_id, version, data, epoch, correlation_id, _txid, _seq in rows
+        for event_id, type_, object_id, version, data_json, epoch, correlation_id, _txid, _seq in rows
     ]
 
 
@@ -220,7 +226,9 @@ def _lease_release(*, destination_id: str, token: uuid.UUID) -> None:
 
 def _batch_read(destination: EventDestination, *, after: tuple[int, int] | None = None) -> list[tuple]:
     """The next batch after the cursor (or after ``after``), as rows of ``_ROW``."""
-    qs = destination_events_after_cursor(destination=destination, after=after).annotate(epoch=_EPOCH)
+    qs = destination_events_after_cursor(destination=destination, after=after).annotate(
+        epoch=_EPOCH, data_json=_DATA_JSON
+    )
     return list(qs.values_list(*_ROW)[: settings.EVENT_DESTINATION_BATCH_SIZE])
 
 
