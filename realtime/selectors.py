@@ -21,6 +21,7 @@ from payments.snapshots import iso, payment_snapshot
 from payments.states import PaymentStatus
 from realtime.models import DashboardAudit, Invitation, MerchantUser
 from realtime.push import merchant_event_message
+from webhooks.selectors import delivery_list_for_merchant
 
 RESUME_LIMIT = 500
 PAYMENT_PAGE_SIZE = 100  # transactions table: first page and every "Load older"
@@ -243,8 +244,6 @@ def api_key_for_display(*, merchant: Merchant) -> ApiKey | None:
 
 def webhook_log_rows(*, merchant: Merchant, limit: int = 50) -> list[dict[str, Any]]:
     """The merchant's newest webhook deliveries (``webhook_logs``) for the dashboard."""
-    from webhooks.selectors import delivery_list_for_merchant
-
     rows = delivery_list_for_merchant(merchant=merchant)[:limit]
     return [
         {

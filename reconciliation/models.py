@@ -39,10 +39,6 @@ class Klass(models.TextChoices):
     DUPLICATE_LINE = "duplicate_line", "duplicate line"
 
 
-# Classes that need nothing: counted, never stored as discrepancies.
-QUIET_CLASSES = frozenset({Klass.MATCHED, Klass.BOTH_FAILED, Klass.PENDING_UNSETTLED})
-
-
 class ActionKind(models.TextChoices):
     ACCEPT = "accept", "accept (mark success)"
     REFUND = "refund", "accept and refund in full"

@@ -31,12 +31,8 @@ FIRST_PARTY = ("common", "config", "payments", "webhooks", "realtime", "reconcil
 # Function-level imports that other helpers of issues 14 and 11 are removing right now (each
 # closes one of the last circles, or is a plain leftover). Delete an entry with its import.
 PENDING: dict[tuple[str, str], str] = {
-    ("payments.services.submission", "payments.tasks"): "pipeline",
-    ("payments.providers.simulator.provider", "payments.providers.simulator.tasks"): "pipeline",
-    ("payments.providers.simulator.tasks", "payments.providers.simulator.provider"): "pipeline",
     ("payments.services.transitions", "payments.models"): "lifecycle",
     ("payments.services.transitions", "payments.states"): "lifecycle",
-    ("realtime.selectors", "webhooks.selectors"): "endpoints",
 }
 
 
