@@ -1,9 +1,10 @@
-"""The state machines of payments and refunds: which moves are allowed, and from where.
+"""The statuses of payments, refunds and orders, and the event types Tender sends.
 
-Only :mod:`payments.services.transitions` applies them. Normal moves leave ``pending``;
-*corrections* (failed/cancelled → success or duplicate, success → failed) exist only for
-reconciliation and staff, because a provider notification must never move a payment
-backwards.
+Which moves between them are allowed, and what each announces, is the transition tables of
+:mod:`payments.services.transitions` (the one module that changes a status). Normal moves
+leave ``pending``; *corrections* (failed/cancelled → success or duplicate, success → failed)
+exist only for reconciliation and staff, because a provider notification must never move a
+payment backwards.
 
 ``duplicate`` is a payment the provider charged for an order another payment had already
 paid: the money moved, the order keeps only the first payment's money, and this one is
@@ -36,58 +37,15 @@ class OrderStatus(models.TextChoices):
     PAID = "paid"
 
 
-PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    PaymentStatus.PENDING: frozenset(
-        {PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.DUPLICATE}
-    ),
-    PaymentStatus.SUCCESS: frozenset(),
-    PaymentStatus.FAILED: frozenset(),
-    PaymentStatus.CANCELLED: frozenset(),
-    PaymentStatus.DUPLICATE: frozenset(),
-}
-# The provider settled a payment we hold as failed or cancelled: it was charged after all.
-PAYMENT_CORRECTIONS: dict[str, frozenset[str]] = {
-    PaymentStatus.FAILED: frozenset({PaymentStatus.SUCCESS, PaymentStatus.DUPLICATE}),
-    PaymentStatus.CANCELLED: frozenset({PaymentStatus.SUCCESS, PaymentStatus.DUPLICATE}),
-    PaymentStatus.SUCCESS: frozenset({PaymentStatus.FAILED}),
-}
+# Statuses no provider report moves a payment out of (only corrections do).
 PAYMENT_FINAL = frozenset(
     {PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.DUPLICATE}
 )
 # The provider took the money for these (a refund is possible); only ``success`` keeps it.
 PAYMENT_CHARGED = frozenset({PaymentStatus.SUCCESS, PaymentStatus.DUPLICATE})
 
-REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
-    RefundStatus.PENDING: frozenset({RefundStatus.PROCESSED, RefundStatus.FAILED}),
-    RefundStatus.PROCESSED: frozenset(),
-    RefundStatus.FAILED: frozenset(),
-}
-
-PAYMENT_EVENT_FOR_STATUS = {
-    PaymentStatus.SUCCESS: "payment.success",
-    PaymentStatus.FAILED: "payment.failed",
-    PaymentStatus.CANCELLED: "payment.cancelled",
-    PaymentStatus.DUPLICATE: "payment.duplicate",
-}
-REFUND_EVENT_FOR_STATUS = {
-    RefundStatus.PROCESSED: "refund.processed",
-    RefundStatus.FAILED: "refund.failed",
-}
-
-
-def payment_sources_for(to_status: str, *, correction: bool = False) -> frozenset[str]:
-    """The statuses a payment may move to ``to_status`` from."""
-    table = dict(PAYMENT_TRANSITIONS)
-    sources = {src for src, targets in table.items() if to_status in targets}
-    if correction:
-        sources |= {src for src, targets in PAYMENT_CORRECTIONS.items() if to_status in targets}
-    return frozenset(sources)
-
-
-def refund_sources_for(to_status: str) -> frozenset[str]:
-    return frozenset(src for src, targets in REFUND_TRANSITIONS.items() if to_status in targets)
-
-
+# Every event type Tender sends (webhooks, streams, the events API). The lifecycle events
+# among them are the ones payments.services.transitions' tables announce (a test checks).
 EVENT_TYPES = (
     "payment.created",
     "payment.pending",

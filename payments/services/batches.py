@@ -45,8 +45,9 @@ from payments.models import (
 from payments.outbox import event_record, outbox_nudge_after_commit
 from payments.selectors.batches import batch_counts, batch_failed_items
 from payments.selectors.customers import payment_method_usable
+from payments.services.transitions import PAYMENT
 from payments.snapshots import batch_snapshot, payment_snapshot
-from payments.states import PAYMENT_EVENT_FOR_STATUS, OrderStatus, PaymentStatus
+from payments.states import PAYMENT_FINAL, OrderStatus, PaymentStatus
 
 MAX_BATCH_ITEMS = 1000
 
@@ -424,7 +425,7 @@ def _items_insert(
 
 # --- completion ---------------------------------------------------------------------------
 
-_FINAL_EVENTS = frozenset(PAYMENT_EVENT_FOR_STATUS.values())
+_FINAL_EVENTS = frozenset(PAYMENT.event_for(PaymentStatus.PENDING, status) for status in PAYMENT_FINAL)
 _COMPLETE_SQL = """
 UPDATE payment_batches b SET status = 'completed', completed_at = %(now)s
  WHERE id = %(id)s AND status = 'processing'

@@ -12,20 +12,26 @@ same way whatever the order's state:
   follows). The money taken twice goes back without anyone asking, as acquirers such as
   Razorpay do for late payments on paid orders.
 
-The payment row and then its order row are locked (the order every success move takes, see
-``payment_transition``), so concurrent charges of one order are decided one after the other
-and exactly one becomes ``success``. The partial unique index ``payments_one_success_per_order``
-stays the last check.
+The payment row and then its order row are locked (the lock order of
+:mod:`payments.services.transitions`, which every success move keeps), so concurrent charges
+of one order are decided one after the other and exactly one becomes ``success``. The partial
+unique index ``payments_one_success_per_order`` stays the last check.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from payments.models import Order, Payment
+from payments.models import Payment
 from payments.services.refunds import payment_refundable_amount, refund_create
-from payments.services.transitions import TransitionResult, payment_transition
-from payments.states import PaymentStatus, payment_sources_for
+from payments.services.transitions import (
+    TransitionResult,
+    order_lock,
+    payment_lock,
+    payment_sources_for,
+    payment_transition,
+)
+from payments.states import PaymentStatus
 
 DUPLICATE_PAYMENT = "duplicate_payment"
 
@@ -43,13 +49,15 @@ def payment_charge_record(
     (reconciliation, staff) also moves a ``failed``/``cancelled`` payment. A payment that
     cannot move (already final, or a correction not allowed) is returned unchanged."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        payment = payment_lock(payment_id=payment_id)
+        if payment is None:
+            raise Payment.DoesNotExist(payment_id)
         if payment.status not in payment_sources_for(PaymentStatus.SUCCESS, correction=correction):
             return TransitionResult(changed=False, obj=payment)
         # Two statements on purpose: a query that waited for this lock still reads with the
         # snapshot it started with, so a success committed by the transaction we waited for
         # is only visible to a statement that starts after the lock is granted.
-        list(Order.objects.select_for_update().filter(pk=payment.order_id).values_list("pk", flat=True))
+        order_lock(order_id=payment.order_id)
         keeper = (
             Payment.objects.filter(order_id=payment.order_id, status=PaymentStatus.SUCCESS)
             .exclude(pk=payment.pk)

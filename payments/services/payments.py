@@ -11,25 +11,29 @@ itself runs outside any transaction, between a claim and a record step.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from common.correlation import get_correlation_id
 from common.errors import Conflict, InvalidInput, NotFound
-from payments.ids import new_event_id, new_order_id, new_payment_id
-from payments.models import Event, Merchant, Payment, PaymentMethod, creation_mode, merchant_scope
-from payments.outbox import outbox_nudge_after_commit
+from payments.ids import new_order_id, new_payment_id
+from payments.models import Merchant, Order, Payment, PaymentMethod, creation_mode
 from payments.providers import get_provider
 from payments.providers.base import ProviderNotReached
 from payments.selectors.customers import customer_get_for_merchant, payment_method_for_payment
 from payments.services.submission import submission_claim
-from payments.services.transitions import payment_record_event, payment_transition
-from payments.snapshots import payment_snapshot
+from payments.services.transitions import (
+    IMPLICIT_ORDER_STATUS,
+    ORDER_FIRST_ATTEMPT,
+    PAYMENT,
+    change_build,
+    changes_write,
+    payment_change,
+    payment_lock,
+    payment_transition,
+)
 from payments.states import OrderStatus, PaymentStatus
 from payments.validation import (
     CardDetails,
@@ -42,8 +46,9 @@ from payments.validation import (
 
 logger = logging.getLogger("tender.payments")
 
-# Locks the order row, marks a first attempt, and returns what the payment needs, in one
-# statement (the hot path counts its queries).
+# Locks the order row, marks a first attempt (ORDER_FIRST_ATTEMPT, a move of the order's
+# transition table), and returns what the payment needs, in one statement (the hot path
+# counts its queries).
 _ORDER_ATTEMPT_SQL = """
 UPDATE orders
    SET status = CASE WHEN status = %s THEN %s ELSE status END,
@@ -53,81 +58,36 @@ RETURNING amount, currency, status, callback_url, customer_id, mode
 """
 
 
-# The hot path's writes in one round trip: [implicit order +] payment + its first timeline
-# row + its payment.created outbox event, as data-modifying CTEs of one statement (foreign
-# keys are checked at its end).
-_PAYMENT_INSERT_SQL = """
-{order_cte}
-p AS (
-    INSERT INTO payments (id, merchant_id, mode, order_id, amount, currency, method, vpa, card_network, card_last4,
-                          status, captured, version, provider, callback_url, customer_id, payment_method_id,
-                          created_at, updated_at)
-    VALUES (%(id)s, %(merchant_id)s, %(mode)s, %(order_id)s, %(amount)s, %(currency)s, %(method)s, %(vpa)s,
-            %(card_network)s, %(card_last4)s, 'pending', false, 1, %(provider)s, %(callback_url)s, %(customer_id)s,
-            %(payment_method_id)s, %(now)s, %(now)s)
-),
-t AS (
-    INSERT INTO timeline_entries (object_type, object_id, payment_id, from_status, to_status, version, detail,
-                                  source, created_at)
-    VALUES ('payment', %(id)s, %(id)s, NULL, 'pending', 1, 'Payment created', %(source)s, %(now)s)
-)
-INSERT INTO events (id, merchant_id, mode, type, object_type, object_id, version, data, correlation_id, created_at)
-VALUES (%(event_id)s, %(merchant_id)s, %(mode)s, 'payment.created', 'payment', %(id)s, 1, %(data)s::jsonb,
-        %(correlation_id)s, %(now)s)
-RETURNING seq, txid
-"""
-_ORDER_CTE = """WITH o AS (
-    INSERT INTO orders (id, merchant_id, mode, amount, currency, receipt, notes, status, customer_id, created_at,
-                        updated_at)
-    VALUES (%(order_id)s, %(merchant_id)s, %(mode)s, %(amount)s, %(currency)s, NULL, '{}'::jsonb, 'attempted',
-            %(customer_id)s, %(now)s, %(now)s)
-),"""
-_SQL_WITH_ORDER = _PAYMENT_INSERT_SQL.format(order_cte=_ORDER_CTE)
-_SQL_WITHOUT_ORDER = _PAYMENT_INSERT_SQL.format(order_cte="WITH")
-
-
-def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> Event:
-    data = {"payment": payment_snapshot(payment)}
-    event = Event(
-        id=new_event_id(),
-        merchant_id=payment.merchant_id,
-        mode=payment.mode,
-        type="payment.created",
-        object_type="payment",
-        object_id=payment.id,
-        version=1,
-        data=data,
-        correlation_id=get_correlation_id(),
-        created_at=payment.created_at,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SQL_WITH_ORDER if new_order else _SQL_WITHOUT_ORDER,
-            {
-                "id": payment.id,
-                "merchant_id": payment.merchant_id,
-                "mode": payment.mode,
-                "order_id": payment.order_id,
-                "amount": payment.amount,
-                "currency": payment.currency,
-                "method": payment.method,
-                "vpa": payment.vpa,
-                "card_network": payment.card_network,
-                "card_last4": payment.card_last4,
-                "provider": payment.provider,
-                "callback_url": payment.callback_url,
-                "customer_id": payment.customer_id,
-                "payment_method_id": payment.payment_method_id,
-                "now": payment.created_at,
-                "source": source,
-                "event_id": event.id,
-                "data": json.dumps(data, separators=(",", ":")),
-                "correlation_id": event.correlation_id,
-            },
+def _payment_insert(*, payment: Payment, new_order: bool, source: str) -> None:
+    """The hot path's writes in one round trip: [the implicit order +] the payment + its
+    ``payment.created`` timeline row and event, as ONE statement (the lifecycle's writer)."""
+    rows: list[Order | Payment] = [payment]
+    if new_order:
+        rows.insert(
+            0,
+            Order(
+                id=payment.order_id,
+                merchant_id=payment.merchant_id,
+                mode=payment.mode,
+                amount=payment.amount,
+                currency=payment.currency,
+                receipt=None,
+                notes={},
+                status=IMPLICIT_ORDER_STATUS,
+                customer_id=payment.customer_id,
+                created_at=payment.created_at,
+                updated_at=payment.created_at,
+            ),
         )
-        event.seq, event.txid = cursor.fetchone()
-    event._state.adding = False
-    return event
+    change = change_build(
+        lifecycle=PAYMENT,
+        obj=payment,
+        from_status=None,
+        detail="Payment created",
+        source=source,
+        now=payment.created_at,
+    )
+    changes_write([change], before=rows)
 
 
 def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, str, str | None, str | None, str]:
@@ -137,7 +97,7 @@ def _order_for_payment(*, merchant: Merchant, order_id: str) -> tuple[int, str, 
         cursor.execute(
             _ORDER_ATTEMPT_SQL,
             [
-                *(OrderStatus.CREATED, OrderStatus.ATTEMPTED, OrderStatus.CREATED),
+                *(ORDER_FIRST_ATTEMPT[0], ORDER_FIRST_ATTEMPT[1], ORDER_FIRST_ATTEMPT[0]),
                 *(order_id, merchant.pk, merchant.acting_mode),
             ],
         )
@@ -248,9 +208,8 @@ def payment_create(
             created_at=now,
             updated_at=now,
         )
-        payment._state.adding = False
+        # Its commit nudges the outbox; the consumer in services/submission.py queues it.
         _payment_insert(payment=payment, new_order=new_order, source=source)
-        outbox_nudge_after_commit()  # the outbox consumer in services/submission.py queues it
     return payment
 
 
@@ -311,26 +270,17 @@ def _payment_submission_record(*, payment_id: str, reference: str) -> Payment:
     ``submitted_at``/``provider_reference`` is filled in (neither is in the snapshot, so the
     version stays) and no ``payment.pending`` is written, so no timeline steps back."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        payment = payment_lock(payment_id=payment_id)
+        if payment is None:
+            raise Payment.DoesNotExist(payment_id)
         now = timezone.now()
         if payment.status == PaymentStatus.PENDING and payment.submitted_at is None:
-            Payment.objects.filter(pk=payment_id).update(
-                submitted_at=now,
-                provider_reference=reference,
-                submission_claimed_at=None,
-                version=F("version") + 1,
-                updated_at=now,
-            )
-            payment.submitted_at, payment.provider_reference, payment.submission_claimed_at = now, reference, None
-            payment.version, payment.updated_at = payment.version + 1, now
-            payment_record_event(
+            return payment_change(
                 payment=payment,
-                event_type="payment.pending",
-                from_status=PaymentStatus.PENDING,
+                changes={"submitted_at": now, "provider_reference": reference, "submission_claimed_at": None},
                 detail="Submitted to the provider",
                 source="worker",
             )
-            return payment
         payment.submitted_at = payment.submitted_at or now
         payment.provider_reference = payment.provider_reference or reference
         payment.submission_claimed_at = None
@@ -343,7 +293,7 @@ def _payment_submission_record(*, payment_id: str, reference: str) -> Payment:
 
 
 def _locked_payment(*, merchant: Merchant, payment_id: str) -> Payment:
-    payment = Payment.objects.select_for_update().filter(pk=payment_id, **merchant_scope(merchant)).first()
+    payment = payment_lock(payment_id=payment_id, merchant=merchant)
     if payment is None:
         raise NotFound("Payment not found")
     return payment
@@ -361,16 +311,7 @@ def payment_capture(*, merchant: Merchant, payment_id: str, source: str = "api")
             )
         if payment.captured:
             raise InvalidInput("Payment is already captured", reason="payment_already_captured")
-        now = timezone.now()
-        Payment.objects.filter(pk=payment.pk).update(captured=True, version=F("version") + 1, updated_at=now)
-        payment.captured, payment.version, payment.updated_at = True, payment.version + 1, now
-        payment_record_event(
-            payment=payment,
-            event_type="payment.captured",
-            from_status=PaymentStatus.SUCCESS,
-            detail="Payment captured",
-            source=source,
-        )
+        payment = payment_change(payment=payment, changes={"captured": True}, detail="Payment captured", source=source)
     return payment
 
 

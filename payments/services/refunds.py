@@ -13,13 +13,13 @@ import logging
 from django.db import transaction
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from common.errors import InvalidInput, NotFound
-from payments.models import Merchant, Payment, Refund, TimelineEntry, merchant_scope
-from payments.outbox import event_record
+from payments.models import Merchant, Payment, Refund
 from payments.providers import get_provider
 from payments.services.submission import submission_claim
-from payments.snapshots import refund_snapshot
+from payments.services.transitions import REFUND, change_build, changes_write, payment_lock
 from payments.states import PAYMENT_CHARGED, RefundStatus
 from payments.validation import validate_amount, validate_reason
 
@@ -55,7 +55,7 @@ def refund_create(
     amount = validate_amount(amount, minimum=1)
     reason = validate_reason(reason)
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().filter(pk=payment_id, **merchant_scope(merchant)).first()
+        payment = payment_lock(payment_id=payment_id, merchant=merchant)
         if payment is None:
             raise NotFound("Payment not found", field="payment_id")
         if payment.status not in PAYMENT_CHARGED:
@@ -70,28 +70,22 @@ def refund_create(
                 field="amount",
                 reason="refund_exceeds_available",
             )
-        refund = Refund.objects.create(
-            merchant=merchant, mode=payment.mode, payment=payment, amount=amount, reason=reason
+        now = timezone.now()
+        refund = Refund(
+            merchant=merchant,
+            mode=payment.mode,
+            payment=payment,
+            amount=amount,
+            reason=reason,
+            status=RefundStatus.PENDING,
+            created_at=now,
+            updated_at=now,
         )
-        TimelineEntry.objects.create(
-            object_type="refund",
-            object_id=refund.id,
-            payment_id=payment.pk,
-            from_status=None,
-            to_status=refund.status,
-            version=refund.version,
-            detail="Refund created",
-            source=source,
+        # The refund, its timeline row and its refund.created event: one statement.
+        change = change_build(
+            lifecycle=REFUND, obj=refund, from_status=None, detail="Refund created", source=source, now=now
         )
-        event_record(
-            merchant_id=merchant.pk,
-            mode=refund.mode,
-            type="refund.created",
-            object_type="refund",
-            object_id=refund.id,
-            version=refund.version,
-            data={"refund": refund_snapshot(refund)},
-        )
+        changes_write([change], before=[refund])
     return refund
 
 
