@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -258,28 +259,29 @@ def changes_write(changes: Sequence[Change], *, before: Sequence[models.Model] =
     needs no transaction of its own. Sets each event's ``seq``/``txid`` and nudges the outbox
     dispatcher once the current transaction commits. Inside ``atomic`` unless it is the whole
     transaction."""
-    timelines = [c.timeline for c in changes if c.timeline is not None]
-    events = [c.event for c in changes]
+    events = {c.event.id: c.event for c in changes}
     if not events:
         return
-    groups = [(type(row), 1) for row in before]
-    if timelines:
-        groups.append((TimelineEntry, len(timelines)))
-    groups.append((Event, len(events)))
-    params: list[Any] = []
-    for row in (*before, *timelines, *events):
-        params.extend(_row_values(row))
+    groups: list[tuple[type[models.Model], list[models.Model]]] = []
+    for row in (*before, *(c.timeline for c in changes if c.timeline is not None), *events.values()):
+        if groups and groups[-1][0] is type(row):
+            groups[-1][1].append(row)
+        else:
+            groups.append((type(row), [row]))
+    # One parameter per table (its rows as a JSON array): psycopg caches the conversion of a
+    # statement only up to 50 parameters, and the hot path cannot afford to lose that cache.
+    params = [json.dumps([_row_values(row) for row in rows], default=_json_value) for _, rows in groups]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_statement(tuple(groups)), params)
-        returned = cursor.fetchall()
-    for event, (seq, txid) in zip(events, returned, strict=True):
-        event.seq, event.txid = seq, txid
-    for row in (*before, *timelines, *events):
-        row._state.adding, row._state.db = False, connection.alias
+        cursor.execute(_insert_statement(tuple(model for model, _ in groups)), params)
+        for event_id, seq, txid in cursor.fetchall():
+            events[event_id].seq, events[event_id].txid = seq, txid
+    for _, rows in groups:
+        for row in rows:
+            row._state.adding, row._state.db = False, connection.alias
     outbox_nudge_after_commit()
 
 
-# Field types whose Python values psycopg writes as Django would (no per-value adaptation).
+# Field types whose values JSON carries to PostgreSQL unchanged, with _json_value's help.
 _PLAIN_FIELDS = (
     models.CharField,
     models.IntegerField,
@@ -287,47 +289,53 @@ _PLAIN_FIELDS = (
     models.DateTimeField,
     models.UUIDField,
     models.TextField,
+    models.JSONField,
 )
 
 
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value changes_write knows")
+
+
 @functools.cache
-def _insert_columns(model: type[models.Model]) -> tuple[tuple[str, str, bool], ...]:
-    """``(attname, column, is_json)`` of the columns an instance supplies: every concrete field
-    but an auto-increment key and a value only the database fills (a ``db_default`` without a
-    Python default, like ``events.txid``)."""
+def _insert_columns(model: type[models.Model]) -> tuple[tuple[str, str], ...]:
+    """``(attname, column)`` of the columns an instance supplies: every concrete field but an
+    auto-increment key and a value only the database fills (a ``db_default`` without a Python
+    default, like ``events.txid``)."""
     columns = []
     for f in model._meta.concrete_fields:
         if isinstance(f, AutoFieldMixin) or (f.has_db_default() and not f.has_default()):
             continue
         kind = f.target_field if isinstance(f, models.ForeignKey) else f
-        if not isinstance(kind, (models.JSONField, *_PLAIN_FIELDS)):
+        if not isinstance(kind, _PLAIN_FIELDS):
             raise TypeError(f"{model.__name__}.{f.name}: {type(kind).__name__} needs adapting; add it here")
-        columns.append((f.attname, f.column, isinstance(kind, models.JSONField)))
+        columns.append((f.attname, f.column))
     return tuple(columns)
 
 
-def _row_values(row: models.Model) -> list[Any]:
-    return [
-        json.dumps(getattr(row, attname), separators=(",", ":")) if is_json else getattr(row, attname)
-        for attname, _, is_json in _insert_columns(type(row))
-    ]
+def _row_values(row: models.Model) -> dict[str, Any]:
+    return {column: getattr(row, attname) for attname, column in _insert_columns(type(row))}
 
 
-@functools.lru_cache(maxsize=128)
-def _insert_statement(groups: tuple[tuple[type[models.Model], int], ...]) -> str:
-    """``WITH c0 AS (INSERT …), c1 AS (INSERT …) INSERT INTO events … RETURNING seq, txid``:
-    one INSERT per ``(model, row count)``, the last one the events."""
+@functools.lru_cache(maxsize=32)
+def _insert_statement(models_: tuple[type[models.Model], ...]) -> str:
+    """``WITH c0 AS (INSERT …), c1 AS (INSERT …) INSERT INTO events … RETURNING id, seq, txid``:
+    one INSERT per table, of the rows its JSON-array parameter holds, the last one the events."""
     qn = connection.ops.quote_name
     inserts = []
-    for model, count in groups:
-        columns = _insert_columns(model)
-        # Names come from the models' metadata; every value is a parameter.
-        table, names = qn(model._meta.db_table), ", ".join(qn(column) for _, column, _ in columns)
-        row = "(" + ", ".join("%s::jsonb" if is_json else "%s" for _, _, is_json in columns) + ")"
-        inserts.append(f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * count)}")  # noqa: S608
+    for model in models_:
+        # Names come from the models' metadata; the rows are the one parameter.
+        table = qn(model._meta.db_table)
+        names = ", ".join(qn(column) for _, column in _insert_columns(model))
+        rows = f"jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
+        inserts.append(f"INSERT INTO {table} ({names}) SELECT {names} FROM {rows}")  # noqa: S608
     *ctes, last = inserts
     head = "WITH " + ", ".join(f"c{i} AS ({sql})" for i, sql in enumerate(ctes)) + " " if ctes else ""
-    return f"{head}{last} RETURNING seq, txid"
+    return f"{head}{last} RETURNING id, seq, txid"
 
 
 # --- the lock ---------------------------------------------------------------------------
