@@ -22,8 +22,8 @@ from payments.models import Order, Payment, ProviderNotification, Refund
 from payments.providers import get_provider
 from payments.services.charges import payment_charge_record
 from payments.services.submission import payment_events_record
-from payments.services.transitions import payment_transition, refund_transition
-from payments.states import PAYMENT_EVENT_FOR_STATUS, OrderStatus, PaymentStatus, RefundStatus, payment_sources_for
+from payments.services.transitions import PAYMENT, payment_sources_for, payment_transition, refund_transition
+from payments.states import OrderStatus, PaymentStatus, RefundStatus
 
 logger = logging.getLogger("tender.provider")
 
@@ -318,7 +318,7 @@ def _payment_successes_record(*, payment_ids: list[str], source: str) -> list[st
             moved = list(Payment.objects.raw(_SUCCESS_SQL, {"ids": plain, "now": now}))
             payment_events_record(
                 payments=moved,
-                event_type=PAYMENT_EVENT_FOR_STATUS[PaymentStatus.SUCCESS],
+                event_type=PAYMENT.event_for(PaymentStatus.PENDING, PaymentStatus.SUCCESS),
                 from_status=PaymentStatus.PENDING,
                 detail="Provider reported success",
                 source=source,

@@ -492,6 +492,34 @@ def payment_record_event(
     )
 
 
+def payment_record_events(
+    *,
+    payments: Sequence[Payment],
+    event_type: str,
+    from_status: str | None,
+    detail: str,
+    source: str,
+    correlation: Mapping[str, str | None] | None = None,
+) -> None:
+    """Batch form of :func:`payment_record_event`: the timeline rows and events of payments the
+    caller moved itself, one statement for all. Each event carries its own payment's
+    correlation id from ``correlation`` (payment id -> id), or without it the current one."""
+    changes = []
+    for payment in payments:
+        change = change_build(
+            lifecycle=PAYMENT,
+            obj=payment,
+            from_status=from_status,
+            event_type=event_type,
+            detail=detail,
+            source=source,
+        )
+        if correlation is not None:
+            change.event.correlation_id = correlation.get(payment.id)
+        changes.append(change)
+    changes_write(changes)
+
+
 def refund_transition(
     *,
     refund_id: str,

@@ -30,10 +30,7 @@ FIRST_PARTY = ("common", "config", "payments", "webhooks", "realtime", "reconcil
 
 # Function-level imports that other helpers of issues 14 and 11 are removing right now (each
 # closes one of the last circles, or is a plain leftover). Delete an entry with its import.
-PENDING: dict[tuple[str, str], str] = {
-    ("payments.services.transitions", "payments.models"): "lifecycle",
-    ("payments.services.transitions", "payments.states"): "lifecycle",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def _module_name(path: Path) -> str:
