@@ -233,7 +233,10 @@ CELERY_TASK_ROUTES = {
 # unless a layout gives the stand-in acquirer a worker of its own (config/serving.py's
 # `simulator` role sets "simulator"), so its work is not counted as the payments worker's.
 SIMULATOR_NOTIFY_QUEUE = os.environ.get("SIMULATOR_NOTIFY_QUEUE", "default")
-CELERY_TASK_ROUTES["simulator.notify"] = {"queue": SIMULATOR_NOTIFY_QUEUE, "routing_key": SIMULATOR_NOTIFY_QUEUE}
+CELERY_TASK_ROUTES["payments.providers.simulator.tasks.simulator_notify"] = {
+    "queue": SIMULATOR_NOTIFY_QUEUE,
+    "routing_key": SIMULATOR_NOTIFY_QUEUE,
+}
 CELERY_BEAT_SCHEDULER = "config.beat:CheckedDatabaseScheduler"  # django-celery-beat, refusing without secrets
 CELERY_TIMEZONE = "UTC"
 # A worker writes a heartbeat to Redis this often; /health calls it stopped after the TTL.

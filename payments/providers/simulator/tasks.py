@@ -36,10 +36,9 @@ def _send(body: bytes) -> int:
 
 
 # Named <module>.<function> like every task published by name (common.tasks imports the module on a
-# miss); its queue is the layout's SIMULATOR_NOTIFY_QUEUE (the `simulator` role, else "default").
+# miss); routed, like every task, by CELERY_TASK_ROUTES (the layout's SIMULATOR_NOTIFY_QUEUE).
 @shared_task(
     name="payments.providers.simulator.tasks.simulator_notify",
-    queue=settings.SIMULATOR_NOTIFY_QUEUE,
     bind=True,
     ignore_result=True,
     max_retries=5,
