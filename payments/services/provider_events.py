@@ -21,8 +21,14 @@ from django.utils import timezone
 from payments.models import Order, Payment, ProviderNotification, Refund
 from payments.providers import get_provider
 from payments.services.charges import payment_charge_record
-from payments.services.submission import payment_events_record
-from payments.services.transitions import PAYMENT, payment_sources_for, payment_transition, refund_transition
+from payments.services.transitions import (
+    ORDER,
+    PAYMENT,
+    payment_record_events,
+    payment_sources_for,
+    payment_transition,
+    refund_transition,
+)
 from payments.states import OrderStatus, PaymentStatus, RefundStatus
 
 logger = logging.getLogger("tender.provider")
@@ -288,8 +294,8 @@ def _payment_successes_record(*, payment_ids: list[str], source: str) -> list[st
     a final payment) is left to the caller's one-at-a-time path. Under its own savepoint:
     if it fails, nothing of it stays and the caller's path takes them all.
 
-    Interim: /work/wt/NOTES.md "pipeline -> lifecycle" asks for this batch form of the
-    charge in the lifecycle writer."""
+    The timeline rows and events are the lifecycle writer's batch form
+    (``transitions.payment_record_events``); the moves are checked against its tables."""
     if not payment_ids:
         return []
     try:
@@ -316,14 +322,18 @@ def _payment_successes_record(*, payment_ids: list[str], source: str) -> list[st
                 return []
             now = timezone.now()
             moved = list(Payment.objects.raw(_SUCCESS_SQL, {"ids": plain, "now": now}))
-            payment_events_record(
+            payment_record_events(
                 payments=moved,
                 event_type=PAYMENT.event_for(PaymentStatus.PENDING, PaymentStatus.SUCCESS),
                 from_status=PaymentStatus.PENDING,
                 detail="Provider reported success",
                 source=source,
             )
-            Order.objects.filter(pk__in=[p.order_id for p in moved]).update(status=OrderStatus.PAID, updated_at=now)
+            # The orders' move to paid, by the order table (one UPDATE for the batch; an order
+            # already paid was excluded above).
+            Order.objects.filter(
+                pk__in=[p.order_id for p in moved], status__in=ORDER.sources_for(OrderStatus.PAID)
+            ).update(status=OrderStatus.PAID, updated_at=now)
     except Exception:  # noqa: BLE001 - e.g. a deadlock with another batch: one at a time instead
         logger.warning("batched charge record failed; applying one at a time", exc_info=True)
         return []

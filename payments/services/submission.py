@@ -27,13 +27,12 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from common.correlation import correlation_scope, get_correlation_id
+from common.correlation import correlation_scope
 from common.tasks import task_send
-from payments.models import Event, Payment, TimelineEntry
-from payments.outbox import outbox_nudge_after_commit
+from payments.models import Event, Payment
 from payments.providers import get_provider
 from payments.providers.base import ProviderNotReached, SubmitResult
-from payments.snapshots import payment_snapshot
+from payments.services.transitions import payment_record_events
 from payments.states import PaymentStatus
 
 logger = logging.getLogger("tender.submission")
@@ -232,7 +231,7 @@ def _submissions_record(submitted: dict[str, str], *, correlation: dict[str, str
             payment.provider_reference = payment.provider_reference or submitted[payment.id]
             payment.submission_claimed_at = None
         if fresh:
-            payment_events_record(
+            payment_record_events(
                 payments=fresh,
                 event_type="payment.pending",
                 from_status=PaymentStatus.PENDING,
@@ -241,48 +240,3 @@ def _submissions_record(submitted: dict[str, str], *, correlation: dict[str, str
                 correlation=correlation,
             )
     return fresh + moved_on
-
-
-def payment_events_record(
-    *,
-    payments: Sequence[Payment],
-    event_type: str,
-    from_status: str | None,
-    detail: str,
-    source: str,
-    correlation: dict[str, str | None] | None = None,
-) -> None:
-    """Batch form of ``transitions.payment_record_event``: the timeline row and outbox event
-    of each payment's current version, one INSERT per table, one nudge (inside the caller's
-    transaction). Each event carries its own payment's correlation id from ``correlation``,
-    or without it the current one (a request's).
-
-    Interim copy: /work/wt/NOTES.md "pipeline -> lifecycle" asks for this batch variant in
-    the lifecycle writer; this goes once it is there."""
-    TimelineEntry.objects.bulk_create(
-        TimelineEntry(
-            object_type="payment",
-            object_id=p.id,
-            payment_id=p.id,
-            from_status=from_status,
-            to_status=p.status,
-            version=p.version,
-            detail=detail,
-            source=source,
-        )
-        for p in payments
-    )
-    Event.objects.bulk_create(
-        Event(
-            merchant_id=p.merchant_id,
-            mode=p.mode,
-            type=event_type,
-            object_type="payment",
-            object_id=p.id,
-            version=p.version,
-            data={"payment": payment_snapshot(p)},
-            correlation_id=get_correlation_id() if correlation is None else correlation.get(p.id),
-        )
-        for p in payments
-    )
-    outbox_nudge_after_commit()

@@ -171,9 +171,8 @@ def test_orders_move_by_their_table(alice):
 
 
 # Where timeline rows and lifecycle events may be written: the lifecycle module, and until
-# they move onto its builder the batch create statement and submission.py's interim
-# payment_events_record (its owner replaces it with transitions.payment_record_events).
-WRITERS = {"payments/services/transitions.py", "payments/services/batches.py", "payments/services/submission.py"}
+# it moves onto the builder the batch create statement (one unnest INSERT for 1,000 items).
+WRITERS = {"payments/services/transitions.py", "payments/services/batches.py"}
 WRITES = re.compile(
     r"(?<!class )TimelineEntry\(|TimelineEntry\.objects\.(create|bulk_create)|INSERT INTO (timeline_entries|events)\b"
 )
