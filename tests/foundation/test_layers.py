@@ -187,7 +187,6 @@ def test_process_thread_restarts_after_it_died_and_prepares_each_start():
     thread.join(5)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_process_thread_starts_its_own_thread_in_a_forked_child():
     stop = threading.Event()
     thread = ProcessThread(name="test-fork-thread", target=stop.wait)
