@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -99,7 +100,7 @@ class SettlementFileAdmin(admin.ModelAdmin):
                     )
                 else:
                     self.message_user(request, f"Run {outcome.run.id}: {summary}")
-                return HttpResponseRedirect(reverse("admin:reconciliation_run_change", args=[outcome.run.id]))
+                return HttpResponseRedirect(reverse("admin:reconciliation_run_change", args=[quote(outcome.run.id)]))
         context = {
             **self.admin_site.each_context(request),
             "title": "Upload a settlement file",

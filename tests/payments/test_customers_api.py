@@ -10,6 +10,7 @@ from django.db import connection
 from payments.ids import is_public_id
 from payments.models import Customer, Payment, SavedPaymentMethod, SimulatorToken
 from tests.payments.conftest import VISA_DECLINED, VISA_OK, card
+from tests.support.admin_urls import admin_change_url
 
 pytestmark = pytest.mark.django_db
 
@@ -291,9 +292,9 @@ def test_admin_lists_customers_and_methods_without_the_token(alice, client):
     token = SavedPaymentMethod.objects.get().provider_token
     listing = client.get("/admin/payments/customer/", {"q": "asha"})
     assert listing.status_code == 200 and customer["id"] in listing.content.decode()
-    page = client.get(f"/admin/payments/customer/{customer['id']}/change/")
+    page = client.get(admin_change_url(Customer, customer["id"]))
     assert page.status_code == 200 and pm in page.content.decode()
-    method_page = client.get(f"/admin/payments/savedpaymentmethod/{pm}/change/")
+    method_page = client.get(admin_change_url(SavedPaymentMethod, pm))
     assert method_page.status_code == 200
     assert "1111" in method_page.content.decode() and token not in method_page.content.decode()
 

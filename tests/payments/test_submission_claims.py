@@ -30,6 +30,7 @@ from payments.services.payments import payment_process
 from payments.services.refunds import refund_process
 from payments.services.stuck import payments_stuck_sweep
 from tests.payments.factories import OrderFactory, PaymentFactory, RefundFactory, SuccessfulPaymentFactory
+from tests.support.admin_urls import admin_change_url
 
 pytestmark = pytest.mark.django_db(transaction=True)  # no test-wide transaction: the service's own count
 NOW = timedelta(0)
@@ -502,7 +503,7 @@ def test_admin_shows_the_claim_read_only(client, alice, acquirer):
     client.force_login(user)
     payment = PaymentFactory(order=OrderFactory(merchant=alice.merchant), submission_claimed_at=timezone.now())
     refund = RefundFactory(payment=SuccessfulPaymentFactory(order=OrderFactory(merchant=alice.merchant)))
-    for page in (f"/admin/payments/payment/{payment.id}/change/", f"/admin/payments/refund/{refund.id}/change/"):
+    for page in (admin_change_url(Payment, payment.id), admin_change_url(Refund, refund.id)):
         html = client.get(page).content.decode()
         assert "Submission claimed at" in html, page
         assert 'name="submission_claimed_at"' not in html, page

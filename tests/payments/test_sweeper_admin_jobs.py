@@ -8,11 +8,12 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from payments.models import Payment, SimulatorTransaction
+from payments.models import Order, Payment, Refund, SimulatorTransaction
 from payments.services.payments import payment_process
 from payments.services.refunds import refund_process
 from payments.services.stuck import payment_poll_provider, payments_stuck_sweep
 from tests.payments.factories import OrderFactory, PaymentFactory, RefundFactory, SuccessfulPaymentFactory
+from tests.support.admin_urls import admin_change_url
 
 pytestmark = pytest.mark.django_db
 
@@ -80,11 +81,11 @@ def test_admin_pages_render(staff, alice, simulator):
     refund = RefundFactory(payment=payment)
     pages = [
         "/admin/payments/order/",
-        f"/admin/payments/order/{payment.order_id}/change/",
+        admin_change_url(Order, payment.order_id),
         "/admin/payments/payment/",
-        f"/admin/payments/payment/{payment.id}/change/",
+        admin_change_url(Payment, payment.id),
         "/admin/payments/refund/",
-        f"/admin/payments/refund/{refund.id}/change/",
+        admin_change_url(Refund, refund.id),
         "/admin/payments/event/",
         "/admin/payments/providernotification/",
         "/admin/payments/simulatortransaction/",
@@ -96,7 +97,7 @@ def test_admin_pages_render(staff, alice, simulator):
 
 def test_admin_payment_money_fields_are_read_only(staff, alice):
     payment = SuccessfulPaymentFactory(order=OrderFactory(merchant=alice.merchant), amount=500)
-    staff.post(f"/admin/payments/payment/{payment.id}/change/", {"amount": 1, "status": "failed"})
+    staff.post(admin_change_url(Payment, payment.id), {"amount": 1, "status": "failed"})
     payment.refresh_from_db()
     assert (payment.amount, payment.status) == (500, "success")
 

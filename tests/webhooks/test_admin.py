@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from payments.outbox import outbox_dispatch_all
+from tests.support.admin_urls import admin_change_url
 from tests.webhooks.conftest import payment_make
 from webhooks.models import WebhookAudit, WebhookDelivery, WebhookEndpoint
 from webhooks.services.endpoints import endpoint_create
@@ -28,11 +29,11 @@ def _action(admin_client, model: str, action: str, ids: list[str]):
 def test_pages_render(admin_client, setup):
     endpoint, delivery = setup
     assert admin_client.get("/admin/webhooks/webhookendpoint/").status_code == 200
-    assert admin_client.get(f"/admin/webhooks/webhookendpoint/{endpoint.id}/change/").status_code == 200
+    assert admin_client.get(admin_change_url(WebhookEndpoint, endpoint.id)).status_code == 200
     assert admin_client.get("/admin/webhooks/webhookdelivery/").status_code == 200
-    page = admin_client.get(f"/admin/webhooks/webhookdelivery/{delivery.id}/change/")
+    page = admin_client.get(admin_change_url(WebhookDelivery, delivery.id))
     assert page.status_code == 200 and b"attempt" in page.content.lower()
-    change = admin_client.get(f"/admin/webhooks/webhookendpoint/{endpoint.id}/change/")
+    change = admin_client.get(admin_change_url(WebhookEndpoint, endpoint.id))
     assert endpoint.secret.encode() not in change.content
 
 
