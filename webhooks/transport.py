@@ -30,7 +30,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -246,7 +246,24 @@ def _watchdog_get() -> _Watchdog:
 _current = threading.local()  # the deadline of the attempt this thread is making
 
 
-def _watch_current(sock: socket.socket | None) -> None:
+@contextlib.contextmanager
+def socket_deadline(at: float) -> Iterator[_Deadline]:
+    """A wall-clock deadline (``time.monotonic()``) for this thread's blocking socket work:
+    every socket :func:`socket_watch` registers inside is shut down when ``at`` passes, so a
+    peer that drips bytes (each read within its socket timeout) cannot hold the thread past
+    it. ``expired`` on the yielded deadline tells whether it was cut. Webhook attempts and
+    the Redis stream publisher use it."""
+    watched = _current.deadline = _Deadline(at)
+    _watchdog_get().add(watched)
+    try:
+        yield watched
+    finally:
+        watched.finish()
+        _current.deadline = None
+
+
+def socket_watch(sock: socket.socket | None) -> None:
+    """Put ``sock`` under this thread's current :func:`socket_deadline` (none: nothing)."""
     deadline: _Deadline | None = getattr(_current, "deadline", None)
     if deadline is not None and sock is not None:
         deadline.watch(sock)
@@ -258,11 +275,11 @@ class _WatchedConnection:
 
     def _new_conn(self):
         sock = super()._new_conn()
-        _watch_current(sock)
+        socket_watch(sock)
         return sock
 
     def request(self, *args, **kwargs):
-        _watch_current(self.sock)
+        socket_watch(self.sock)
         return super().request(*args, **kwargs)
 
 
@@ -379,13 +396,8 @@ def post(*, url: str, body: bytes, headers: dict[str, str], deadline: float | No
         at = min(at, deadline)
     if at <= started:
         return TransportResult(False, None, 0, "", "timeout", "no time left for an attempt", None, False)
-    watched = _current.deadline = _Deadline(at)
-    _watchdog_get().add(watched)
-    try:
+    with socket_deadline(at) as watched:
         outcome = _post_watched(url=url, body=body, headers=headers, watched=watched)
-    finally:
-        watched.finish()
-        _current.deadline = None
     status_code, body_text, error_class, error, response_headers = outcome
     if watched.expired:
         # Whatever broke, it broke because we cut it; and a response we cut is never a

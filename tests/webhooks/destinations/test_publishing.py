@@ -5,6 +5,8 @@ only its own destination (with backoff, status, lag, last_error and the merchant
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import psycopg
@@ -23,6 +25,7 @@ from tests.webhooks.destinations.conftest import (
     redis_read,
     versions_by_object,
 )
+from webhooks.destinations.brokers import BrokerUrl, Message, PublishError, redis_stream
 from webhooks.destinations.models import EventDestination
 from webhooks.destinations.publishing import destination_publish
 from webhooks.signing import body_encode, payload_build
@@ -210,3 +213,81 @@ def test_a_refusing_broker_is_failing_with_its_reason_and_the_cursor_holds(alice
     assert (shown["status"], shown["lag"]) == ("failing", 2)
     assert shown["last_error"].startswith("broker_refused") and "PRECONDITION_FAILED" in shown["last_error"]
     assert EventDestination.objects.values_list("cursor_txid", "cursor_seq").get(pk=destination["id"]) == before
+
+
+class _DrippingRedis:
+    """A loopback server that speaks just enough RESP to be connected to, then answers the
+    batch one byte at a time, each byte well inside the socket timeout: only a wall-clock
+    deadline on the whole batch ends it."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self._server.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"XADD" not in data and not self._stop.is_set():
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+                # The handshake: one +OK per command redis-py sends before the batch.
+                if b"XADD" not in data:
+                    conn.sendall(b"+OK\r\n" * data.count(b"*"))
+                    data = b""
+            while not self._stop.is_set():
+                try:
+                    conn.sendall(b"+")  # a reply that never ends
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.close()
+
+
+def test_a_redis_that_drips_its_replies_fails_the_batch_at_the_deadline(settings):
+    settings.EVENT_DESTINATION_CONNECT_TIMEOUT = 1
+    settings.EVENT_DESTINATION_PUBLISH_TIMEOUT = 1.5  # each dripped byte comes within 0.1 s
+    server = _DrippingRedis()
+    try:
+        broker = BrokerUrl(scheme="redis", host="127.0.0.1", port=server.port, path="", username="", password="")
+        publisher = redis_stream.publisher_open(broker=broker, target={"stream": "s", "maxlen": 10})
+        message = Message(event_id="evt_1", type="payment.success", object_id="pay_1", version=1, body=b"{}")
+        started = time.monotonic()
+        with pytest.raises(PublishError) as failed:
+            publisher.publish([message] * 3)
+        assert failed.value.error_class == "timeout"
+        assert time.monotonic() - started < 1.5 + 1.0  # the deadline, not the drip, ended it
+        with pytest.raises(PublishError):  # the cut connection is never reused
+            publisher.publish([message])
+    finally:
+        server.close()
+
+
+def test_the_publishers_packed_batch_is_what_redis_py_would_send():
+    messages = [
+        Message(event_id="evt_1", type="payment.success", object_id="pay_1", version=3, body=b'{"a":"\xc3\xa9"}'),
+        Message(event_id="evt_2", type="refund.created", object_id="ref_é", version=12, body=b"{}"),
+    ]
+    head = ("XADD", "tender:m", "MAXLEN", "~", 500, "*")
+    expected = redis.Connection().pack_commands(
+        [
+            (*head, "id", m.event_id, "type", m.type, "object_id", m.object_id, "version", m.version, "body", m.body)
+            for m in messages
+        ]
+    )
+    assert redis_stream.xadd_pack(stream="tender:m", maxlen=500, messages=messages) == b"".join(expected)

@@ -8,17 +8,17 @@ Redis answers an XADD only after applying it.
 
 from __future__ import annotations
 
-import asyncio
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import redis
-import redis.asyncio
 from django.conf import settings
 
 from common.errors import InvalidInput
-from webhooks.destinations.brokers import BrokerUrl, Message, PublishError, aio, broker_address
+from webhooks.destinations.brokers import BrokerUrl, Message, PublishError, broker_address
+from webhooks.transport import socket_deadline, socket_watch
 
 SCHEMES = ("redis", "rediss")
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6380}
@@ -45,49 +45,125 @@ def url_check(broker: BrokerUrl) -> None:
         raise InvalidInput("the path of a redis url is the database number", field="target.url", reason="invalid_url")
 
 
-class RedisStreamPublisher(aio.AsyncPublisher):
-    """Over redis-py's asyncio client, so connect and each whole pipeline run under the
-    shared wall-clock deadlines: a socket timeout alone bounds one read, and a server that
-    drips its replies could hold a batch for ever."""
+class _WatchedConnection(redis.Connection):
+    """A connection whose socket is put under the current wall-clock deadline the moment it
+    is connected, so the handshake (AUTH, SELECT) is bounded too."""
+
+    def _connect(self):
+        sock = super()._connect()
+        socket_watch(sock)
+        return sock
+
+
+class _WatchedSSLConnection(redis.SSLConnection):
+    def _connect(self):
+        sock = super()._connect()
+        socket_watch(sock)
+        return sock
+
+
+def _bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+_FIELD_ID, _FIELD_TYPE, _FIELD_OBJECT, _FIELD_VERSION, _FIELD_BODY = (
+    _bulk(name) for name in (b"id", b"type", b"object_id", b"version", b"body")
+)
+
+
+def xadd_pack(*, stream: str, maxlen: int, messages: Sequence[Message]) -> bytes:
+    """The batch's ``XADD stream MAXLEN ~ maxlen * id .. type .. object_id .. version .. body ..``
+    commands in the Redis protocol, byte for byte what redis-py's ``pack_commands`` makes of
+    them (a test holds the two equal). Packed here because redis-py's generic packer cost
+    22 µs an entry, two thirds of the publisher's Redis time; this is 2.4 µs."""
+    head = b"*16\r\n" + b"".join(
+        _bulk(part) for part in (b"XADD", stream.encode(), b"MAXLEN", b"~", b"%d" % maxlen, b"*")
+    )
+    parts = []
+    for m in messages:
+        event_id, type_, object_id = m.event_id.encode(), m.type.encode(), m.object_id.encode()
+        version = b"%d" % m.version
+        fields = (
+            (_FIELD_ID, event_id),
+            (_FIELD_TYPE, type_),
+            (_FIELD_OBJECT, object_id),
+            (_FIELD_VERSION, version),
+            (_FIELD_BODY, m.body),
+        )
+        parts.append(head + b"".join(b"%s$%d\r\n%s\r\n" % (name, len(value), value) for name, value in fields))
+    return b"".join(parts)
+
+
+class RedisStreamPublisher:
+    """One plain redis-py connection, used by one thread at a time (the destination's lease
+    holder); a batch is sent as one write (:func:`xadd_pack`) whose replies are then read.
+    (redis-py's asyncio pipeline cost 57 µs of CPU an entry and its pipeline object 40; this
+    costs 8 to 9 µs, measured on one loopback Redis.) Socket timeouts bound each read;
+    :func:`webhooks.transport.socket_deadline` bounds connect and each whole batch, so a
+    server that drips its replies cannot hold a batch for ever."""
 
     def __init__(self, *, broker: BrokerUrl, target: dict[str, Any]) -> None:
         self._stream = target["stream"]
         self._maxlen = int(target["maxlen"])
-        self._open(self._connect(broker=broker, address=broker_address(broker)))
-
-    async def _connect(self, *, broker: BrokerUrl, address: str) -> None:
         tls = broker.scheme == "rediss"
-        self._connection = redis.asyncio.Redis(
-            # With TLS the name is needed to verify the certificate; it was checked just now.
-            host=broker.host if tls else address,
-            port=broker.port,
-            db=int(broker.path or 0),
-            username=broker.username or None,
-            password=broker.password or None,
-            ssl=tls,
-            socket_connect_timeout=settings.EVENT_DESTINATION_CONNECT_TIMEOUT,
-            socket_timeout=settings.EVENT_DESTINATION_PUBLISH_TIMEOUT,
-            retry_on_timeout=False,
-        )
-        await self._connection.ping()
+        options: dict[str, Any] = {
+            "port": broker.port,
+            "db": int(broker.path or 0),
+            "username": broker.username or None,
+            "password": broker.password or None,
+            "socket_connect_timeout": settings.EVENT_DESTINATION_CONNECT_TIMEOUT,
+            "socket_timeout": settings.EVENT_DESTINATION_PUBLISH_TIMEOUT,
+            "retry_on_timeout": False,
+        }
+        # Connect to the address the SSRF policy just checked; with TLS the name is needed
+        # to verify the certificate (it was checked just now).
+        host = broker.host if tls else broker_address(broker)
+        connection_class = _WatchedSSLConnection if tls else _WatchedConnection
+        self._connection: redis.Connection | None = connection_class(host=host, **options)
+        timeout = settings.EVENT_DESTINATION_CONNECT_TIMEOUT + settings.EVENT_DESTINATION_PUBLISH_TIMEOUT
+        self._call(self._connection.connect, timeout=timeout)
 
-    async def _publish(self, messages: Sequence[Message]) -> None:
-        pipe = self._connection.pipeline(transaction=False)
-        for m in messages:
-            fields = {"id": m.event_id, "type": m.type, "object_id": m.object_id, "version": m.version, "body": m.body}
-            pipe.xadd(self._stream, fields, maxlen=self._maxlen, approximate=True)
-        await pipe.execute()
+    def publish(self, messages: Sequence[Message]) -> None:
+        if self._connection is None:
+            raise PublishError("connection_error", "the connection was closed")
+        packed = xadd_pack(stream=self._stream, maxlen=self._maxlen, messages=messages)
+        timeout = settings.EVENT_DESTINATION_PUBLISH_TIMEOUT
+        self._call(lambda: self._send_and_read(packed, len(messages)), timeout=timeout)
 
-    def _error(self, exc: BaseException) -> PublishError:
-        if isinstance(exc, PublishError):
-            return exc
-        if isinstance(exc, asyncio.TimeoutError | TimeoutError | redis.exceptions.TimeoutError):
-            return PublishError("timeout", str(exc) or "the broker did not answer in time")
-        if isinstance(exc, redis.exceptions.ConnectionError | OSError):
-            return PublishError("connection_error", str(exc) or type(exc).__name__)
-        if isinstance(exc, redis.exceptions.RedisError):
-            return PublishError("broker_refused", str(exc))
-        return PublishError("broker_error", f"{type(exc).__name__}: {exc}")
+    def _send_and_read(self, packed: bytes, replies: int) -> None:
+        connection = self._connection
+        socket_watch(connection._sock)  # a kept connection's socket, under this batch's deadline
+        connection.send_packed_command([packed], check_health=False)
+        for _ in range(replies):
+            connection.read_response()  # raises the first error reply (a wrong-type key, OOM)
+
+    def _call(self, call, *, timeout: float) -> None:
+        started = time.monotonic()
+        with socket_deadline(started + timeout) as deadline:
+            try:
+                call()
+            except Exception as exc:  # every client failure is a failed publish
+                self.close()  # unread replies may be left: the connection is not reused
+                if deadline.expired:
+                    raise PublishError("timeout", f"the broker did not answer within {timeout:g} s") from exc
+                raise _error(exc) from exc
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.disconnect()
+            self._connection = None
+
+
+def _error(exc: BaseException) -> PublishError:
+    if isinstance(exc, PublishError):
+        return exc
+    if isinstance(exc, redis.exceptions.TimeoutError | TimeoutError):
+        return PublishError("timeout", str(exc) or "the broker did not answer in time")
+    if isinstance(exc, redis.exceptions.ConnectionError | OSError):
+        return PublishError("connection_error", str(exc) or type(exc).__name__)
+    if isinstance(exc, redis.exceptions.RedisError):
+        return PublishError("broker_refused", str(exc))
+    return PublishError("broker_error", f"{type(exc).__name__}: {exc}")
 
 
 def publisher_open(*, broker: BrokerUrl, target: dict[str, Any]) -> RedisStreamPublisher:
