@@ -406,9 +406,9 @@ def _connections() -> dict[str, _Connection]:
 
 def _broker_thread() -> ThreadPoolExecutor:
     """The thread that waits for the broker for this drain thread (one each), so the next
-    batch is read from PostgreSQL while the broker confirms the current one. The broker
-    calls themselves run on the process's broker loop (:mod:`brokers.aio`); this thread
-    never opens a database connection."""
+    batch is read from PostgreSQL while the broker confirms the current one. RabbitMQ and
+    NATS calls run on the process's broker loop (:mod:`brokers.aio`), Redis calls on this
+    thread itself; it never opens a database connection."""
     executor = getattr(_local, "broker_thread", None)
     if executor is None or getattr(_local, "broker_pid", None) != os.getpid():
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-destination-broker")

@@ -1,6 +1,6 @@
 """One asyncio event loop per process, on a thread of its own, for the asyncio broker
-clients (aio-pika, nats-py, redis-py's asyncio client). Every destination's connection lives
-on it, so any thread of the process (a publisher's drain thread, a test) reuses the
+clients (aio-pika, nats-py; Redis uses a plain connection, see ``redis_stream``). Every
+such destination's connection lives on it, so any thread of the process (a publisher's drain thread, a test) reuses the
 destination's open connection, and the brokers of all destinations are awaited side by
 side: a broker that does not answer holds only the coroutine awaiting it.
 
