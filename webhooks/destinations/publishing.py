@@ -1,22 +1,24 @@
-"""Publishing: the outbox consumer, the per-destination publisher and its Beat sweep.
+"""Publishing: the outbox consumer that wakes the publisher, and the per-destination drain.
 
 Life of a destination's events:
 
 1. ``destinations_nudge`` is a durable outbox consumer (registered in ``apps.py``): for a
-   dispatched batch it asks, after the dispatch commits, for one publish task per enabled
-   destination of those merchants whose filter matches, unless a publisher holds it or it
-   is backing off. It writes nothing: the cursor in PostgreSQL is the only state.
-2. ``destination_publish`` takes the destination's lease (one publisher at a time), reads
-   the events after its cursor in log order with the events API's gap-free visibility rule,
-   publishes them in batches and advances the cursor only after the broker confirmed the
-   batch (and only if the lease and the cursor are still as it read them: a replay moves
-   the cursor under a running publisher, which then continues from there).
-3. A failed batch records ``last_error``, backs off (``EVENT_DESTINATION_RETRY_DELAYS``)
-   and asks for a retry; nothing else waits for it. After
-   ``EVENT_DESTINATION_NOTIFY_AFTER_SECONDS`` of failing, an ``event_destination.failing``
-   event tells the merchant (webhooks and the other destinations carry it).
-4. ``destinations_sweep`` (Beat) re-derives every publish a lost message, a flushed Redis
-   or a killed worker (whose lease expires) left undone.
+   dispatched batch it NOTIFYs, in the dispatch's transaction (so at its commit), the ids
+   of the enabled destinations of those merchants whose filter matches and that are not
+   backing off. It writes nothing: the cursor in PostgreSQL is the only state.
+2. ``destination_publish`` (called by the ``streams`` process, :mod:`runner`) takes the
+   destination's lease (one publisher at a time), reads the events after its cursor in log
+   order with the events API's gap-free visibility rule, publishes them in batches and
+   advances the cursor only after the broker confirmed the batch (and only if the lease and
+   the cursor are still as it read them: a replay moves the cursor under a running
+   publisher, which then continues from there). With nothing left it waits, lease kept, for
+   the destination's next wake (``wait_for_more``), up to ``STICKY_IDLE_SECONDS``.
+3. A failed batch records ``last_error`` and backs off (``EVENT_DESTINATION_RETRY_DELAYS``);
+   nothing else waits for it. After ``EVENT_DESTINATION_NOTIFY_AFTER_SECONDS`` of failing,
+   an ``event_destination.failing`` event tells the merchant (webhooks and the other
+   destinations carry it).
+4. ``destinations_due`` is the publisher's poll: it finds what a lost wake, a killed
+   publisher (whose lease expires) or an elapsed backoff left undone.
 
 Delivery is at least once: a crash between the broker's confirm and the cursor update
 resends that batch, and every message carries the event id to deduplicate by.
@@ -31,7 +33,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,6 +61,12 @@ logger = logging.getLogger("tender.event_destinations")
 # Committed events the visibility rule still holds back are looked for again after 5 ms,
 # doubling up to this (one cheap query each time; the commit -> visible latency target is 100 ms).
 HELD_BACK_WAIT_MAX = 0.05
+# How long a drain with nothing left waits, lease kept, for the next wake of its destination
+# (a live flow wakes it every few milliseconds). The publisher process ends the wait early
+# when another destination is waiting for a drain thread.
+STICKY_IDLE_SECONDS = 0.5
+
+WaitForMore = Callable[[float], bool]
 
 
 # What a message is built from: plain rows, not model instances or named rows, and the time
@@ -127,15 +135,15 @@ def destinations_wake(*, destination_ids: Sequence[str]) -> None:
 
 def destinations_nudge(events: Sequence[Event]) -> int:
     """Durable outbox consumer: wake the publisher, when the dispatch commits, for every
-    destination with a matching event in the batch that no publisher holds and that is not
-    backing off (a holder looks again after its release; a backing-off one has a retry)."""
+    destination with a matching event in the batch that is not backing off (a backing-off
+    one has a retry). A destination being drained is woken too: its drain waits for that
+    wake, lease kept, instead of ending and starting again."""
     streamed = [e for e in events if e.type not in NOT_STREAMED]
     if not streamed:
         return 0
     now = timezone.now()
     rows = (
         EventDestination.objects.filter(merchant_id__in={e.merchant_id for e in streamed}, enabled=True)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .values_list("id", "merchant_id", "mode", "event_types")
     )
@@ -175,11 +183,18 @@ class PublishResult:
     retry_in: float | None = None  # after a failed batch: its backoff, in seconds
 
 
-def destination_publish(*, destination_id: str, time_budget: float | None = None) -> PublishResult:
+def destination_publish(
+    *, destination_id: str, time_budget: float | None = None, wait_for_more: WaitForMore | None = None
+) -> PublishResult:
     """Publish the destination's events from its cursor, batch after batch, for up to
     ``time_budget`` seconds (then ``more`` says work is left). Returns at once when another
     publisher holds the lease or the destination is backing off. Safe to call from any
-    number of threads and processes at once: the lease lets one of them publish."""
+    number of threads and processes at once: the lease lets one of them publish.
+
+    ``wait_for_more(timeout) -> bool`` (the publisher process's): when everything committed
+    is published, the drain waits on it, keeping the lease, for the next wake of this
+    destination; True means woken, so it reads again at once. A live flow then costs a read,
+    a publish and a cursor write per wake, not a lease taken and released around them."""
     budget = settings.EVENT_DESTINATION_DRAIN_SECONDS if time_budget is None else time_budget
     deadline = time.monotonic() + budget
     total = PublishResult()
@@ -188,7 +203,7 @@ def destination_publish(*, destination_id: str, time_budget: float | None = None
         destination = _lease_take(destination_id=destination_id, token=token)
         if destination is None:
             return total
-        result = _drain(destination=destination, token=token, deadline=deadline)
+        result = _drain(destination=destination, token=token, deadline=deadline, wait_for_more=wait_for_more)
         total.published += result.published
         if result.failed:
             total.failed, total.retry_in = True, result.retry_in
@@ -232,16 +247,23 @@ def _batch_read(destination: EventDestination, *, after: tuple[int, int] | None 
     return list(qs.values_list(*_ROW)[: settings.EVENT_DESTINATION_BATCH_SIZE])
 
 
-def _drain(*, destination: EventDestination, token: uuid.UUID, deadline: float) -> PublishResult:
-    """Publish under the lease until nothing committed is left after the cursor, the
-    deadline passes, the lease is lost or a batch fails. While the broker confirms one
-    batch, the next is read (from the end of the one in flight; thrown away if it fails)."""
+def _drain(
+    *, destination: EventDestination, token: uuid.UUID, deadline: float, wait_for_more: WaitForMore | None = None
+) -> PublishResult:
+    """Publish under the lease until nothing committed is left after the cursor (and, with
+    ``wait_for_more``, no wake came within ``STICKY_IDLE_SECONDS``), the deadline passes,
+    the lease is lost or a batch fails. While the broker confirms one batch, the next is
+    read (from the end of the one in flight; thrown away if it fails)."""
     result = PublishResult()
     events, messages = _batch_read(destination), None
     wait = 0.005
     while True:
         if not events:
             if not destination_events_after_cursor(destination=destination, visible_only=False).exists():
+                left = deadline - time.monotonic()
+                if wait_for_more is not None and left > 0 and wait_for_more(min(STICKY_IDLE_SECONDS, left)):
+                    events, messages = _batch_read(destination), None
+                    continue
                 _cursor_skip_to_horizon(destination=destination, token=token)
                 return result
             # Committed but still held back by the visibility rule (an older transaction of
@@ -281,16 +303,10 @@ def _drain(*, destination: EventDestination, token: uuid.UUID, deadline: float) 
 
 
 def _cursor_advance(*, destination: EventDestination, token: uuid.UUID, last: tuple[int, int], count: int) -> bool:
-    """Move the cursor past ``last`` if the lease and the cursor are as we read them."""
-    now = timezone.now()
-    with transaction.atomic():
-        if settings.EVENT_DESTINATION_RELAXED_COMMIT:
-            # No wait for the WAL flush: if PostgreSQL crashed in the next milliseconds the
-            # cursor would be a batch behind, and that batch is sent again (deduplicated by
-            # event id). The events themselves were committed durably by their writers.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
-        moved = _cursor_update(destination=destination, token=token, last=last, count=count, now=now)
+    """Move the cursor past ``last`` if the lease and the cursor are as we read them: one
+    statement (its own transaction). The publisher process's sessions commit without waiting
+    for the WAL flush (``runner``, ``EVENT_DESTINATION_RELAXED_COMMIT``)."""
+    moved = _cursor_update(destination=destination, token=token, last=last, count=count, now=timezone.now())
     if moved:
         destination.cursor_txid, destination.cursor_seq = last
         destination.failing_since = None

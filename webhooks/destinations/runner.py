@@ -86,6 +86,9 @@ class Publisher:
         self._lock = threading.Lock()
         self._draining: set[str] = set()
         self._again: set[str] = set()
+        # A drain waiting for its destination's next wake waits on that destination's event.
+        self._woken: dict[str, threading.Event] = {}
+        self._threads = threads
         self._retry_at: dict[str, float] = {}
         self._stop = threading.Event()
 
@@ -97,15 +100,46 @@ class Publisher:
             with self._lock:
                 if destination_id in self._draining:
                     self._again.add(destination_id)
+                    self._woken[destination_id].set()
                     continue
                 self._draining.add(destination_id)
+                self._woken[destination_id] = threading.Event()
                 self._retry_at.pop(destination_id, None)
+                if self._threads_short():  # drains waiting for more give their thread up
+                    for event in self._woken.values():
+                        event.set()
             self._pool.submit(self._drain, destination_id)
 
+    def _threads_short(self) -> bool:
+        """More destinations to drain than threads: some wait for one (under the lock)."""
+        return len(self._draining) > self._threads
+
+    def _wait_for_more(self, destination_id: str, timeout: float) -> bool:
+        """A drain with nothing left waits here for its destination's next wake: True when
+        woken with no other destination waiting for a thread (False makes it end; a wake
+        it did not take makes it run once more, behind the waiting ones)."""
+        with self._lock:
+            woken = self._woken[destination_id]
+            if self._threads_short() or self._stop.is_set():
+                return False
+        if not woken.wait(timeout):
+            return False
+        with self._lock:
+            if self._threads_short() or self._stop.is_set():
+                return False
+            woken.clear()
+            self._again.discard(destination_id)
+            return True
+
     def _drain(self, destination_id: str) -> None:
+        with self._lock:
+            self._woken[destination_id].clear()  # this drain reads everything committed so far
         try:
             _relaxed_commits()
-            result = destination_publish(destination_id=destination_id)
+            result = destination_publish(
+                destination_id=destination_id,
+                wait_for_more=lambda timeout: self._wait_for_more(destination_id, timeout),
+            )
         except Exception:  # a drain must never kill its thread; the retry below tries again
             logger.exception("event destination drain failed", extra={"destination_id": destination_id})
             connection.close()  # a broken database connection is not reused
@@ -114,6 +148,7 @@ class Publisher:
             close_old_connections()
         with self._lock:
             self._draining.discard(destination_id)
+            del self._woken[destination_id]
             again = destination_id in self._again
             self._again.discard(destination_id)
             if result.failed and result.retry_in is not None:
@@ -138,6 +173,9 @@ class Publisher:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._lock:
+            for event in self._woken.values():
+                event.set()
 
     def serve(self) -> None:
         """Listen, poll and drain until :meth:`stop`; then let running drains finish (each

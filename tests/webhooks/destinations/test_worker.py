@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
 
 from payments.services.transitions import payment_transition
 from tests.support.processes import celery_worker, wait_for
@@ -28,6 +31,7 @@ from tests.webhooks.destinations.conftest import (
     versions_by_object,
 )
 from webhooks.destinations.models import EventDestination
+from webhooks.destinations.publishing import destinations_wake
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -107,3 +111,46 @@ def test_publisher_killed_mid_batch_and_celery_broker_flushed_loses_nothing(alic
     assert first_seen == [e.id for e in events]
     bodies = redis_read(redis_target, count=len(entries))
     assert versions_by_object(bodies) == {f"pay_{i:04d}": [1, 2, 3, 4] for i in range(300)}
+
+
+def test_a_drain_waiting_for_more_gives_its_only_thread_to_another_destination(alice, bob, tmp_path):
+    """One drain thread; Alice's destination has a live flow (a wake every 20 ms, so its
+    drain keeps waiting for more, lease held) and a drain budget of 120 s. Bob's one event
+    is still published at once: the waiting drain gave the thread up."""
+    stream_a, stream_b = unique_stream("a"), unique_stream("b")
+    busy = destination_add(alice, "redis_stream", {"url": settings.REDIS_URL, "stream": stream_a})
+    quiet = destination_add(bob, "redis_stream", {"url": settings.REDIS_URL, "stream": stream_b})
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    flowing = threading.Event()
+    stop = threading.Event()
+
+    def alice_flow() -> None:
+        n = 0
+        while not stop.is_set():
+            events_commit(alice.merchant, objects=1, versions=1, prefix=f"flow{n}")
+            destinations_wake(destination_ids=[busy["id"]])
+            n += 1
+            if client.xlen(stream_a) >= 5:
+                flowing.set()
+            stop.wait(0.02)
+        connection.close()
+
+    try:
+        budget = {"EVENT_DESTINATION_DRAIN_SECONDS": "120", "EVENT_DESTINATION_LEASE_SECONDS": "300"}
+        with publisher_process(log_path=tmp_path / "publisher.log", threads=1, **budget):
+            flow = threading.Thread(target=alice_flow, daemon=True)
+            flow.start()
+            wait_for(flowing.is_set, timeout=30, message="Alice's flow to be published")
+            events_commit(bob.merchant, objects=1, versions=1)
+            destinations_wake(destination_ids=[quiet["id"]])
+            wait_for(lambda: client.xlen(stream_b) == 1, timeout=30, message="Bob's event")
+            assert flow.is_alive() and not stop.is_set()  # served during Alice's flow
+            published_a = client.xlen(stream_a)
+            wait_for(lambda: client.xlen(stream_a) > published_a, timeout=30, message="Alice's flow to go on")
+    finally:
+        stop.set()
+        client.delete(stream_a, stream_b)
+
+
+def unique_stream(tag: str) -> str:
+    return f"tender-test-sticky-{tag}-{uuid.uuid4().hex[:8]}"
