@@ -13,6 +13,7 @@ require_production_secrets()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from common.process import process_serving  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -21,3 +22,4 @@ application = ProtocolTypeRouter(
         "websocket": websocket_application,  # Origin checked there (a missing one is allowed)
     }
 )
+process_serving()

@@ -10,11 +10,12 @@ import time
 from typing import Any
 
 from celery import Celery, Task, bootsteps
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from common.checks import require_production_secrets
 from common.correlation import correlation_scope, get_correlation_id
 from common.health import HEARTBEAT_KEY_PREFIX
+from common.process import process_serving
 from common.redis import redis_client
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -99,3 +100,11 @@ def _forget_inherited_pools(**kwargs: Any) -> None:
     from django.db.backends.postgresql.base import DatabaseWrapper
 
     DatabaseWrapper._connection_pools.clear()
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def _process_serving(**kwargs: Any) -> None:
+    """Tasks are imported by now: in the main process (where a threads pool runs them) and in
+    each prefork child (after its fork)."""
+    process_serving()

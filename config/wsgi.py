@@ -21,6 +21,7 @@ from common.checks import require_production_secrets  # noqa: E402
 from common.correlation import HEADER, correlation_scope  # noqa: E402
 from common.http.errors import envelope  # noqa: E402
 from common.http.inputs import body_too_large  # noqa: E402
+from common.process import process_serving  # noqa: E402
 
 require_production_secrets()
 
@@ -61,3 +62,4 @@ class ChunkedBodyMiddleware:
 
 
 application = ChunkedBodyMiddleware(django_application, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+process_serving()  # every import is done: each gunicorn worker imports this module after its fork

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from common.process import process_serving
 from webhooks.destinations.runner import Publisher
 
 
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8, help="drain threads (one destination each at a time)")
 
     def handle(self, *args: Any, threads: int, **options: Any) -> None:
+        process_serving()
         publisher = Publisher(threads=threads, poll_seconds=settings.EVENT_DESTINATION_POLL_SECONDS)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: publisher.stop())
