@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import gc
 
+from django.conf import settings
+
 # (generation 0, 1, 2); Python's defaults are (700, 10, 10). A young collection every
 # 10,000 net allocations instead of 700; memory held by short-lived cycles stays small.
 GC_THRESHOLDS = (10_000, 20, 20)
 
 
 def process_serving() -> None:
-    """Freeze what start-up made and collect less often (safe to call more than once)."""
+    """Freeze what start-up made and collect less often (safe to call more than once;
+    ``PROCESS_GC_TUNING=false`` leaves Python's defaults, to compare)."""
+    if not settings.PROCESS_GC_TUNING:
+        return
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

@@ -481,6 +481,10 @@ WEBHOOK_ROTATION_GRACE_SECONDS = env_int("WEBHOOK_ROTATION_GRACE_SECONDS", 24 * 
 WEBHOOK_ROTATION_GRACE_MAX_SECONDS = 7 * 24 * 3600
 
 # ---------------------------------------------------------------------------
+# Serving processes freeze their start-up objects and collect less often (common/process.py).
+PROCESS_GC_TUNING = env_bool("PROCESS_GC_TUNING", True)
+
+# ---------------------------------------------------------------------------
 # Event streams (webhooks/destinations/): broker destinations fed from the outbox
 # ---------------------------------------------------------------------------
 # Events read and published per batch (one pipeline / one round of confirms). Each batch

@@ -125,9 +125,12 @@ class MerchantStats:
     success_rate: str  # like 95%
 
 
-def merchant_stats(*, merchant: Merchant) -> MerchantStats:
-    """Counts over all the merchant's payments in one aggregate query."""
-    row = Payment.objects.filter(merchant=merchant).aggregate(
+def merchant_stats(*, merchant: Merchant, mode: str | None = None) -> MerchantStats:
+    """Counts over the merchant's payments of one mode (test or live) or of both (``None``),
+    in one aggregate query: the overview's mode choice, so test payments never swell what
+    a live merchant reads as its takings."""
+    same_mode = {} if mode is None else {"mode": mode}
+    row = Payment.objects.filter(merchant=merchant, **same_mode).aggregate(
         total=Count("id"),
         success=Count("id", filter=Q(status="success")),
         amount=Sum("amount", filter=Q(status="success", currency="INR")),

@@ -124,20 +124,27 @@ def _secret_display(api_key: Any) -> str | None:
     return None
 
 
+def _overview_mode(request: HttpRequest) -> str | None:
+    """The overview's ``?mode=``: test, live, or both (absent or anything else)."""
+    mode = request.GET.get("mode")
+    return mode if mode in Mode.values else None
+
+
 @require_GET
 @merchant_required
 def home(request: HttpRequest) -> HttpResponse:
     api_key = selectors.api_key_for_display(merchant=request.merchant)
+    mode = _overview_mode(request)
     context = {
         "nav": "home",
         "api_key": api_key,
         "api_secret": _secret_display(api_key),
-        "stats": selectors.merchant_stats(merchant=request.merchant),
+        "stats": selectors.merchant_stats(merchant=request.merchant, mode=mode),
         "charts": merchant_charts(
             merchant=request.merchant,
             zone=merchant_timezone(merchant=request.merchant),
             days=30 if request.GET.get("days") == "30" else 7,
-            mode=request.GET.get("mode") if request.GET.get("mode") in Mode.values else None,
+            mode=mode,
         ),
     }
     return render(request, "realtime/dashboard/home.html", context)
@@ -218,5 +225,6 @@ def api_payments_older(request: HttpRequest) -> JsonResponse:
 @require_GET
 @merchant_required
 def api_stats(request: HttpRequest) -> JsonResponse:
-    """The overview's stats, re-fetched by the page when payment events arrive."""
-    return JsonResponse(asdict(selectors.merchant_stats(merchant=request.merchant)))
+    """The overview's stats, re-fetched by the page when payment events arrive (``?mode=``
+    as on the page: test, live, or both)."""
+    return JsonResponse(asdict(selectors.merchant_stats(merchant=request.merchant, mode=_overview_mode(request))))

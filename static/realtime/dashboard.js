@@ -221,7 +221,7 @@
       statsTimer = null;
       statsLastRun = Date.now();
       var mine = ++statsAsked;
-      request("GET", "/dashboard/api/stats").then(function (s) {
+      request("GET", "/dashboard/api/stats?mode=" + encodeURIComponent(stats.getAttribute("data-mode") || "all")).then(function (s) {
         if (mine < statsShown) return; // an older answer that arrived late
         statsShown = mine;
         ["total_transactions", "total_amount", "success_rate"].forEach(function (key) {

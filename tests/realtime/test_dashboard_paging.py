@@ -284,3 +284,21 @@ def test_stats_endpoint_counts_own_payments_only(alice_user, bob):
     assert response.status_code == 200
     # bulk_payments amounts: 10000 + i minor units; successes are i = 0, 1.
     assert response.json() == {"total_transactions": 4, "total_amount": "₹200.01", "success_rate": "50%"}
+
+
+def test_stats_follow_the_overviews_mode(alice_user):
+    payments = bulk_payments(
+        merchant=alice_user.merchant, created_at=spaced(4), statuses=["success", "success", "failed", "success"]
+    )
+    Payment.objects.filter(pk__in=[payments[0].pk, payments[2].pk]).update(mode="live")
+    client = logged_in(EMAIL, PASSWORD)
+    # amounts 10000 + i minor units: live = i 0 (success) and 2 (failed); test = 1 and 3
+    assert client.get("/dashboard/api/stats", {"mode": "live"}).json() == {
+        "total_transactions": 2,
+        "total_amount": "₹100",
+        "success_rate": "50%",
+    }
+    assert client.get("/dashboard/api/stats", {"mode": "test"}).json()["total_amount"] == "₹200.04"
+    assert client.get("/dashboard/api/stats").json()["total_transactions"] == 4  # both modes
+    page = client.get("/dashboard/", {"mode": "live"}).content.decode()
+    assert 'data-test-id="total-transactions">2<' in page and 'data-mode="live"' in page
