@@ -5,6 +5,7 @@ live in ``realtime.team``."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -52,7 +53,9 @@ def team_invite(request: HttpRequest) -> HttpResponse:
             email=request.POST.get("email"),
             role=request.POST.get("role"),
             refund_limit=request.POST.get("refund_limit"),
-            accept_base_url=request.build_absolute_uri("/").rstrip("/"),
+            # The gateway's public address, never the request's Host: the link leaves in a
+            # mail, and the host a request came in by may be an internal one.
+            accept_base_url=settings.PUBLIC_BASE_URL,
         )
     except DomainError as exc:
         return _team_page(request, error=exc.description, status=http_status(exc))

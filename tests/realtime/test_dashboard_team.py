@@ -144,6 +144,7 @@ def test_another_merchants_user_gets_404_on_every_object_url(alice, bob):
 
 
 def test_owner_invites_by_email_and_the_link_works_once(alice, smtp, settings):  # noqa: F811
+    settings.PUBLIC_BASE_URL = "https://pay.alice.example"  # the link never takes the request's host
     owner = member(alice, "owner@alice.example", "owner")
     support = member(alice, "support@alice.example", "support")
     invite = {"email": "New.Person@Alice.example", "role": "support", "refund_limit": "50000"}
@@ -156,7 +157,9 @@ def test_owner_invites_by_email_and_the_link_works_once(alice, smtp, settings): 
     assert post(owner, "/dashboard/team/invite", invite).status_code == 302
     (mail,) = smtp.handler.received
     assert mail["To"] == "new.person@alice.example"
-    link = re.search(r"http://testserver(/invite/inv_[\w-]+)", mail.get_body(("plain",)).get_content()).group(1)
+    text = mail.get_body(("plain",)).get_content()
+    link = re.search(r"https://pay\.alice\.example(/invite/inv_[\w-]+)", text).group(1)
+    assert "testserver" not in text
     assert Invitation.objects.get().token_hash not in mail.as_string()  # only the hash is stored
     guest = Client(enforce_csrf_checks=True)
     landing = guest.get(link)
