@@ -414,7 +414,7 @@ API_BATCH_MAX_BODY_BYTES = env_int("API_BATCH_MAX_BODY_BYTES", 512 * 1024)
 # ---------------------------------------------------------------------------
 # Email goes through Django's mail framework. The default is the local mail sink that
 # `make run` starts (manage.py mail_sink, 127.0.0.1:1025, prints every message).
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "common.mail.SMTPBackend")  # Django's SMTP, with a deadline
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 1025)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -422,6 +422,9 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # seconds per SMTP operation: a dead server fails the attempt
+# Seconds for a whole send (connect, TLS, AUTH, message), however slowly the server answers;
+# below NOTIFICATION_LEASE_SECONDS, so a send never outlives its lease (system check).
+EMAIL_SEND_DEADLINE_SECONDS = env_int("EMAIL_SEND_DEADLINE_SECONDS", 30)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Tender receipts <receipts@tender.localhost>")
 NOTIFICATION_MESSAGE_ID_DOMAIN = os.environ.get("NOTIFICATION_MESSAGE_ID_DOMAIN", "tender.localhost")
 # SMS: "" (off), "console" (stdout) or "http" (signed POST to SMS_GATEWAY_URL).

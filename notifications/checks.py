@@ -21,3 +21,18 @@ def sms_backend_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         ]
     return []
+
+
+@register()
+def send_deadline_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """A send must end inside its lease, or another worker claims the row and sends again."""
+    if settings.EMAIL_SEND_DEADLINE_SECONDS >= settings.NOTIFICATION_LEASE_SECONDS:
+        return [
+            Error(
+                f"EMAIL_SEND_DEADLINE_SECONDS ({settings.EMAIL_SEND_DEADLINE_SECONDS}) must be below "
+                f"NOTIFICATION_LEASE_SECONDS ({settings.NOTIFICATION_LEASE_SECONDS})",
+                hint="Otherwise a slow mail server's send outlives its lease and the receipt is sent twice.",
+                id="notifications.E003",
+            )
+        ]
+    return []

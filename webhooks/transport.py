@@ -21,16 +21,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import heapq
 import ipaddress
-import itertools
 import os
 import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -44,6 +41,7 @@ from requests_hardened.ip_filter_adapter import IPFilterAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from common.deadlines import SocketDeadline, socket_deadline, socket_deadline_current, socket_watch
 from webhooks.ssrf import address_allowed
 
 USER_AGENT = "Tender-Webhooks/1.0"
@@ -146,129 +144,6 @@ def url_validate(url: str, *, allow_private: bool | None = None) -> str:
     return url
 
 
-# --- the wall-clock deadline ------------------------------------------------------------
-
-
-class _Deadline:
-    """One attempt's wall-clock deadline. Every socket the attempt connects or reuses is
-    registered as a duplicate descriptor (``socket.fromfd``: ours to close, so the watchdog
-    can never shut down a descriptor number the OS has since handed to someone else, and it
-    still works while TLS has detached the original socket object during the handshake).
-    When the deadline passes, ``shutdown(SHUT_RDWR)`` on the duplicate ends the connection:
-    a thread blocked in connect, send, TLS or any read wakes at once with EOF or an error."""
-
-    __slots__ = ("_done", "_fds", "_lock", "_socks", "at", "expired")
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-        self.expired = False
-        self._done = False
-        self._fds: set[int] = set()
-        self._socks: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            if self._done:
-                return
-            try:
-                fd = sock.fileno()
-                if fd < 0 or fd in self._fds:
-                    return
-                dup = socket.fromfd(fd, sock.family, sock.type)
-            except OSError:
-                return
-            self._fds.add(fd)
-            self._socks.append(dup)
-            if self.expired:  # the deadline passed while connecting: nothing may be sent
-                _shutdown(dup)
-
-    def expire(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self.expired = True
-            for dup in self._socks:
-                _shutdown(dup)
-
-    def finish(self) -> None:
-        """The attempt is over: the watchdog must not touch its (pooled) connection again."""
-        with self._lock:
-            self._done = True
-            for dup in self._socks:
-                dup.close()
-            self._socks.clear()
-
-
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed by the peer or by urllib3
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Watchdog:
-    """One thread per process that expires attempts' deadlines in time order."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, _Deadline]] = []
-        self._order = itertools.count()
-        self._wake = threading.Condition()
-        self.pid = os.getpid()
-        threading.Thread(target=self._run, name="webhook-deadline-watchdog", daemon=True).start()
-
-    def add(self, deadline: _Deadline) -> None:
-        with self._wake:
-            heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
-            if self._heap[0][2] is deadline:
-                self._wake.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._heap or self._heap[0][0] > time.monotonic():
-                    self._wake.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
-                _, _, due = heapq.heappop(self._heap)
-            due.expire()  # a finished attempt's deadline is a no-op
-
-
-_watchdog_lock = threading.Lock()
-_watchdog: _Watchdog | None = None
-
-
-def _watchdog_get() -> _Watchdog:
-    """The process's watchdog, started lazily (a forked worker child starts its own)."""
-    global _watchdog
-    with _watchdog_lock:
-        if _watchdog is None or _watchdog.pid != os.getpid():
-            _watchdog = _Watchdog()
-        return _watchdog
-
-
-_current = threading.local()  # the deadline of the attempt this thread is making
-
-
-@contextlib.contextmanager
-def socket_deadline(at: float) -> Iterator[_Deadline]:
-    """A wall-clock deadline (``time.monotonic()``) for this thread's blocking socket work:
-    every socket :func:`socket_watch` registers inside is shut down when ``at`` passes, so a
-    peer that drips bytes (each read within its socket timeout) cannot hold the thread past
-    it. ``expired`` on the yielded deadline tells whether it was cut. Webhook attempts and
-    the Redis stream publisher use it."""
-    watched = _current.deadline = _Deadline(at)
-    _watchdog_get().add(watched)
-    try:
-        yield watched
-    finally:
-        watched.finish()
-        _current.deadline = None
-
-
-def socket_watch(sock: socket.socket | None) -> None:
-    """Put ``sock`` under this thread's current :func:`socket_deadline` (none: nothing)."""
-    deadline: _Deadline | None = getattr(_current, "deadline", None)
-    if deadline is not None and sock is not None:
-        deadline.watch(sock)
-
-
 class _WatchedConnection:
     """Registers the socket of every new connection (right after TCP connect, before TLS)
     and of every reused one (before a request is written) with the current attempt."""
@@ -323,7 +198,7 @@ class _CheckedAdapter(IPFilterAdapter):
         if self._is_https_proto:
             pool_kwargs["assert_hostname"] = original_host
             pool_kwargs["server_hostname"] = original_host
-        deadline: _Deadline | None = getattr(_current, "deadline", None)
+        deadline = socket_deadline_current()
         timeout = settings.WEBHOOK_DNS_TIMEOUT
         if deadline is not None:
             timeout = min(timeout, deadline.at - time.monotonic())
@@ -420,7 +295,7 @@ def post(*, url: str, body: bytes, headers: dict[str, str], deadline: float | No
 
 
 def _post_watched(
-    *, url: str, body: bytes, headers: dict[str, str], watched: _Deadline
+    *, url: str, body: bytes, headers: dict[str, str], watched: SocketDeadline
 ) -> tuple[int | None, str, str, str, Mapping[str, str]]:
     """The request itself: (status, stored body, error class, error, response headers)."""
     store_limit = settings.WEBHOOK_RESPONSE_BODY_LIMIT

@@ -17,11 +17,11 @@ from tests.support.processes import free_port
 @pytest.fixture
 def smtp(settings):
     """A real SMTP server on loopback; ``smtp.handler.received`` holds what it accepted.
-    Django's SMTP backend (not pytest-django's locmem outbox) sends to it."""
+    The SMTP backend (not pytest-django's locmem outbox) sends to it."""
     handler = SinkHandler()
     port = free_port()
     controller = mail_sink_start(host="127.0.0.1", port=port, handler=handler)
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "common.mail.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 5
     # Retries are driven by the test (no Celery countdown published from in-process sends).
     settings.NOTIFICATION_RETRY_ETA_MAX_SECONDS = -1

@@ -183,7 +183,7 @@ def test_owner_invites_by_email_and_the_link_works_once(alice, smtp, settings): 
 def test_invitation_withdrawn_when_mail_cannot_be_sent(alice, settings):
     from tests.support.processes import free_port
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "common.mail.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2  # nobody there
     owner = member(alice, "owner@alice.example", "owner")
     response = post(owner, "/dashboard/team/invite", {"email": "x@alice.example", "role": "viewer"})

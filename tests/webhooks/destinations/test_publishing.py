@@ -233,6 +233,8 @@ class _DrippingRedis:
                 conn, _ = self._server.accept()
             except TimeoutError:
                 continue
+            except OSError:  # closed by close()
+                return
             threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
 
     def _drip(self, conn: socket.socket) -> None:

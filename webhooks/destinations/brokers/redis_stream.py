@@ -16,9 +16,9 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from common.deadlines import socket_deadline, socket_watch
 from common.errors import InvalidInput
 from webhooks.destinations.brokers import BrokerUrl, Message, PublishError, broker_address
-from webhooks.transport import socket_deadline, socket_watch
 
 SCHEMES = ("redis", "rediss")
 DEFAULT_PORTS = {"redis": 6379, "rediss": 6380}
@@ -99,7 +99,7 @@ class RedisStreamPublisher:
     holder); a batch is sent as one write (:func:`xadd_pack`) whose replies are then read.
     (redis-py's asyncio pipeline cost 57 µs of CPU an entry and its pipeline object 40; this
     costs 8 to 9 µs, measured on one loopback Redis.) Socket timeouts bound each read;
-    :func:`webhooks.transport.socket_deadline` bounds connect and each whole batch, so a
+    :func:`common.deadlines.socket_deadline` bounds connect and each whole batch, so a
     server that drips its replies cannot hold a batch for ever."""
 
     def __init__(self, *, broker: BrokerUrl, target: dict[str, Any]) -> None:
