@@ -484,7 +484,7 @@ WEBHOOK_ROTATION_GRACE_SECONDS = env_int("WEBHOOK_ROTATION_GRACE_SECONDS", 24 * 
 WEBHOOK_ROTATION_GRACE_MAX_SECONDS = 7 * 24 * 3600
 
 # ---------------------------------------------------------------------------
-# Serving processes freeze their start-up objects and collect less often (common/process.py).
+# Serving processes freeze their start-up objects out of the collector's sight (common/process.py).
 PROCESS_GC_TUNING = env_bool("PROCESS_GC_TUNING", True)
 
 # ---------------------------------------------------------------------------
