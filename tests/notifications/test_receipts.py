@@ -5,10 +5,7 @@ retried then recorded failed, the merchant's switches, and the notifications API
 
 from __future__ import annotations
 
-import itertools
 import json
-import socket
-import threading
 import time
 from datetime import timedelta
 
@@ -23,6 +20,7 @@ from payments.outbox import outbox_dispatch_batch
 from payments.services.refunds import refund_create
 from payments.services.transitions import refund_transition
 from tests.notifications.conftest import new_customer, paid_payment
+from tests.support.dripping import dripping_server
 from tests.webhooks.receiver import Script, running_receiver
 
 pytestmark = pytest.mark.django_db
@@ -262,56 +260,16 @@ def test_notifications_api_lists_by_payment_with_status_and_hides_other_merchant
     assert second
 
 
-class _DrippingSmtp:
-    """An SMTP server that sends its greeting one byte every 0.1 s and never finishes it:
-    each byte comes well inside EMAIL_TIMEOUT, so only a deadline on the whole send ends it."""
-
-    def __init__(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self._server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:  # closed by close()
-                return
-            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
-
-    def _drip(self, conn: socket.socket) -> None:
-        with conn:
-            for byte in itertools.cycle(b"220-slow"):
-                if self._stop.is_set():
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
-                time.sleep(0.1)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._server.close()
-
-
 def test_a_server_that_drips_its_greeting_fails_the_send_at_the_deadline_inside_the_lease(alice, smtp, settings):
     settings.SMS_BACKEND = ""
     settings.EMAIL_SEND_DEADLINE_SECONDS = 2  # EMAIL_TIMEOUT (5 s here) never fires: a byte every 0.1 s
     paid_payment(alice, new_customer(alice))
     email = Notification.objects.get()
-    server = _DrippingSmtp()
-    settings.EMAIL_PORT = server.port
-    try:
+    with dripping_server(drip=b"220-slow") as server:  # a greeting that never ends
+        settings.EMAIL_PORT = server.port
         started = time.monotonic()
         notification_send(notification_id=email.id)
         took = time.monotonic() - started
-    finally:
-        server.close()
     email.refresh_from_db()
     assert (email.status, email.attempts) == ("pending", 1)  # a failed attempt, retried later
     assert email.claimed_at is None and email.last_error

@@ -6,7 +6,6 @@ only its own destination (with backoff, status, lag, last_error and the merchant
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import psycopg
@@ -15,6 +14,7 @@ import redis
 from django.db import connection
 
 from payments.models import Event
+from tests.support.dripping import dripping_server
 from tests.support.processes import free_port
 from tests.webhooks.destinations.conftest import (
     destination_add,
@@ -215,57 +215,24 @@ def test_a_refusing_broker_is_failing_with_its_reason_and_the_cursor_holds(alice
     assert EventDestination.objects.values_list("cursor_txid", "cursor_seq").get(pk=destination["id"]) == before
 
 
-class _DrippingRedis:
-    """A loopback server that speaks just enough RESP to be connected to, then answers the
-    batch one byte at a time, each byte well inside the socket timeout: only a wall-clock
-    deadline on the whole batch ends it."""
-
-    def __init__(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self._server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:  # closed by close()
-                return
-            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
-
-    def _drip(self, conn: socket.socket) -> None:
-        with conn:
+def _redis_handshake(conn: socket.socket) -> bool:
+    """Answer +OK to each command redis-py sends on connect, up to the batch's first XADD."""
+    data = b""
+    while b"XADD" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+        if b"XADD" not in data:
+            conn.sendall(b"+OK\r\n" * data.count(b"*"))
             data = b""
-            while b"XADD" not in data and not self._stop.is_set():
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-                # The handshake: one +OK per command redis-py sends before the batch.
-                if b"XADD" not in data:
-                    conn.sendall(b"+OK\r\n" * data.count(b"*"))
-                    data = b""
-            while not self._stop.is_set():
-                try:
-                    conn.sendall(b"+")  # a reply that never ends
-                except OSError:
-                    return
-                time.sleep(0.1)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._server.close()
+    return True
 
 
 def test_a_redis_that_drips_its_replies_fails_the_batch_at_the_deadline(settings):
     settings.EVENT_DESTINATION_CONNECT_TIMEOUT = 1
     settings.EVENT_DESTINATION_PUBLISH_TIMEOUT = 1.5  # each dripped byte comes within 0.1 s
-    server = _DrippingRedis()
-    try:
+    with dripping_server(prelude=_redis_handshake, drip=b"+") as server:  # a reply that never ends
         broker = BrokerUrl(scheme="redis", host="127.0.0.1", port=server.port, path="", username="", password="")
         publisher = redis_stream.publisher_open(broker=broker, target={"stream": "s", "maxlen": 10})
         message = Message(event_id="evt_1", type="payment.success", object_id="pay_1", version=1, body=b"{}")
@@ -276,8 +243,6 @@ def test_a_redis_that_drips_its_replies_fails_the_batch_at_the_deadline(settings
         assert time.monotonic() - started < 1.5 + 1.0  # the deadline, not the drip, ended it
         with pytest.raises(PublishError):  # the cut connection is never reused
             publisher.publish([message])
-    finally:
-        server.close()
 
 
 def test_the_publishers_packed_batch_is_what_redis_py_would_send():
