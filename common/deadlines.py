@@ -123,14 +123,16 @@ def socket_deadline(at: float) -> Iterator[SocketDeadline]:
     """A wall-clock deadline (``time.monotonic()``) for this thread's blocking socket work:
     every socket :func:`socket_watch` registers inside is shut down when ``at`` passes, so a
     peer that drips bytes (each read within its socket timeout) cannot hold the thread past
-    it. ``expired`` on the yielded deadline tells whether it was cut."""
-    watched = _current.deadline = SocketDeadline(at)
+    it. ``expired`` on the yielded deadline tells whether it was cut. Nested, the inner one
+    ends no later than the outer, and the outer is current again after it."""
+    outer = socket_deadline_current()
+    watched = _current.deadline = SocketDeadline(at if outer is None else min(at, outer.at))
     _watchdog_get().add(watched)
     try:
         yield watched
     finally:
         watched.finish()
-        _current.deadline = None
+        _current.deadline = outer
 
 
 def socket_deadline_current() -> SocketDeadline | None:

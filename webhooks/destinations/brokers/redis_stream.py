@@ -45,9 +45,9 @@ def url_check(broker: BrokerUrl) -> None:
         raise InvalidInput("the path of a redis url is the database number", field="target.url", reason="invalid_url")
 
 
-class _WatchedConnection(redis.Connection):
-    """A connection whose socket is put under the current wall-clock deadline the moment it
-    is connected, so the handshake (AUTH, SELECT) is bounded too."""
+class _WatchedConnect:
+    """Puts a connection's socket under the current wall-clock deadline the moment it is
+    connected, so the handshake (AUTH, SELECT) is bounded too."""
 
     def _connect(self):
         sock = super()._connect()
@@ -55,11 +55,12 @@ class _WatchedConnection(redis.Connection):
         return sock
 
 
-class _WatchedSSLConnection(redis.SSLConnection):
-    def _connect(self):
-        sock = super()._connect()
-        socket_watch(sock)
-        return sock
+class _WatchedConnection(_WatchedConnect, redis.Connection):
+    pass
+
+
+class _WatchedSSLConnection(_WatchedConnect, redis.SSLConnection):
+    pass
 
 
 def _bulk(value: bytes) -> bytes:
