@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from common.errors import PERMISSION_ERROR, DomainError
+from common.errors import PERMISSION_ERROR, DomainError, InvalidInput
 from common.http.errors import envelope
 from common.http.views import json_view
 from payments.demo import TEST_API_SECRET
@@ -124,10 +124,15 @@ def _secret_display(api_key: Any) -> str | None:
     return None
 
 
-def _overview_mode(request: HttpRequest) -> str | None:
-    """The overview's ``?mode=``: test, live, or both (absent or anything else)."""
+def _overview_mode(request: HttpRequest, *, strict: bool = False) -> str | None:
+    """The overview's ``?mode=``: test, live, or both (absent or ``all``). The page shows both
+    for anything else; its JSON (``strict``) answers 400 ``invalid_mode``, as the search does."""
     mode = request.GET.get("mode")
-    return mode if mode in Mode.values else None
+    if mode in Mode.values:
+        return mode
+    if strict and mode not in (None, "", selectors.STATUS_ALL):
+        raise InvalidInput("mode must be test, live or all", field="mode", reason="invalid_mode")
+    return None
 
 
 @require_GET
@@ -224,7 +229,9 @@ def api_payments_older(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 @merchant_required
+@json_view
 def api_stats(request: HttpRequest) -> JsonResponse:
     """The overview's stats, re-fetched by the page when payment events arrive (``?mode=``
     as on the page: test, live, or both)."""
-    return JsonResponse(asdict(selectors.merchant_stats(merchant=request.merchant, mode=_overview_mode(request))))
+    mode = _overview_mode(request, strict=True)
+    return JsonResponse(asdict(selectors.merchant_stats(merchant=request.merchant, mode=mode)))

@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from notifications.checks import send_deadline_check
 from notifications.models import Notification
 from notifications.services.delivery import notification_send, notifications_due_sweep
 from payments.models import Event
@@ -274,3 +275,9 @@ def test_a_server_that_drips_its_greeting_fails_the_send_at_the_deadline_inside_
     assert (email.status, email.attempts) == ("pending", 1)  # a failed attempt, retried later
     assert email.claimed_at is None and email.last_error
     assert took < settings.EMAIL_SEND_DEADLINE_SECONDS + 2 < settings.NOTIFICATION_LEASE_SECONDS
+
+
+def test_a_send_deadline_not_below_the_lease_is_a_system_check_error(settings):
+    assert send_deadline_check() == []
+    settings.EMAIL_SEND_DEADLINE_SECONDS = settings.NOTIFICATION_LEASE_SECONDS
+    assert [error.id for error in send_deadline_check()] == ["notifications.E003"]

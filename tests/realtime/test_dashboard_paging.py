@@ -300,5 +300,8 @@ def test_stats_follow_the_overviews_mode(alice_user):
     }
     assert client.get("/dashboard/api/stats", {"mode": "test"}).json()["total_amount"] == "₹200.04"
     assert client.get("/dashboard/api/stats").json()["total_transactions"] == 4  # both modes
+    assert client.get("/dashboard/api/stats", {"mode": "all"}).json()["total_transactions"] == 4
+    bad = client.get("/dashboard/api/stats", {"mode": "prod"})
+    assert bad.status_code == 400 and bad.json()["error"]["reason"] == "invalid_mode"
     page = client.get("/dashboard/", {"mode": "live"}).content.decode()
     assert 'data-test-id="total-transactions">2<' in page and 'data-mode="live"' in page
